@@ -1,0 +1,26 @@
+/**
+ * One error type for every expected failure. `code` is the stable, machine-readable reason that
+ * API clients see in the envelope; `status` is the HTTP status it maps to. Anything that is not a
+ * GatehouseError is a bug and is reported as a generic 500 without details.
+ */
+export class GatehouseError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, message: string, status = 400, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+export const badRequest = (code: string, message: string, cause?: unknown) =>
+  new GatehouseError(code, message, 400, { cause });
+export const notFound = (what: string, id: string) =>
+  new GatehouseError('not_found', `${what} ${id} does not exist`, 404);
+export const conflict = (code: string, message: string) => new GatehouseError(code, message, 409);
+
+export function isGatehouseError(err: unknown): err is GatehouseError {
+  return err instanceof GatehouseError;
+}
