@@ -1,0 +1,88 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from '../observability/index.js';
+import { requireAdmin } from './auth.js';
+import type { ApiApp, ApiContext } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { auditRoutes } from './routes/audit.js';
+import { clientCertificateRoutes } from './routes/client-certificates.js';
+import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
+import { organizationRoutes } from './routes/organization.js';
+import { publicRoutes } from './routes/public.js';
+
+export interface ApiOptions extends ApiContext {
+  logger?: Logger;
+  /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
+  tls?: SecureContextOptions & { requestCert?: boolean };
+}
+
+export const API_VERSION_PREFIX = '/api/v1';
+
+export async function buildApi(options: ApiOptions): Promise<ApiApp> {
+  const context: ApiContext = { authority: options.authority, metrics: options.metrics };
+  const tls = options.tls;
+  const app: ApiApp = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger | undefined,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
+    serverFactory: (handler) =>
+      tls
+        ? // An https.Server serves the same request/response API; Fastify only types the http one.
+          (createHttpsServer(
+            {
+              ...tls,
+              // Ask for a client certificate but never require one: devices with hardware-backed
+              // registrations present theirs, admins and standard devices need not.
+              requestCert: tls.requestCert ?? true,
+              rejectUnauthorized: false,
+              minVersion: 'TLSv1.2',
+            },
+            handler,
+          ) as unknown as Server)
+        : createHttpServer(handler),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  installErrorHandling(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    context.metrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    context.metrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Gatehouse control-plane API',
+        version: '1',
+        description: 'Responses use the envelope { success, errors: [{ code, message }], messages, result }.',
+      },
+      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
+      security: [{ adminToken: [] }],
+    },
+  });
+
+  await app.register(publicRoutes, context);
+  app.get(`${API_VERSION_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (admin) => {
+      requireAdmin(admin, context);
+      await admin.register(mtlsCertificateRoutes, context);
+      await admin.register(clientCertificateRoutes, context);
+      await admin.register(auditRoutes, context);
+      await admin.register(organizationRoutes, context);
+    },
+    { prefix: API_VERSION_PREFIX },
+  );
+
+  return app;
+}

@@ -1,0 +1,37 @@
+import type { Authority, TlsMaterial } from '../authority/index.js';
+import { formatHostPort } from '../config/index.js';
+import { createMetrics, type Logger } from '../observability/index.js';
+import { buildApi } from './app.js';
+import type { ApiApp } from './context.js';
+
+export interface RunningApi {
+  app: ApiApp;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts the control-plane API on HTTPS with the given (or the org-issued) server certificate. */
+export async function startApiServer(options: {
+  authority: Authority;
+  host: string;
+  port: number;
+  tls: TlsMaterial;
+  logger: Logger;
+}): Promise<RunningApi> {
+  const clientCas = await options.authority.orgCaChainPem();
+  const app = await buildApi({
+    authority: options.authority,
+    metrics: createMetrics(),
+    logger: options.logger,
+    tls: {
+      cert: options.tls.certificatePem + options.tls.chainPem,
+      key: options.tls.privateKeyPem,
+      ca: clientCas,
+    },
+  });
+  await app.listen({ host: options.host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const displayHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  return { app, url: `https://${formatHostPort(displayHost, port)}`, close: () => app.close() };
+}

@@ -1,0 +1,338 @@
+import { X509Certificate } from 'node:crypto';
+import { conflict, GatehouseError, notFound } from '../errors/index.js';
+import {
+  type CrlReason,
+  describeCertificate,
+  issueClientCertificate,
+  openPrivateKey,
+  parseCaChain,
+  type Signer,
+  verifyCsr,
+} from '../pki/index.js';
+import type {
+  ApiToken,
+  AuditEntry,
+  AuditFilter,
+  CertificateAuthority,
+  ClientCertificate,
+  Organization,
+  Page,
+  PageResult,
+  Repositories,
+  Store,
+} from '../store/index.js';
+import { crlIsFresh, publishCrl } from './crl-publisher.js';
+import { CONTROL_PLANE_TLS_ID, newId, ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
+import { crlUrl } from './initialize.js';
+import { hashToken } from './tokens.js';
+
+/** Who made a change, as written to the audit log: `token:<id>` for API calls, `cli:<command>` locally. */
+export type Actor = string;
+
+export interface IssueRequest {
+  csrPem: string;
+  validityDays: number;
+  /** The certificate's CN. Gatehouse never copies the CSR's subject; without this the CN is the certificate id. */
+  commonName?: string;
+}
+
+export interface IssueFromKeyRequest {
+  publicKeyPem: string;
+  validityDays: number;
+  commonName?: string;
+}
+
+export interface TlsMaterial {
+  certificatePem: string;
+  chainPem: string;
+  privateKeyPem: string;
+}
+
+export const MAX_VALIDITY_DAYS = 3650;
+
+/**
+ * The organization's certificate authority service: issuance, revocation and CRL publication,
+ * uploaded CAs, admin tokens and the audit trail. Storage is the Store's job and signing the pki
+ * module's; this class decides and records.
+ */
+export class Authority {
+  readonly store: Store;
+  readonly org: Organization;
+  readonly #masterKey: Buffer;
+  readonly #signers = new Map<string, Signer>();
+  readonly #now: () => Date;
+
+  private constructor(store: Store, org: Organization, masterKey: Buffer, now: () => Date) {
+    this.store = store;
+    this.org = org;
+    this.#masterKey = masterKey;
+    this.#now = now;
+  }
+
+  static async load(store: Store, masterKey: Buffer, now: () => Date = () => new Date()): Promise<Authority> {
+    const org = await store.organizations.first();
+    if (!org)
+      throw new GatehouseError(
+        'not_initialized',
+        'the database holds no organization; run gatehouse init first',
+        500,
+      );
+    const authority = new Authority(store, org, masterKey, now);
+    // Unseal the issuing key now: a wrong master key should stop start-up, not the first issuance.
+    await authority.signer(ORG_CA_ID);
+    return authority;
+  }
+
+  now(): Date {
+    return this.#now();
+  }
+
+  async signer(caId: string): Promise<Signer> {
+    const cached = this.#signers.get(caId);
+    if (cached) return cached;
+    const ca = await this.store.authorities.get(caId);
+    if (!ca?.sealed_private_key) throw notFound('signing CA', caId);
+    const signer = {
+      certificatePem: ca.certificates_pem,
+      privateKeyPem: openPrivateKey(this.#masterKey, ca.sealed_private_key, ca.id),
+    };
+    this.#signers.set(caId, signer);
+    return signer;
+  }
+
+  async orgCaChainPem(): Promise<string> {
+    const [issuing, root] = await Promise.all([
+      this.store.authorities.get(ORG_CA_ID),
+      this.store.authorities.get(ORG_ROOT_CA_ID),
+    ]);
+    return `${issuing?.certificates_pem ?? ''}${root?.certificates_pem ?? ''}`;
+  }
+
+  async controlPlaneTls(): Promise<TlsMaterial> {
+    const identity = await this.store.tlsIdentities.get(CONTROL_PLANE_TLS_ID);
+    if (!identity)
+      throw new GatehouseError('not_initialized', 'no control-plane TLS certificate in the store', 500);
+    return {
+      certificatePem: identity.certificate_pem,
+      chainPem: identity.chain_pem,
+      privateKeyPem: openPrivateKey(this.#masterKey, identity.sealed_private_key, identity.id),
+    };
+  }
+
+  // ---- admin tokens ----
+
+  async authenticate(token: string): Promise<ApiToken | undefined> {
+    const found = await this.store.apiTokens.byHash(hashToken(token));
+    if (found) await this.store.apiTokens.touch(found.id, this.now().toISOString());
+    return found;
+  }
+
+  // ---- client certificates ----
+
+  async issueFromCsr(request: IssueRequest, actor: Actor): Promise<ClientCertificate> {
+    const csr = await verifyCsr(request.csrPem);
+    return this.issueFromPublicKey({ ...request, publicKeyPem: csr.publicKeyPem }, actor);
+  }
+
+  async issueFromPublicKey(request: IssueFromKeyRequest, actor: Actor): Promise<ClientCertificate> {
+    const now = this.now();
+    const id = newId();
+    const issuer = await this.signer(ORG_CA_ID);
+    const commonName = request.commonName ?? id;
+    const issued = await issueClientCertificate({
+      issuer,
+      publicKeyPem: request.publicKeyPem,
+      subject: { commonName, organization: this.org.name },
+      sans: { uri: [`urn:gatehouse:client-certificate:${id}`] },
+      validityDays: request.validityDays,
+      crlDistributionPoint: crlUrl(this.org.public_url, ORG_CA_ID),
+      now,
+    });
+    const row: ClientCertificate = {
+      id,
+      ca_id: ORG_CA_ID,
+      serial_number: issued.serialNumber,
+      fingerprint_sha256: issued.fingerprintSha256,
+      ski: issued.ski,
+      subject: new X509Certificate(issued.certificatePem).subject.replaceAll('\n', ', '),
+      common_name: commonName,
+      certificate_pem: issued.certificatePem,
+      not_before: issued.notBefore.toISOString(),
+      not_after: issued.notAfter.toISOString(),
+      status: 'active',
+      revoked_at: null,
+      revocation_reason: null,
+      created_at: now.toISOString(),
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.clientCertificates.insert(row);
+      await this.#audit(tx, actor, 'client_certificate.issue', 'client_certificate', id, null, {
+        serial_number: row.serial_number,
+        common_name: commonName,
+      });
+    });
+    return row;
+  }
+
+  async getClientCertificate(id: string): Promise<ClientCertificate> {
+    const cert = await this.store.clientCertificates.get(id);
+    if (!cert) throw notFound('client certificate', id);
+    return cert;
+  }
+
+  listClientCertificates(
+    status: 'active' | 'revoked' | 'expired' | undefined,
+    page: Page,
+  ): Promise<PageResult<ClientCertificate>> {
+    return this.store.clientCertificates.list({ status, now: this.now().toISOString() }, page);
+  }
+
+  /** Marks the certificate revoked and re-signs its CA's CRL in the same transaction. */
+  async revokeClientCertificate(id: string, reason: CrlReason, actor: Actor): Promise<ClientCertificate> {
+    const now = this.now();
+    const signer = await this.signer(ORG_CA_ID);
+    await this.store.transaction(async (tx) => {
+      const cert = await tx.clientCertificates.get(id);
+      if (!cert) throw notFound('client certificate', id);
+      if (!(await tx.clientCertificates.markRevoked(id, now.toISOString(), reason))) {
+        throw conflict('already_revoked', `client certificate ${id} is already revoked`);
+      }
+      await publishCrl(
+        tx,
+        cert.ca_id,
+        cert.ca_id === ORG_CA_ID ? signer : await this.signer(cert.ca_id),
+        now,
+      );
+      await this.#audit(
+        tx,
+        actor,
+        'client_certificate.revoke',
+        'client_certificate',
+        id,
+        { status: cert.status },
+        { status: 'revoked', reason },
+      );
+    });
+    return this.getClientCertificate(id);
+  }
+
+  // ---- CRLs ----
+
+  /** The CA's current CRL (DER), re-signed first when it is past half its validity. */
+  async crl(caId: string): Promise<{ der: Buffer; crlNumber: number; thisUpdate: Date; nextUpdate: Date }> {
+    const ca = await this.store.authorities.get(caId);
+    if (!ca?.sealed_private_key) throw notFound('CRL for CA', caId);
+    let crl = await this.store.crls.get(caId);
+    const now = this.now();
+    if (!crl || !crlIsFresh(crl, now)) {
+      const signer = await this.signer(caId);
+      crl = await this.store.transaction((tx) => publishCrl(tx, caId, signer, now));
+    }
+    return {
+      der: Buffer.from(crl.der_base64, 'base64'),
+      crlNumber: crl.crl_number,
+      thisUpdate: new Date(crl.this_update),
+      nextUpdate: new Date(crl.next_update),
+    };
+  }
+
+  // ---- CAs (uploaded and the org's issuing CA) ----
+
+  async uploadCa(
+    input: { name: string; certificatesPem: string },
+    actor: Actor,
+  ): Promise<CertificateAuthority> {
+    const now = this.now();
+    const chain = parseCaChain(input.certificatesPem, now);
+    const bottom = chain.certificates[0] as X509Certificate;
+    const d = describeCertificate(bottom.raw);
+    const row: CertificateAuthority = {
+      id: newId(),
+      source: 'uploaded',
+      name: input.name,
+      certificates_pem: chain.certificates.map((c) => c.toString()).join(''),
+      subject: d.subject,
+      issuer: d.issuer,
+      serial_number: d.serialNumber,
+      fingerprint_sha256: d.fingerprintSha256,
+      ski: d.ski ?? null,
+      not_before: d.notBefore.toISOString(),
+      not_after: d.notAfter.toISOString(),
+      key_algorithm: null,
+      sealed_private_key: null,
+      parent_id: null,
+      created_at: now.toISOString(),
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.authorities.insert(row);
+      await this.#audit(tx, actor, 'mtls_certificate.create', 'mtls_certificate', row.id, null, {
+        name: row.name,
+        fingerprint_sha256: row.fingerprint_sha256,
+      });
+    });
+    return row;
+  }
+
+  async getCa(id: string): Promise<CertificateAuthority> {
+    const ca = await this.store.authorities.get(id);
+    if (!ca || ca.source === 'org_root') throw notFound('mTLS certificate', id);
+    return ca;
+  }
+
+  listCas(page: Page): Promise<PageResult<CertificateAuthority>> {
+    return this.store.authorities.list(page);
+  }
+
+  async deleteCa(id: string, actor: Actor): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const ca = await tx.authorities.get(id);
+      if (!ca || ca.source === 'org_root') throw notFound('mTLS certificate', id);
+      if (ca.source !== 'uploaded')
+        throw conflict('ca_managed', 'the organization CA is managed by Gatehouse and cannot be deleted');
+      const refs = await tx.authorities.references(id);
+      if (refs.length > 0) {
+        throw conflict(
+          'ca_in_use',
+          `mTLS certificate ${id} is still referenced by ${refs.map((r) => `${r.count} ${r.kind}`).join(', ')}`,
+        );
+      }
+      await tx.authorities.delete(id);
+      await this.#audit(
+        tx,
+        actor,
+        'mtls_certificate.delete',
+        'mtls_certificate',
+        id,
+        { name: ca.name, fingerprint_sha256: ca.fingerprint_sha256 },
+        null,
+      );
+    });
+  }
+
+  // ---- audit ----
+
+  listAudit(filter: AuditFilter, page: Page): Promise<PageResult<AuditEntry>> {
+    return this.store.audit.list(filter, page);
+  }
+
+  async #audit(
+    tx: Repositories,
+    actor: Actor,
+    action: string,
+    resourceType: string,
+    resourceId: string,
+    before: object | null,
+    after: object | null,
+  ): Promise<void> {
+    await tx.audit.append({
+      id: newId(),
+      at: this.now().toISOString(),
+      actor,
+      action,
+      resource_type: resourceType,
+      resource_id: resourceId,
+      before: before ? JSON.stringify(before) : null,
+      after: after ? JSON.stringify(after) : null,
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import { type CrlReason, createCrl, type Signer } from '../pki/index.js';
+import type { Crl, Repositories } from '../store/index.js';
+
+/** How long a published CRL is valid; it is re-signed when less than half of that remains. */
+export const CRL_VALIDITY_MS = 7 * 24 * 3600 * 1000;
+
+export function crlIsFresh(crl: Crl, now: Date): boolean {
+  return new Date(crl.next_update).getTime() - now.getTime() > CRL_VALIDITY_MS / 2;
+}
+
+/**
+ * Signs a new CRL for `caId` listing every certificate it revoked, with the next CRL number, and
+ * stores it. Runs inside the caller's transaction so a revocation and its CRL land together.
+ */
+export async function publishCrl(tx: Repositories, caId: string, signer: Signer, now: Date): Promise<Crl> {
+  const previous = await tx.crls.get(caId);
+  const revoked = await tx.clientCertificates.revokedBy(caId);
+  const crlNumber = (previous?.crl_number ?? 0) + 1;
+  const nextUpdate = new Date(now.getTime() + CRL_VALIDITY_MS);
+  const { der } = await createCrl({
+    issuer: signer,
+    crlNumber: BigInt(crlNumber),
+    thisUpdate: now,
+    nextUpdate,
+    revoked: revoked.map((r) => ({
+      serialNumber: r.serial_number,
+      revokedAt: new Date(r.revoked_at ?? now.toISOString()),
+      reason: (r.revocation_reason ?? 'unspecified') as CrlReason,
+    })),
+  });
+  const crl: Crl = {
+    ca_id: caId,
+    crl_number: crlNumber,
+    this_update: now.toISOString(),
+    next_update: nextUpdate.toISOString(),
+    der_base64: der.toString('base64'),
+  };
+  await tx.crls.upsert(crl);
+  return crl;
+}

@@ -1,0 +1,15 @@
+export {
+  type Actor,
+  Authority,
+  type IssueRequest,
+  MAX_VALIDITY_DAYS,
+  type TlsMaterial,
+} from './authority.js';
+export { CRL_VALIDITY_MS } from './crl-publisher.js';
+export { ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
+export {
+  crlUrl,
+  type InitializeOptions,
+  type InitializeResult,
+  initializeOrganization,
+} from './initialize.js';

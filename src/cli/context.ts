@@ -1,0 +1,38 @@
+import { Authority } from '../authority/index.js';
+import { DataDir, type DataDirConfig } from '../config/index.js';
+import { Store } from '../store/index.js';
+
+export interface CliContext {
+  dataDir: DataDir;
+  config: DataDirConfig;
+  store: Store;
+  authority: Authority;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_DATA_DIR = process.env.GATEHOUSE_DATA_DIR || '.gatehouse';
+
+/** Opens an initialised data directory: config, store (migrated) and the unsealed authority. */
+export async function openDataDir(path: string): Promise<CliContext> {
+  const dataDir = new DataDir(path);
+  const config = dataDir.readConfig();
+  const masterKey = dataDir.masterKey();
+  const store = await Store.open({ url: dataDir.databaseUrl() });
+  try {
+    const authority = await Authority.load(store, masterKey);
+    return { dataDir, config, store, authority, close: () => store.close() };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/** Runs `work` with an open data directory and always closes the store. */
+export async function withDataDir<T>(path: string, work: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const ctx = await openDataDir(path);
+  try {
+    return await work(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

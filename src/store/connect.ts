@@ -1,0 +1,45 @@
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { GatehouseError } from '../errors/index.js';
+import { type Dialect, migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+
+export interface StoreLocation {
+  /** `postgres://…` / `postgresql://…` selects PostgreSQL; anything else is a SQLite file path. */
+  url: string;
+}
+
+export interface Connection {
+  db: Kysely<Database>;
+  dialect: Dialect;
+}
+
+export function dialectOf(url: string): Dialect {
+  return /^postgres(ql)?:\/\//i.test(url) ? 'postgres' : 'sqlite';
+}
+
+export function connect({ url }: StoreLocation): Connection {
+  const dialect = dialectOf(url);
+  if (dialect === 'postgres') {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    return { dialect, db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
+  }
+  const sqlite = new BetterSqlite3(url);
+  // WAL lets the CLI and a running server share the file; foreign keys are off by default in SQLite.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return { dialect, db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }) };
+}
+
+export async function migrateToLatest({ db, dialect }: Connection): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    throw new GatehouseError('migration_failed', `database migration failed: ${String(error)}`, 500, {
+      cause: error,
+    });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

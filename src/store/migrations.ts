@@ -1,0 +1,117 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Versioned migrations, applied in name order at start. Never edit a released migration: add a
+ * new one. Column types are the portable subset (text, integer) so one definition serves both
+ * dialects; only auto-increment differs.
+ */
+function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_initial': {
+      // biome-ignore lint/suspicious/noExplicitAny: migrations run before the schema type exists
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('organizations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('public_url', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('certificate_authorities')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('certificates_pem', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('issuer', 'text', (c) => c.notNull())
+          .addColumn('serial_number', 'text', (c) => c.notNull())
+          .addColumn('fingerprint_sha256', 'text', (c) => c.notNull())
+          .addColumn('ski', 'text')
+          .addColumn('not_before', 'text', (c) => c.notNull())
+          .addColumn('not_after', 'text', (c) => c.notNull())
+          .addColumn('key_algorithm', 'text')
+          .addColumn('sealed_private_key', 'text')
+          .addColumn('parent_id', 'text', (c) => c.references('certificate_authorities.id'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('crls')
+          .addColumn('ca_id', 'text', (c) => c.primaryKey().references('certificate_authorities.id'))
+          .addColumn('crl_number', 'integer', (c) => c.notNull())
+          .addColumn('this_update', 'text', (c) => c.notNull())
+          .addColumn('next_update', 'text', (c) => c.notNull())
+          .addColumn('der_base64', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('client_certificates')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('ca_id', 'text', (c) => c.notNull().references('certificate_authorities.id'))
+          .addColumn('serial_number', 'text', (c) => c.notNull())
+          .addColumn('fingerprint_sha256', 'text', (c) => c.notNull().unique())
+          .addColumn('ski', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('common_name', 'text', (c) => c.notNull())
+          .addColumn('certificate_pem', 'text', (c) => c.notNull())
+          .addColumn('not_before', 'text', (c) => c.notNull())
+          .addColumn('not_after', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('revoked_at', 'text')
+          .addColumn('revocation_reason', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('client_certificates_issuer_serial', ['ca_id', 'serial_number'])
+          .execute();
+        await db.schema
+          .createIndex('client_certificates_status')
+          .on('client_certificates')
+          .columns(['ca_id', 'status'])
+          .execute();
+
+        await db.schema
+          .createTable('tls_identities')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('certificate_pem', 'text', (c) => c.notNull())
+          .addColumn('chain_pem', 'text', (c) => c.notNull())
+          .addColumn('sealed_private_key', 'text', (c) => c.notNull())
+          .addColumn('not_after', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('api_tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('last_used_at', 'text')
+          .execute();
+
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', dialect === 'postgres' ? 'serial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('id', 'text', (c) => c.notNull().unique())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('resource_type', 'text', (c) => c.notNull())
+          .addColumn('resource_id', 'text')
+          .addColumn('before', 'text')
+          .addColumn('after', 'text')
+          .execute();
+        await db.schema.createIndex('audit_log_resource').on('audit_log').columns(['resource_id']).execute();
+      },
+    },
+  };
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  return { getMigrations: async () => migrations(dialect) };
+}

@@ -1,0 +1,279 @@
+import type { Kysely } from 'kysely';
+import type {
+  ApiToken,
+  AuditEntry,
+  CertificateAuthority,
+  ClientCertificate,
+  ClientCertificateStatus,
+  Crl,
+  Database,
+  NewAuditEntry,
+  NewCertificateAuthority,
+  NewClientCertificate,
+  Organization,
+  TlsIdentity,
+} from './schema.js';
+
+export interface Page {
+  page: number;
+  perPage: number;
+}
+
+export interface PageResult<T> {
+  items: T[];
+  total: number;
+}
+
+const offsetOf = ({ page, perPage }: Page) => (page - 1) * perPage;
+
+/**
+ * Typed queries, one class per aggregate. Each is bound to a Kysely executor, which is either the
+ * pool or an open transaction, so the same code runs inside and outside `Store.transaction`.
+ */
+export class Organizations {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(org: Organization): Promise<void> {
+    await this.db.insertInto('organizations').values(org).execute();
+  }
+
+  async first(): Promise<Organization | undefined> {
+    return this.db.selectFrom('organizations').selectAll().orderBy('created_at').limit(1).executeTakeFirst();
+  }
+}
+
+export class CertificateAuthorities {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(ca: NewCertificateAuthority): Promise<void> {
+    await this.db.insertInto('certificate_authorities').values(ca).execute();
+  }
+
+  async get(id: string): Promise<CertificateAuthority | undefined> {
+    return this.db.selectFrom('certificate_authorities').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async bySource(source: CertificateAuthority['source']): Promise<CertificateAuthority[]> {
+    return this.db
+      .selectFrom('certificate_authorities')
+      .selectAll()
+      .where('source', '=', source)
+      .orderBy('created_at')
+      .execute();
+  }
+
+  async list(page: Page): Promise<PageResult<CertificateAuthority>> {
+    const [items, count] = await Promise.all([
+      this.db
+        .selectFrom('certificate_authorities')
+        .selectAll()
+        .where('source', '!=', 'org_root')
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(page.perPage)
+        .offset(offsetOf(page))
+        .execute(),
+      this.db
+        .selectFrom('certificate_authorities')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('source', '!=', 'org_root')
+        .executeTakeFirstOrThrow(),
+    ]);
+    return { items, total: Number(count.n) };
+  }
+
+  async delete(id: string): Promise<number> {
+    const res = await this.db.deleteFrom('certificate_authorities').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+
+  /** Everything that points at a CA; a CA with references cannot be deleted. */
+  async references(id: string): Promise<{ kind: string; count: number }[]> {
+    const [certs, children] = await Promise.all([
+      this.db
+        .selectFrom('client_certificates')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('ca_id', '=', id)
+        .executeTakeFirstOrThrow(),
+      this.db
+        .selectFrom('certificate_authorities')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('parent_id', '=', id)
+        .executeTakeFirstOrThrow(),
+    ]);
+    return [
+      { kind: 'client_certificates', count: Number(certs.n) },
+      { kind: 'certificate_authorities', count: Number(children.n) },
+    ].filter((r) => r.count > 0);
+  }
+}
+
+export class Crls {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(caId: string): Promise<Crl | undefined> {
+    return this.db.selectFrom('crls').selectAll().where('ca_id', '=', caId).executeTakeFirst();
+  }
+
+  async upsert(crl: Crl): Promise<void> {
+    await this.db
+      .insertInto('crls')
+      .values(crl)
+      .onConflict((oc) =>
+        oc.column('ca_id').doUpdateSet({
+          crl_number: crl.crl_number,
+          this_update: crl.this_update,
+          next_update: crl.next_update,
+          der_base64: crl.der_base64,
+        }),
+      )
+      .execute();
+  }
+}
+
+export interface ClientCertificateFilter {
+  status?: 'active' | 'revoked' | 'expired';
+  now: string;
+}
+
+export class ClientCertificates {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(cert: NewClientCertificate): Promise<void> {
+    await this.db.insertInto('client_certificates').values(cert).execute();
+  }
+
+  async get(id: string): Promise<ClientCertificate | undefined> {
+    return this.db.selectFrom('client_certificates').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(filter: ClientCertificateFilter, page: Page): Promise<PageResult<ClientCertificate>> {
+    let query = this.db.selectFrom('client_certificates');
+    // "expired" is derived from not_after so it never goes stale in storage.
+    if (filter.status === 'revoked') query = query.where('status', '=', 'revoked');
+    if (filter.status === 'active')
+      query = query.where('status', '=', 'active').where('not_after', '>', filter.now);
+    if (filter.status === 'expired')
+      query = query.where('status', '=', 'active').where('not_after', '<=', filter.now);
+    const [items, count] = await Promise.all([
+      query
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .orderBy('id')
+        .limit(page.perPage)
+        .offset(offsetOf(page))
+        .execute(),
+      query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items, total: Number(count.n) };
+  }
+
+  async markRevoked(id: string, at: string, reason: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('client_certificates')
+      .set({ status: 'revoked' satisfies ClientCertificateStatus, revoked_at: at, revocation_reason: reason })
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async revokedBy(
+    caId: string,
+  ): Promise<Pick<ClientCertificate, 'serial_number' | 'revoked_at' | 'revocation_reason'>[]> {
+    return this.db
+      .selectFrom('client_certificates')
+      .select(['serial_number', 'revoked_at', 'revocation_reason'])
+      .where('ca_id', '=', caId)
+      .where('status', '=', 'revoked')
+      .orderBy('revoked_at')
+      .execute();
+  }
+}
+
+export class TlsIdentities {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async put(identity: TlsIdentity): Promise<void> {
+    await this.db
+      .insertInto('tls_identities')
+      .values(identity)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          certificate_pem: identity.certificate_pem,
+          chain_pem: identity.chain_pem,
+          sealed_private_key: identity.sealed_private_key,
+          not_after: identity.not_after,
+        }),
+      )
+      .execute();
+  }
+
+  async get(id: string): Promise<TlsIdentity | undefined> {
+    return this.db.selectFrom('tls_identities').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+}
+
+export class ApiTokens {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(token: ApiToken): Promise<void> {
+    await this.db.insertInto('api_tokens').values(token).execute();
+  }
+
+  async byHash(tokenHash: string): Promise<ApiToken | undefined> {
+    return this.db
+      .selectFrom('api_tokens')
+      .selectAll()
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst();
+  }
+
+  async touch(id: string, at: string): Promise<void> {
+    await this.db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+}
+
+export interface AuditFilter {
+  resourceId?: string;
+  action?: string;
+}
+
+export class AuditLog {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async append(entry: NewAuditEntry): Promise<void> {
+    await this.db.insertInto('audit_log').values(entry).execute();
+  }
+
+  async list(filter: AuditFilter, page: Page): Promise<PageResult<AuditEntry>> {
+    let query = this.db.selectFrom('audit_log');
+    if (filter.resourceId) query = query.where('resource_id', '=', filter.resourceId);
+    if (filter.action) query = query.where('action', '=', filter.action);
+    const [items, count] = await Promise.all([
+      query.selectAll().orderBy('seq', 'desc').limit(page.perPage).offset(offsetOf(page)).execute(),
+      query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items, total: Number(count.n) };
+  }
+}
+
+export class Repositories {
+  readonly organizations: Organizations;
+  readonly authorities: CertificateAuthorities;
+  readonly crls: Crls;
+  readonly clientCertificates: ClientCertificates;
+  readonly tlsIdentities: TlsIdentities;
+  readonly apiTokens: ApiTokens;
+  readonly audit: AuditLog;
+
+  constructor(db: Kysely<Database>) {
+    this.organizations = new Organizations(db);
+    this.authorities = new CertificateAuthorities(db);
+    this.crls = new Crls(db);
+    this.clientCertificates = new ClientCertificates(db);
+    this.tlsIdentities = new TlsIdentities(db);
+    this.apiTokens = new ApiTokens(db);
+    this.audit = new AuditLog(db);
+  }
+}

@@ -1,0 +1,114 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Table shapes. Timestamps are ISO-8601 UTC strings and ids are UUID strings in both dialects, so
+ * the same queries and the same rows work on SQLite and PostgreSQL without per-dialect mapping.
+ */
+export interface Database {
+  organizations: OrganizationTable;
+  certificate_authorities: CertificateAuthorityTable;
+  crls: CrlTable;
+  client_certificates: ClientCertificateTable;
+  tls_identities: TlsIdentityTable;
+  api_tokens: ApiTokenTable;
+  audit_log: AuditLogTable;
+}
+
+export interface OrganizationTable {
+  id: string;
+  name: string;
+  public_url: string;
+  created_at: string;
+}
+
+/** Where a CA came from: the org's own root and issuing CA, or an admin upload. */
+export type CaSource = 'org_root' | 'org_issuing' | 'uploaded';
+
+export interface CertificateAuthorityTable {
+  id: string;
+  source: CaSource;
+  name: string;
+  /** The CA certificate first, then any further certificates uploaded with it (PEM). */
+  certificates_pem: string;
+  subject: string;
+  issuer: string;
+  serial_number: string;
+  fingerprint_sha256: string;
+  ski: string | null;
+  not_before: string;
+  not_after: string;
+  key_algorithm: string | null;
+  /** AES-256-GCM sealed PKCS#8 key (org CAs only); useless without the master key. */
+  sealed_private_key: string | null;
+  parent_id: string | null;
+  created_at: string;
+}
+
+export interface CrlTable {
+  ca_id: string;
+  crl_number: number;
+  this_update: string;
+  next_update: string;
+  der_base64: string;
+}
+
+export type ClientCertificateStatus = 'active' | 'revoked';
+
+export interface ClientCertificateTable {
+  id: string;
+  ca_id: string;
+  serial_number: string;
+  fingerprint_sha256: string;
+  ski: string;
+  subject: string;
+  common_name: string;
+  certificate_pem: string;
+  not_before: string;
+  not_after: string;
+  status: ClientCertificateStatus;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+  created_at: string;
+}
+
+export interface TlsIdentityTable {
+  id: string;
+  certificate_pem: string;
+  chain_pem: string;
+  sealed_private_key: string;
+  not_after: string;
+  created_at: string;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  role: 'admin';
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface AuditLogTable {
+  seq: Generated<number>;
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  resource_type: string;
+  resource_id: string | null;
+  before: string | null;
+  after: string | null;
+}
+
+export type Organization = Selectable<OrganizationTable>;
+export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
+export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
+export type Crl = Selectable<CrlTable>;
+export type ClientCertificate = Selectable<ClientCertificateTable>;
+export type NewClientCertificate = Insertable<ClientCertificateTable>;
+export type ClientCertificateUpdate = Updateable<ClientCertificateTable>;
+export type TlsIdentity = Selectable<TlsIdentityTable>;
+export type ApiToken = Selectable<ApiTokenTable>;
+export type AuditEntry = Selectable<AuditLogTable>;
+export type NewAuditEntry = Insertable<AuditLogTable>;

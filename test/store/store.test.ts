@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type CertificateAuthority, type ClientCertificate, Store } from '../../src/store/index.js';
+import { createTestDatabase, postgresSkipReason, type TestDatabase } from '../helpers/postgres.js';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const NOW = Date.parse('2026-06-01T00:00:00Z');
+
+const ca = (id: string, overrides: Partial<CertificateAuthority> = {}): CertificateAuthority => ({
+  id,
+  source: 'uploaded',
+  name: `CA ${id}`,
+  certificates_pem: '-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n',
+  subject: `CN=${id}`,
+  issuer: `CN=${id}`,
+  serial_number: '01',
+  fingerprint_sha256: `fp-${id}`,
+  ski: null,
+  not_before: iso(NOW - 1000),
+  not_after: iso(NOW + 86_400_000),
+  key_algorithm: null,
+  sealed_private_key: null,
+  parent_id: null,
+  created_at: iso(NOW),
+  ...overrides,
+});
+
+const cert = (id: string, caId: string, overrides: Partial<ClientCertificate> = {}): ClientCertificate => ({
+  id,
+  ca_id: caId,
+  serial_number: `serial-${id}`,
+  fingerprint_sha256: `fp-${id}`,
+  ski: 'ab',
+  subject: `CN=${id}`,
+  common_name: id,
+  certificate_pem: 'pem',
+  not_before: iso(NOW - 1000),
+  not_after: iso(NOW + 86_400_000),
+  status: 'active',
+  revoked_at: null,
+  revocation_reason: null,
+  created_at: iso(NOW),
+  ...overrides,
+});
+
+/**
+ * One suite, run against both dialects: the store must behave the same on SQLite and PostgreSQL.
+ */
+function storeSuite(
+  name: string,
+  open: () => Promise<{ url: string; cleanup: () => Promise<void> }>,
+  skip: string | false = false,
+) {
+  describe(`store (${name})`, { skip }, () => {
+    let store: Store;
+    let location: { url: string; cleanup: () => Promise<void> };
+
+    before(async () => {
+      location = await open();
+      store = await Store.open({ url: location.url });
+    });
+    after(async () => {
+      await store?.close();
+      await location?.cleanup();
+    });
+
+    test('migrations are idempotent: reopening applies nothing and keeps data', async () => {
+      await store.organizations.insert({
+        id: 'org-1',
+        name: 'Acme',
+        public_url: 'https://x',
+        created_at: iso(NOW),
+      });
+      const again = await Store.open({ url: location.url });
+      assert.equal((await again.organizations.first())?.name, 'Acme');
+      await again.close();
+      assert.equal(store.dialect, name);
+    });
+
+    test('a failed transaction leaves no row behind', async () => {
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.authorities.insert(ca('ca-rollback'));
+          await tx.clientCertificates.insert(cert('c-rollback', 'ca-rollback'));
+          throw new Error('boom after two inserts');
+        }),
+        /boom/,
+      );
+      assert.equal(await store.authorities.get('ca-rollback'), undefined);
+      assert.equal(await store.clientCertificates.get('c-rollback'), undefined);
+    });
+
+    test('foreign keys refuse an orphan certificate', async () => {
+      await assert.rejects(store.clientCertificates.insert(cert('orphan', 'no-such-ca')));
+      assert.equal(await store.clientCertificates.get('orphan'), undefined);
+    });
+
+    test('issuer+serial is unique', async () => {
+      await store.authorities.insert(ca('ca-uniq'));
+      await store.clientCertificates.insert(cert('u1', 'ca-uniq', { serial_number: 'dup' }));
+      await assert.rejects(store.clientCertificates.insert(cert('u2', 'ca-uniq', { serial_number: 'dup' })));
+    });
+
+    test('status filters derive "expired" from not_after and revocation is one-shot', async () => {
+      await store.authorities.insert(ca('ca-status'));
+      await store.clientCertificates.insert(cert('active-1', 'ca-status'));
+      await store.clientCertificates.insert(cert('expired-1', 'ca-status', { not_after: iso(NOW - 1) }));
+      await store.clientCertificates.insert(cert('revoke-1', 'ca-status'));
+      assert.equal(await store.clientCertificates.markRevoked('revoke-1', iso(NOW), 'keyCompromise'), true);
+      assert.equal(await store.clientCertificates.markRevoked('revoke-1', iso(NOW), 'keyCompromise'), false);
+      const page = { page: 1, perPage: 100 };
+      const ids = async (status: 'active' | 'revoked' | 'expired') =>
+        (await store.clientCertificates.list({ status, now: iso(NOW) }, page)).items
+          .filter((c) => c.ca_id === 'ca-status')
+          .map((c) => c.id)
+          .sort();
+      assert.deepEqual(await ids('active'), ['active-1']);
+      assert.deepEqual(await ids('expired'), ['expired-1']);
+      assert.deepEqual(await ids('revoked'), ['revoke-1']);
+      const revoked = await store.clientCertificates.revokedBy('ca-status');
+      assert.deepEqual(revoked, [
+        { serial_number: 'serial-revoke-1', revoked_at: iso(NOW), revocation_reason: 'keyCompromise' },
+      ]);
+      assert.deepEqual(await store.authorities.references('ca-status'), [
+        { kind: 'client_certificates', count: 3 },
+      ]);
+    });
+
+    test('pagination reports the total and pages through in a stable order', async () => {
+      await store.authorities.insert(ca('ca-page'));
+      for (let i = 0; i < 5; i++)
+        await store.clientCertificates.insert(cert(`p${i}`, 'ca-page', { created_at: iso(NOW + i) }));
+      const first = await store.clientCertificates.list({ now: iso(NOW) }, { page: 1, perPage: 2 });
+      const second = await store.clientCertificates.list({ now: iso(NOW) }, { page: 2, perPage: 2 });
+      assert.ok(first.total >= 5);
+      assert.equal(first.items.length, 2);
+      assert.deepEqual(
+        first.items.map((c) => c.id),
+        ['p4', 'p3'],
+      );
+      assert.deepEqual(
+        second.items.map((c) => c.id),
+        ['p2', 'p1'],
+      );
+    });
+
+    test('CRLs upsert by CA and audit entries list newest first', async () => {
+      await store.authorities.insert(ca('ca-crl'));
+      const crl = {
+        ca_id: 'ca-crl',
+        crl_number: 1,
+        this_update: iso(NOW),
+        next_update: iso(NOW + 1),
+        der_base64: 'AA==',
+      };
+      await store.crls.upsert(crl);
+      await store.crls.upsert({ ...crl, crl_number: 2, der_base64: 'AQ==' });
+      assert.deepEqual(await store.crls.get('ca-crl'), { ...crl, crl_number: 2, der_base64: 'AQ==' });
+
+      for (const [i, action] of ['a.create', 'a.update', 'a.delete'].entries()) {
+        await store.audit.append({
+          id: `audit-${name}-${i}`,
+          at: iso(NOW + i),
+          actor: 'test',
+          action,
+          resource_type: 'a',
+          resource_id: 'res-1',
+          before: null,
+          after: '{"x":1}',
+        });
+      }
+      const { items, total } = await store.audit.list({ resourceId: 'res-1' }, { page: 1, perPage: 10 });
+      assert.equal(total, 3);
+      assert.deepEqual(
+        items.map((e) => e.action),
+        ['a.delete', 'a.update', 'a.create'],
+      );
+      assert.equal(typeof items[0]?.seq, 'number');
+    });
+
+    test('deleting a CA removes only that CA; tokens look up by hash', async () => {
+      await store.authorities.insert(ca('ca-del'));
+      assert.equal(await store.authorities.delete('ca-del'), 1);
+      assert.equal(await store.authorities.delete('ca-del'), 0);
+      await store.apiTokens.insert({
+        id: 't1',
+        name: 'admin',
+        token_hash: 'h1',
+        role: 'admin',
+        created_at: iso(NOW),
+        last_used_at: null,
+      });
+      await store.apiTokens.touch('t1', iso(NOW + 5));
+      assert.equal((await store.apiTokens.byHash('h1'))?.last_used_at, iso(NOW + 5));
+      assert.equal(await store.apiTokens.byHash('nope'), undefined);
+    });
+  });
+}
+
+storeSuite('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'));
+  return { url: join(dir, 'test.db'), cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+});
+
+storeSuite(
+  'postgres',
+  async () => {
+    const db: TestDatabase = await createTestDatabase();
+    return { url: db.url, cleanup: () => db.drop() };
+  },
+  postgresSkipReason(),
+);
