@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { type X509Certificate } from 'node:crypto';
 import { conflict, GatehouseError, notFound } from '../errors/index.js';
 import {
   type CrlReason,
@@ -154,7 +154,7 @@ export class Authority {
       serial_number: issued.serialNumber,
       fingerprint_sha256: issued.fingerprintSha256,
       ski: issued.ski,
-      subject: new X509Certificate(issued.certificatePem).subject.replaceAll('\n', ', '),
+      subject: describeCertificate(issued.certificatePem).subject,
       common_name: commonName,
       certificate_pem: issued.certificatePem,
       not_before: issued.notBefore.toISOString(),

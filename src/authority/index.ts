@@ -8,6 +8,8 @@ export {
 export { CRL_VALIDITY_MS } from './crl-publisher.js';
 export { ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
 export {
+  CA_ALGORITHMS,
+  type CaKeyAlgorithm,
   crlUrl,
   type InitializeOptions,
   type InitializeResult,

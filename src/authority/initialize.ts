@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { GatehouseError } from '../errors/index.js';
 import {
-  type CaKeyAlgorithm,
   createIntermediateCa,
   createRootCa,
   createServerCertificate,
@@ -12,6 +11,10 @@ import type { NewCertificateAuthority, Store } from '../store/index.js';
 import { publishCrl } from './crl-publisher.js';
 import { CONTROL_PLANE_TLS_ID, newId, ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
 import { generateAdminToken, hashToken } from './tokens.js';
+
+/** Key algorithms the organization CA may use (client keys may also be RSA-2048 or Ed25519). */
+export const CA_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-3072'] as const;
+export type CaKeyAlgorithm = (typeof CA_ALGORITHMS)[number];
 
 export interface InitializeOptions {
   store: Store;

@@ -1,13 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startApiServer } from '../api/index.js';
+import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
 import { DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { createLogger } from '../observability/index.js';
 import { CRL_REASONS, type CrlReason } from '../pki/index.js';
 import { issueBatch } from './batch.js';
 import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
-import { CA_ALGORITHMS, type CaAlgorithm, runInit } from './init.js';
+import { runInit } from './init.js';
 import { printJson, printTable } from './output.js';
 
 const intArg = (name: string, min: number, max: number) => (value: string) => {
@@ -58,7 +59,7 @@ export function buildProgram(): Command {
       async (o: {
         dataDir: string;
         org: string;
-        algorithm: CaAlgorithm;
+        algorithm: CaKeyAlgorithm;
         san: string[];
         apiListen: string;
         publicUrl?: string;

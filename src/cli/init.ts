@@ -1,22 +1,14 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { initializeOrganization } from '../authority/index.js';
+import { type CaKeyAlgorithm, initializeOrganization } from '../authority/index.js';
 import { DataDir, formatHostPort, parseListen } from '../config/index.js';
 import { GatehouseError } from '../errors/index.js';
-import type { KeyAlgorithm } from '../pki/index.js';
 import { Store } from '../store/index.js';
-
-export const CA_ALGORITHMS = [
-  'ecdsa-p256',
-  'ecdsa-p384',
-  'rsa-3072',
-] as const satisfies readonly KeyAlgorithm[];
-export type CaAlgorithm = (typeof CA_ALGORITHMS)[number];
 
 export interface InitCommandOptions {
   dataDir: string;
   org: string;
-  algorithm: CaAlgorithm;
+  algorithm: CaKeyAlgorithm;
   san: string[];
   apiListen: string;
   publicUrl?: string;

@@ -17,7 +17,8 @@ export function parsePemBlocks(text: string): PemBlock[] {
   const blocks: PemBlock[] = [];
   const stripped = text.replace(BLOCK, (_match, begin: string, body: string, end: string) => {
     const index = blocks.length + 1;
-    if (begin !== end) throw badRequest('invalid_pem', `PEM block ${index}: BEGIN ${begin} does not match END ${end}`);
+    if (begin !== end)
+      throw badRequest('invalid_pem', `PEM block ${index}: BEGIN ${begin} does not match END ${end}`);
     const compact = body.replace(/\s+/g, '');
     if (compact.length === 0 || compact.length % 4 !== 0 || !BASE64.test(compact)) {
       throw badRequest('invalid_pem', `PEM block ${index} (${begin}): body is not valid base64`);

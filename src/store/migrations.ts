@@ -10,7 +10,7 @@ export type Dialect = 'sqlite' | 'postgres';
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001_initial': {
-      // biome-ignore lint/suspicious/noExplicitAny: migrations run before the schema type exists
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the schema type exists
       async up(db: Kysely<any>) {
         await db.schema
           .createTable('organizations')

@@ -87,18 +87,16 @@ export const clientCertificateRoutes: FastifyPluginAsyncTypebox<ApiContext> = as
     {
       schema: {
         tags: ['Client certificates'],
-        summary: 'Revoke a client certificate; the CRL is re-signed at once',
+        summary: 'Revoke a client certificate (?reason=keyCompromise…); the CRL is re-signed at once',
         params: IdParams,
-        body: Type.Optional(
-          Type.Object({ reason: Type.Optional(CrlReason) }, { additionalProperties: false }),
-        ),
+        querystring: Type.Object({ reason: Type.Optional(CrlReason) }, { additionalProperties: false }),
         response: { 200: Envelope(ClientCertificateView) },
       },
     },
     async (request) => {
       const cert = await authority.revokeClientCertificate(
         request.params.id,
-        request.body?.reason ?? 'unspecified',
+        request.query.reason ?? 'unspecified',
         request.actor,
       );
       metrics.certificatesRevoked.inc();

@@ -1,0 +1,235 @@
+// The API conventions, in-process (fastify inject): envelope, auth, validation, status codes,
+// audit, OpenAPI and metrics. Real store (SQLite) and real certificates.
+import assert from 'node:assert/strict';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildApi } from '../../src/api/index.js';
+import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authority/index.js';
+import { createMetrics } from '../../src/observability/index.js';
+import { createIntermediateCa, createRootCa, generateKeyPair } from '../../src/pki/index.js';
+import { Store } from '../../src/store/index.js';
+import { makeCsr } from '../helpers/openssl.js';
+
+type App = Awaited<ReturnType<typeof buildApi>>;
+
+describe('control-plane API', () => {
+  let app: App;
+  let store: Store;
+  let token: string;
+  let dir: string;
+  let authority: Authority;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+    store = await Store.open({ url: join(dir, 'api.db') });
+    const masterKey = randomBytes(32);
+    const init = await initializeOrganization({
+      store,
+      masterKey,
+      orgName: 'Test Org',
+      algorithm: 'ecdsa-p256',
+      sans: [],
+      publicUrl: 'https://gatehouse.test',
+    });
+    token = init.adminToken;
+    authority = await Authority.load(store, masterKey);
+    app = await buildApi({ authority, metrics: createMetrics() });
+  });
+  after(async () => {
+    await app?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = (
+    method: 'GET' | 'POST' | 'DELETE',
+    url: string,
+    payload?: unknown,
+    auth: string | null = token,
+  ) =>
+    app.inject({
+      method,
+      url,
+      headers: {
+        ...(auth ? { authorization: `Bearer ${auth}` } : {}),
+        ...(typeof payload === 'string' ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(payload === undefined ? {} : { payload: payload as string }),
+    });
+
+  test('missing and wrong tokens get 401 in the envelope', async () => {
+    const missing = await call('GET', '/api/v1/client_certificates', undefined, null);
+    assert.equal(missing.statusCode, 401);
+    assert.deepEqual(missing.json().errors[0].code, 'unauthenticated');
+    assert.match(String(missing.headers['www-authenticate']), /^Bearer/);
+    const wrong = await call('GET', '/api/v1/client_certificates', undefined, 'gha_not-a-real-token');
+    assert.equal(wrong.statusCode, 401);
+    assert.equal(wrong.json().errors[0].code, 'invalid_token');
+  });
+
+  test('schema validation: missing fields, unknown fields, wrong types and bad ids are precise 400s', async () => {
+    const missing = await call('POST', '/api/v1/mtls_certificates', { name: 'x', ca: true });
+    assert.equal(missing.statusCode, 400);
+    assert.equal(missing.json().errors[0].code, 'invalid_request');
+    assert.match(missing.json().errors[0].message, /certificates/);
+    const unknown = await call('POST', '/api/v1/mtls_certificates', {
+      name: 'x',
+      ca: true,
+      certificates: 'x',
+      extra: 1,
+    });
+    assert.equal(unknown.statusCode, 400);
+    assert.match(unknown.json().errors[0].message, /extra/);
+    const notCa = await call('POST', '/api/v1/mtls_certificates', {
+      name: 'x',
+      ca: false,
+      certificates: 'x',
+    });
+    assert.equal(notCa.statusCode, 400);
+    const days = await call('POST', '/api/v1/client_certificates', { csr: 'x', validity_days: 0 });
+    assert.equal(days.statusCode, 400);
+    assert.match(days.json().errors[0].message, /validity_days/);
+    const badId = await call('GET', '/api/v1/client_certificates/not-a-uuid');
+    assert.equal(badId.statusCode, 400);
+  });
+
+  test('unknown resources and routes are 404 in the envelope', async () => {
+    const cert = await call('GET', '/api/v1/client_certificates/3f1c1d4e-0000-4000-8000-000000000000');
+    assert.equal(cert.statusCode, 404);
+    assert.deepEqual(cert.json(), {
+      success: false,
+      errors: [
+        {
+          code: 'not_found',
+          message: 'client certificate 3f1c1d4e-0000-4000-8000-000000000000 does not exist',
+        },
+      ],
+      messages: [],
+      result: null,
+    });
+    const route = await call('GET', '/api/v1/nope');
+    assert.equal(route.statusCode, 404);
+    assert.equal(route.json().errors[0].code, 'not_found');
+  });
+
+  test('the org CA is listed under its well-known id, managed, and cannot be deleted', async () => {
+    const list = await call('GET', '/api/v1/mtls_certificates');
+    const org = list.json().result.find((c: { id: string }) => c.id === ORG_CA_ID);
+    assert.equal(org.managed, true);
+    assert.equal(org.issuer, 'CN=Test Org Root CA,O=Test Org');
+    const del = await call('DELETE', `/api/v1/mtls_certificates/${ORG_CA_ID}`);
+    assert.equal(del.statusCode, 409);
+    assert.equal(del.json().errors[0].code, 'ca_managed');
+  });
+
+  test('an uploaded CA is deleted once, then 404; every change lands in the audit log', async () => {
+    const root = await createRootCa({
+      commonName: 'Upload Root',
+      organization: 'U',
+      algorithm: 'ecdsa-p256',
+    });
+    const intermediate = await createIntermediateCa({
+      issuer: root,
+      commonName: 'Upload Issuing',
+      organization: 'U',
+      algorithm: 'ecdsa-p256',
+      pathLength: 0,
+    });
+    // Pasted root first: Gatehouse orders the chain itself, lowest CA first.
+    const up = await call('POST', '/api/v1/mtls_certificates', {
+      name: 'u',
+      certificates: root.certificatePem + intermediate.certificatePem,
+      ca: true,
+    });
+    assert.equal(up.statusCode, 201, up.body);
+    const created = up.json().result;
+    assert.match(created.subject, /Upload Issuing/);
+    assert.ok(
+      created.certificates.startsWith('-----BEGIN CERTIFICATE-----') &&
+        created.certificates.split('BEGIN CERTIFICATE').length === 3,
+    );
+    assert.equal((await call('GET', `/api/v1/mtls_certificates/${created.id}`)).statusCode, 200);
+    assert.equal((await call('DELETE', `/api/v1/mtls_certificates/${created.id}`)).statusCode, 200);
+    assert.equal((await call('DELETE', `/api/v1/mtls_certificates/${created.id}`)).statusCode, 404);
+
+    const audit = (await call('GET', `/api/v1/audit?resource_id=${created.id}`)).json();
+    assert.deepEqual(
+      audit.result.map((e: { action: string }) => e.action),
+      ['mtls_certificate.delete', 'mtls_certificate.create'],
+    );
+    assert.match(audit.result[0].actor, /^token:[0-9a-f-]{36}$/);
+    assert.equal(audit.result[0].before.name, 'u');
+  });
+
+  test('issuance honours common_name, keeps nothing else from the CSR, and lists by status', async () => {
+    const csr = await makeCsr(dir, 'api-client');
+    const res = await call('POST', '/api/v1/client_certificates', { csr: csr.pem, common_name: 'printer-7' });
+    assert.equal(res.statusCode, 201, res.body);
+    const cert = res.json().result;
+    assert.equal(cert.common_name, 'printer-7');
+    assert.equal(cert.subject, 'CN=printer-7,O=Test Org');
+    assert.equal(cert.issuer_id, ORG_CA_ID);
+    assert.match(cert.fingerprint_sha256, /^[0-9a-f]{64}$/);
+    assert.match(cert.ski, /^[0-9a-f]{40}$/);
+    const days = (Date.parse(cert.expires_on) - Date.now()) / 86_400_000;
+    assert.ok(days > 89.9 && days <= 90.01, 'default validity is 90 days');
+
+    const active = (await call('GET', '/api/v1/client_certificates?status=active')).json();
+    assert.ok(active.result.some((c: { id: string }) => c.id === cert.id));
+    assert.equal(active.result_info.total_count, active.result.length);
+    const del = await call('DELETE', `/api/v1/client_certificates/${cert.id}`);
+    assert.equal(del.statusCode, 200, del.body);
+    const revoked = (await call('GET', '/api/v1/client_certificates?status=revoked')).json();
+    assert.ok(
+      revoked.result.some(
+        (c: { id: string; revocation_reason: string }) =>
+          c.id === cert.id && c.revocation_reason === 'unspecified',
+      ),
+    );
+    const bad = await call('GET', '/api/v1/client_certificates?status=bogus');
+    assert.equal(bad.statusCode, 400);
+  });
+
+  test('an Ed25519 key is certified as Ed25519', async () => {
+    const keys = await generateKeyPair('ed25519');
+    const cert = await authority.issueFromPublicKey(
+      { publicKeyPem: keys.publicKeyPem, validityDays: 1 },
+      'test',
+    );
+    assert.equal(new X509Certificate(cert.certificate_pem).publicKey.asymmetricKeyType, 'ed25519');
+  });
+
+  test('the CRL endpoint serves DER with cache headers and an ETag', async () => {
+    const crl = await call('GET', `/crl/${ORG_CA_ID}.crl`, undefined, null);
+    assert.equal(crl.statusCode, 200);
+    assert.equal(crl.headers['content-type'], 'application/pkix-crl');
+    assert.equal(crl.rawPayload[0], 0x30, 'DER SEQUENCE');
+    const etag = String(crl.headers.etag);
+    const cached = await app.inject({
+      method: 'GET',
+      url: `/crl/${ORG_CA_ID}.crl`,
+      headers: { 'if-none-match': etag },
+    });
+    assert.equal(cached.statusCode, 304);
+    assert.equal(
+      (await call('GET', '/crl/3f1c1d4e-0000-4000-8000-000000000000.crl', undefined, null)).statusCode,
+      404,
+    );
+  });
+
+  test('OpenAPI is generated from the schemas and metrics count requests', async () => {
+    const doc = (await call('GET', '/api/v1/openapi.json', undefined, null)).json();
+    assert.equal(doc.openapi, '3.0.3');
+    assert.ok(doc.paths['/api/v1/client_certificates'].post.requestBody);
+    assert.ok(doc.paths['/api/v1/mtls_certificates/{id}'].delete);
+    const metrics = await call('GET', '/metrics', undefined, null);
+    assert.match(
+      metrics.body,
+      /gatehouse_api_requests_total\{route="\/api\/v1\/client_certificates",method="POST",status="201"\} \d+/,
+    );
+    assert.match(metrics.body, /gatehouse_client_certificates_issued_total \d+/);
+  });
+});

@@ -1,0 +1,71 @@
+// Drives the real `gatehouse` binary (dist/cli/main.js, built by `npm test`) for end-to-end tests.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from './tools.js';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+
+function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it)`);
+}
+
+/** Runs `gatehouse ARGS…` to completion. */
+export async function gatehouse(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  assertBuilt();
+  return run(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, input: opts.input });
+}
+
+export interface RunningServer {
+  url: string;
+  process: ChildProcess;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+  output(): string;
+}
+
+/** Starts `gatehouse serve` on a random loopback port and waits for its "listening on" line. */
+export async function startServer(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningServer> {
+  assertBuilt();
+  const child = spawn(process.execPath, [CLI, 'serve', '--api-listen', '127.0.0.1:0', ...args], {
+    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 20s:\n${out}`)), 20_000);
+    const check = () => {
+      const match = /listening on (https:\/\/\S+?)\s/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  return {
+    url,
+    process: child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}

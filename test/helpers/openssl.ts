@@ -1,0 +1,161 @@
+// Test material made with the real openssl CLI: CA chains, non-CA certificates and CSRs, the way
+// an admin would make them by hand.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { requireTool, runOk } from './tools.js';
+
+export interface CaFiles {
+  certPath: string;
+  keyPath: string;
+  pem: string;
+}
+
+const openssl = () => requireTool('openssl');
+
+const CA_EXT =
+  'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
+
+export async function makeRootCa(dir: string, name: string): Promise<CaFiles> {
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = join(dir, `${name}.key`);
+  await runOk(openssl(), [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
+}
+
+/** A certificate signed by `issuer`; a CA unless `ca: false`. */
+export async function makeSignedCert(
+  dir: string,
+  name: string,
+  issuer: CaFiles,
+  { ca = true } = {},
+): Promise<CaFiles> {
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = join(dir, `${name}.key`);
+  const csrPath = join(dir, `${name}.csr`);
+  const extPath = join(dir, `${name}.ext`);
+  writeFileSync(
+    extPath,
+    ca
+      ? CA_EXT
+      : 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+  );
+  await runOk(openssl(), [
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    csrPath,
+    '-subj',
+    `/CN=${name}`,
+  ]);
+  await runOk(openssl(), [
+    'x509',
+    '-req',
+    '-in',
+    csrPath,
+    '-CA',
+    issuer.certPath,
+    '-CAkey',
+    issuer.keyPath,
+    '-set_serial',
+    String(Date.now()),
+    '-out',
+    certPath,
+    '-days',
+    '30',
+    '-extfile',
+    extPath,
+  ]);
+  return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
+}
+
+export async function makeSelfSignedLeaf(dir: string, name: string): Promise<CaFiles> {
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = join(dir, `${name}.key`);
+  await runOk(openssl(), [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:FALSE',
+  ]);
+  return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
+}
+
+/** `openssl req -new` CSR with a new key: 'ec' (P-256), 'rsa:1024', 'rsa:2048', 'ed25519', 'ec-p521'. */
+export async function makeCsr(
+  dir: string,
+  name: string,
+  key: 'ec' | 'rsa:1024' | 'rsa:2048' | 'ed25519' | 'ec-p521' = 'ec',
+) {
+  const keyPath = join(dir, `${name}.key`);
+  const csrPath = join(dir, `${name}.csr`);
+  const keyArgs =
+    key === 'ec'
+      ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']
+      : key === 'ec-p521'
+        ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-521']
+        : ['-newkey', key];
+  await runOk(openssl(), [
+    'req',
+    '-new',
+    ...keyArgs,
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    csrPath,
+    '-subj',
+    `/CN=${name}/O=Requested Org`,
+  ]);
+  return { keyPath, csrPath, pem: readFileSync(csrPath, 'utf8') };
+}
+
+/** The same CSR with one signature byte flipped: parses, but proves nothing. */
+export function corruptCsrSignature(pem: string): string {
+  const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  der[der.length - 3] = (der[der.length - 3] as number) ^ 0x01;
+  const b64 = der
+    .toString('base64')
+    .match(/.{1,64}/g)
+    ?.join('\n');
+  return `-----BEGIN CERTIFICATE REQUEST-----\n${b64}\n-----END CERTIFICATE REQUEST-----\n`;
+}
