@@ -7,4 +7,4 @@ export * from './describe.js';
 export * from './keys.js';
 export * from './keywrap.js';
 export { parsePem, parsePemBlocks, toPem } from './pem.js';
-// TEMP export * from './verify/index.js';
+export * from './verify/index.js';

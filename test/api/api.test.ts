@@ -2,7 +2,7 @@
 // audit, OpenAPI and metrics. Real store (SQLite) and real certificates.
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +11,7 @@ import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authorit
 import { createMetrics } from '../../src/observability/index.js';
 import { createIntermediateCa, createRootCa, generateKeyPair } from '../../src/pki/index.js';
 import { Store } from '../../src/store/index.js';
+import { OPENAPI_PATH } from '../../scripts/generate-openapi.js';
 import { makeCsr } from '../helpers/openssl.js';
 
 type App = Awaited<ReturnType<typeof buildApi>>;
@@ -225,6 +226,8 @@ describe('control-plane API', () => {
     assert.equal(doc.openapi, '3.0.3');
     assert.ok(doc.paths['/api/v1/client_certificates'].post.requestBody);
     assert.ok(doc.paths['/api/v1/mtls_certificates/{id}'].delete);
+    const committed = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8'));
+    assert.deepEqual(committed, doc, 'docs/openapi.json is stale: run `npm run docs:openapi`');
     const metrics = await call('GET', '/metrics', undefined, null);
     assert.match(
       metrics.body,
