@@ -5,78 +5,14 @@ import {
   type KeyObject,
   webcrypto,
 } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type * as X509Module from '@peculiar/x509';
 import { badRequest } from '../errors/index.js';
 import { parsePem, parsePemBlocks } from './pem.js';
+import { x509 } from './x509.js';
 
-/**
- * @peculiar/x509 resolves its internals through tsyringe, which refuses to load unless a Reflect
- * metadata polyfill (reflect-metadata or similar) is installed first, and none is a dependency.
- * This is the small subset tsyringe uses (getMetadata/getOwnMetadata/defineMetadata), stored in a
- * WeakMap; it steps aside if a real polyfill is already present.
- */
-function installReflectMetadataShim(): void {
-  type Key = unknown;
-  type Prop = string | symbol | undefined;
-  const R = Reflect as typeof Reflect & Record<string, unknown>;
-  if (typeof R['getMetadata'] === 'function') return;
-  const store = new WeakMap<object, Map<Prop, Map<Key, unknown>>>();
-  const table = (target: object, prop: Prop, create: boolean) => {
-    let byProp = store.get(target);
-    if (!byProp && create) {
-      byProp = new Map();
-      store.set(target, byProp);
-    }
-    let byKey = byProp?.get(prop);
-    if (byProp && !byKey && create) {
-      byKey = new Map();
-      byProp.set(prop, byKey);
-    }
-    return byKey;
-  };
-  const getOwn = (key: Key, target: object, prop?: Prop) => table(target, prop, false)?.get(key);
-  const hasOwn = (key: Key, target: object, prop?: Prop) => table(target, prop, false)?.has(key) ?? false;
-  const has = (key: Key, target: object, prop?: Prop): boolean => {
-    for (let t: object | null = target; t; t = Object.getPrototypeOf(t))
-      if (hasOwn(key, t, prop)) return true;
-    return false;
-  };
-  const get = (key: Key, target: object, prop?: Prop): unknown => {
-    for (let t: object | null = target; t; t = Object.getPrototypeOf(t)) {
-      if (hasOwn(key, t, prop)) return getOwn(key, t, prop);
-    }
-    return undefined;
-  };
-  const define = (key: Key, value: unknown, target: object, prop?: Prop) => {
-    table(target, prop, true)?.set(key, value);
-  };
-  const api: Record<string, unknown> = {
-    getMetadata: get,
-    getOwnMetadata: getOwn,
-    hasMetadata: has,
-    hasOwnMetadata: hasOwn,
-    defineMetadata: define,
-    metadata: (key: Key, value: unknown) => (target: object, prop?: Prop) => define(key, value, target, prop),
-  };
-  for (const [name, fn] of Object.entries(api)) {
-    Object.defineProperty(Reflect, name, { value: fn, writable: true, configurable: true });
-  }
-}
-
-installReflectMetadataShim();
-
-/**
- * The @peculiar/x509 module, loaded only after the shim above. PKI modules must take it from
- * here (type-only imports of '@peculiar/x509' are fine): a static `import … from '@peculiar/x509'`
- * is evaluated before any module body runs, i.e. before the shim. The package has no "exports"
- * map, so ESM imports of it load this same CommonJS build and share this instance.
- */
-export const x509: typeof X509Module = createRequire(import.meta.url)('@peculiar/x509');
+export { x509 };
 
 /** The WebCrypto implementation all PKI code uses (also set as @peculiar/x509's default). */
 export const pkiWebCrypto: webcrypto.Crypto = webcrypto;
-x509.cryptoProvider.set(pkiWebCrypto);
 
 export type PkiCryptoKey = webcrypto.CryptoKey;
 
