@@ -1,0 +1,189 @@
+/**
+ * Certificate and CRL factory for verifyChain tests: ECDSA P-256 keys from webcrypto, certificates
+ * and CRLs from @peculiar/x509. Everything is generated in memory per test run.
+ */
+import { randomBytes, webcrypto } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
+// The project's loader: reflect-metadata first, then @peculiar/x509 with node's webcrypto.
+import { x509 } from '../../../src/pki/x509.js';
+
+export { x509 };
+export type CryptoKeyPair = webcrypto.CryptoKeyPair;
+type CryptoKey = webcrypto.CryptoKey;
+
+const KEY_ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' };
+const SIGNING_ALGORITHM = { name: 'ECDSA', hash: 'SHA-256' };
+
+export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+export const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const OID_ANY_EKU = '2.5.29.37.0';
+
+/** Validation time used by the tests; default validity brackets it. */
+export const AT = new Date('2026-01-15T00:00:00Z');
+const NOT_BEFORE = new Date('2025-01-01T00:00:00Z');
+const NOT_AFTER = new Date('2030-01-01T00:00:00Z');
+
+export interface Issued {
+  readonly name: string;
+  readonly keys: CryptoKeyPair;
+  readonly cert: x509.X509Certificate;
+  readonly der: Buffer;
+  readonly pem: string;
+}
+
+export function generateKeys(): Promise<CryptoKeyPair> {
+  return webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
+}
+
+export interface CertOptions {
+  /** Subject DN, e.g. 'CN=Leaf'. */
+  name: string;
+  /** basicConstraints cA; intermediates/roots default to true via makeCa. */
+  ca?: boolean;
+  pathLen?: number;
+  /** x509.KeyUsageFlags bits; undefined = no keyUsage extension. */
+  keyUsage?: number;
+  eku?: string[];
+  /** Subject alternative names. */
+  san?: { type: 'dns' | 'email' | 'ip' | 'url'; value: string }[];
+  notBefore?: Date;
+  notAfter?: Date;
+  extensions?: x509.Extension[];
+  keys?: CryptoKeyPair;
+  /** Omit subjectKeyIdentifier / authorityKeyIdentifier (to make decoys indistinguishable). */
+  noKeyIds?: boolean;
+  /** Leave out basicConstraints entirely. */
+  noBasicConstraints?: boolean;
+  serial?: string;
+}
+
+function serial(): string {
+  const bytes = randomBytes(8);
+  bytes[0] = bytes[0]! & 0x7f; // positive INTEGER
+  return bytes.toString('hex');
+}
+
+async function extensionsFor(
+  opts: CertOptions,
+  keys: CryptoKeyPair,
+  issuerKey: CryptoKey | undefined,
+): Promise<x509.Extension[]> {
+  const exts: x509.Extension[] = [];
+  if (!opts.noBasicConstraints && opts.ca !== undefined) {
+    exts.push(new x509.BasicConstraintsExtension(opts.ca, opts.pathLen, true));
+  }
+  if (opts.keyUsage !== undefined) exts.push(new x509.KeyUsagesExtension(opts.keyUsage, true));
+  if (opts.eku) exts.push(new x509.ExtendedKeyUsageExtension(opts.eku, false));
+  if (opts.san) exts.push(new x509.SubjectAlternativeNameExtension(opts.san, false));
+  if (!opts.noKeyIds) {
+    exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
+    if (issuerKey) exts.push(await x509.AuthorityKeyIdentifierExtension.create(issuerKey));
+  }
+  exts.push(...(opts.extensions ?? []));
+  return exts;
+}
+
+function wrap(name: string, keys: CryptoKeyPair, cert: x509.X509Certificate): Issued {
+  return { name, keys, cert, der: Buffer.from(cert.rawData), pem: cert.toString('pem') };
+}
+
+/** A self-signed root (cA true, keyCertSign|cRLSign unless overridden). */
+export async function makeRoot(opts: Partial<CertOptions> = {}): Promise<Issued> {
+  const keys = opts.keys ?? (await generateKeys());
+  const full: CertOptions = {
+    name: 'CN=Test Root',
+    ca: true,
+    keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+    ...opts,
+  };
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: full.serial ?? serial(),
+    name: full.name,
+    notBefore: full.notBefore ?? NOT_BEFORE,
+    notAfter: full.notAfter ?? NOT_AFTER,
+    keys,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: await extensionsFor(full, keys, undefined),
+  });
+  return wrap(full.name, keys, cert);
+}
+
+/** A certificate issued by `issuer`. */
+export async function issue(issuer: Issued, opts: CertOptions): Promise<Issued> {
+  const keys = opts.keys ?? (await generateKeys());
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: opts.serial ?? serial(),
+    subject: opts.name,
+    issuer: issuer.name,
+    notBefore: opts.notBefore ?? NOT_BEFORE,
+    notAfter: opts.notAfter ?? NOT_AFTER,
+    publicKey: keys.publicKey,
+    signingKey: issuer.keys.privateKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: await extensionsFor(opts, keys, issuer.keys.publicKey),
+  });
+  return wrap(opts.name, keys, cert);
+}
+
+/** An intermediate CA: cA true, keyCertSign|cRLSign, unless overridden. */
+export function makeCa(issuer: Issued, opts: CertOptions): Promise<Issued> {
+  return issue(issuer, {
+    ca: true,
+    keyUsage: x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+    ...opts,
+  });
+}
+
+/** A client certificate: cA false, digitalSignature, clientAuth unless overridden. */
+export function makeLeaf(issuer: Issued, opts: Partial<CertOptions> = {}): Promise<Issued> {
+  return issue(issuer, {
+    name: 'CN=Client',
+    ca: false,
+    keyUsage: x509.KeyUsageFlags.digitalSignature,
+    eku: [OID_CLIENT_AUTH],
+    ...opts,
+  });
+}
+
+export interface CrlOptions {
+  revoked?: { serial: string; reason?: x509.X509CrlReason }[];
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+}
+
+/** A complete CRL signed by `issuer`, as PEM. */
+export async function makeCrl(issuer: Issued, opts: CrlOptions = {}): Promise<string> {
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: issuer.name,
+    thisUpdate: opts.thisUpdate ?? new Date('2026-01-01T00:00:00Z'),
+    nextUpdate: opts.nextUpdate ?? new Date('2026-02-01T00:00:00Z'),
+    entries: (opts.revoked ?? []).map((r) => ({
+      serialNumber: r.serial,
+      revocationDate: new Date('2025-12-01T00:00:00Z'),
+      reason: r.reason,
+    })),
+    signingKey: issuer.keys.privateKey,
+    signingAlgorithm: SIGNING_ALGORITHM,
+    extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey)],
+  });
+  return crl.toString('pem');
+}
+
+/** A critical nameConstraints extension with dNSName / iPAddress subtrees ('10.0.0.0/8' style). */
+export function nameConstraints(spec: {
+  permittedDns?: string[];
+  excludedDns?: string[];
+  permittedIp?: string[];
+}): x509.Extension {
+  const trees = (items: GeneralName[]) =>
+    items.length ? new GeneralSubtrees(items.map((base) => new GeneralSubtree({ base }))) : undefined;
+  const value = new NameConstraints({
+    permittedSubtrees: trees([
+      ...(spec.permittedDns ?? []).map((d) => new GeneralName({ dNSName: d })),
+      ...(spec.permittedIp ?? []).map((ip) => new GeneralName({ iPAddress: ip })),
+    ]),
+    excludedSubtrees: trees((spec.excludedDns ?? []).map((d) => new GeneralName({ dNSName: d }))),
+  });
+  return new x509.Extension('2.5.29.30', true, AsnConvert.serialize(value));
+}

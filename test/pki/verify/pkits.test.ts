@@ -1,0 +1,190 @@
+/**
+ * NIST PKITS v1.0.1 through verifyChain. The data lives outside the repository, at
+ * ../shared/conformance/nist-pkits relative to the repo root (never copy it in). Every case runs;
+ * supported ones must agree with the expected result (and, for failures, with the failure code
+ * listed below), unsupported ones are only counted. See docs/pkits.md.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { type VerifyFailureCode, type VerifyResult, verifyChain } from '../../../src/pki/verify/index.js';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const PKITS_DIR = resolve(REPO_ROOT, '../shared/conformance/nist-pkits');
+const PKITS_JSON = resolve(PKITS_DIR, 'pkits.json');
+
+interface PkitsCase {
+  id: string;
+  test_number: string;
+  section: string;
+  title: string;
+  trusted_certs: string[];
+  untrusted_intermediates: string[];
+  peer_certificate: string;
+  crls: string[];
+  validation_time: string;
+  expected_result: 'SUCCESS' | 'FAILURE';
+  settings: {
+    initial_policy_set_oids: string[];
+    initial_explicit_policy: boolean;
+    initial_policy_mapping_inhibit: boolean;
+    initial_inhibit_any_policy: boolean;
+  };
+}
+
+const SECTION_TITLES: Record<string, string> = {
+  '4.1': 'Signature Verification',
+  '4.2': 'Validity Periods',
+  '4.3': 'Verifying Name Chaining',
+  '4.4': 'Basic Certificate Revocation',
+  '4.5': 'Self-Issued Certificates',
+  '4.6': 'Basic Constraints',
+  '4.7': 'Key Usage',
+  '4.8': 'Certificate Policies',
+  '4.9': 'Require Explicit Policy',
+  '4.10': 'Policy Mappings',
+  '4.11': 'Inhibit Policy Mapping',
+  '4.12': 'Inhibit Any Policy',
+  '4.13': 'Name Constraints',
+  '4.14': 'Distribution Points',
+  '4.15': 'Delta-CRLs',
+  '4.16': 'Private Certificate Extensions',
+};
+
+const POLICY_SECTIONS = new Set(['4.8', '4.9', '4.10', '4.11', '4.12']);
+const ANY_POLICY = '2.5.29.32.0';
+
+/** Why a case is unsupported, or undefined. Policy processing is the only unsupported feature. */
+function unsupported(tc: PkitsCase): string | undefined {
+  if (POLICY_SECTIONS.has(tc.section)) return 'certificate policy processing';
+  const s = tc.settings;
+  const defaults =
+    s.initial_policy_set_oids.length === 1 &&
+    s.initial_policy_set_oids[0] === ANY_POLICY &&
+    !s.initial_explicit_policy &&
+    !s.initial_policy_mapping_inhibit &&
+    !s.initial_inhibit_any_policy;
+  return defaults ? undefined : 'non-default policy inputs';
+}
+
+const codes = (code: VerifyFailureCode, ids: string) =>
+  Object.fromEntries(ids.split(/\s+/).map((id) => [id, code])) as Record<string, VerifyFailureCode>;
+
+/**
+ * Failure code expected for each supported FAILURE case, so a case cannot pass for the wrong
+ * reason. Revocation failures are `revoked` when a valid CRL lists the certificate and
+ * `crl_invalid` when no usable CRL decides its status.
+ */
+const EXPECTED_CODES: Record<string, VerifyFailureCode> = {
+  ...codes('bad_signature', '4.1.2 4.1.3 4.1.6'),
+  ...codes('not_yet_valid', '4.2.1 4.2.2'),
+  ...codes('expired', '4.2.5 4.2.6 4.2.7'),
+  ...codes('untrusted', '4.3.1 4.3.2'),
+  ...codes('revoked', '4.4.2 4.4.3 4.4.15 4.4.18 4.4.20 4.5.2 4.5.5 4.5.7'),
+  ...codes('crl_invalid', '4.4.1 4.4.4 4.4.5 4.4.6 4.4.8 4.4.9 4.4.10 4.4.11 4.4.12 4.4.21'),
+  ...codes('not_ca', '4.5.8 4.6.1 4.6.2 4.6.3'),
+  ...codes('path_length_exceeded', '4.6.5 4.6.6 4.6.9 4.6.10 4.6.11 4.6.12 4.6.16'),
+  ...codes('key_usage', '4.7.1 4.7.2 4.7.4 4.7.5'),
+  ...codes(
+    'name_constraints',
+    '4.13.2 4.13.3 4.13.7 4.13.8 4.13.9 4.13.10 4.13.12 4.13.13 4.13.15 4.13.16 4.13.17 4.13.20 ' +
+      '4.13.22 4.13.24 4.13.26 4.13.28 4.13.29 4.13.31 4.13.33 4.13.35 4.13.37 4.13.38',
+  ),
+  ...codes('revoked', '4.14.2 4.14.6 4.14.15 4.14.16 4.14.20 4.14.21 4.14.23 4.14.31 4.14.32 4.14.34'),
+  ...codes('crl_invalid', '4.14.3 4.14.8 4.14.9 4.14.11 4.14.12 4.14.14 4.14.17 4.14.26 4.14.27 4.14.35'),
+  ...codes('revoked', '4.15.3 4.15.4 4.15.6 4.15.9'),
+  ...codes('crl_invalid', '4.15.1 4.15.10'),
+  ...codes('unknown_critical_extension', '4.16.2'),
+};
+
+function run(tc: PkitsCase): VerifyResult {
+  return verifyChain({
+    leaf: tc.peer_certificate,
+    intermediates: tc.untrusted_intermediates,
+    trustAnchors: tc.trusted_certs,
+    crls: tc.crls.length > 0 ? tc.crls : undefined,
+    at: new Date(tc.validation_time),
+  });
+}
+
+const outcome = (r: VerifyResult) => (r.ok ? 'SUCCESS' : `FAILURE (${r.code}: ${r.reason})`);
+
+interface Tally {
+  supportedPass: number;
+  supportedTotal: number;
+  unsupportedAgree: number;
+  unsupportedTotal: number;
+}
+
+function printTable(tallies: Map<string, Tally>): void {
+  const rows = [...tallies].map(([section, t]) => [
+    section,
+    SECTION_TITLES[section] ?? '',
+    t.supportedTotal ? `${t.supportedPass}/${t.supportedTotal}` : '-',
+    t.unsupportedTotal ? `${t.unsupportedAgree}/${t.unsupportedTotal}` : '-',
+  ]);
+  const sum = (f: (t: Tally) => number) => [...tallies.values()].reduce((n, t) => n + f(t), 0);
+  rows.push([
+    'all',
+    '',
+    `${sum((t) => t.supportedPass)}/${sum((t) => t.supportedTotal)}`,
+    `${sum((t) => t.unsupportedAgree)}/${sum((t) => t.unsupportedTotal)}`,
+  ]);
+  const header = ['section', 'title', 'supported pass', 'unsupported agree'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const out = [
+    '',
+    'NIST PKITS results (unsupported = certificate policy processing, not implemented)',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    '',
+  ];
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+if (!existsSync(PKITS_JSON)) {
+  const message = `NIST PKITS data not found at ${PKITS_DIR} (expected ../shared/conformance/nist-pkits next to the repo)`;
+  if (process.env.CI === 'true') {
+    test('NIST PKITS', () => assert.fail(`${message}; CI must have it`));
+  } else {
+    test('NIST PKITS', { skip: `${message}; skipped outside CI` }, () => {});
+  }
+} else {
+  const { testcases } = JSON.parse(readFileSync(PKITS_JSON, 'utf8')) as { testcases: PkitsCase[] };
+
+  test('NIST PKITS', async (t) => {
+    assert.equal(testcases.length, 249, 'pkits.json should hold the 249 PKITS cases');
+    const tallies = new Map<string, Tally>();
+    for (const tc of testcases) {
+      const tally = tallies.get(tc.section) ?? {
+        supportedPass: 0,
+        supportedTotal: 0,
+        unsupportedAgree: 0,
+        unsupportedTotal: 0,
+      };
+      tallies.set(tc.section, tally);
+      const result = run(tc);
+      const agrees = result.ok === (tc.expected_result === 'SUCCESS');
+      const why = unsupported(tc);
+      if (why) {
+        // Still run and counted, but not asserted: our answer is not meaningful for these.
+        tally.unsupportedTotal++;
+        if (agrees) tally.unsupportedAgree++;
+        continue;
+      }
+      tally.supportedTotal++;
+      const expectedCode = EXPECTED_CODES[tc.test_number];
+      const correct = agrees && (result.ok || result.code === expectedCode);
+      if (correct) tally.supportedPass++;
+      await t.test(`${tc.id} ${tc.title}`, () => {
+        const expected = tc.expected_result === 'SUCCESS' ? 'SUCCESS' : `FAILURE (${expectedCode ?? '?'})`;
+        assert.ok(correct, `${tc.id}: expected ${expected}, got ${outcome(result)}`);
+      });
+    }
+    printTable(tallies);
+  });
+}
