@@ -126,7 +126,9 @@ function outOfScope(crl: ParsedCrl, cert: ParsedCertificate, dp: DistributionPoi
 
 /** Problems that make a CRL unusable whoever signed it (§6.3.3 (a); §5.2, §5.3 critical extensions). */
 function unusable(crl: ParsedCrl, at: Date): string | undefined {
-  if (crl.nextUpdate && at > crl.nextUpdate) return `${crl.label} expired at ${crl.nextUpdate.toISOString()}`;
+  // RFC 5280 §5.1.2.5 requires nextUpdate; without it a CRL would be current forever.
+  if (!crl.nextUpdate) return `${crl.label} has no nextUpdate`;
+  if (at > crl.nextUpdate) return `${crl.label} expired at ${crl.nextUpdate.toISOString()}`;
   if (at < crl.thisUpdate) return `${crl.label} is not yet valid`;
   if (crl.unsupportedExtensions.length > 0) {
     return `${crl.label} cannot be used, it has unsupported critical extensions: ${crl.unsupportedExtensions.join(', ')}`;

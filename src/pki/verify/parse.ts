@@ -220,7 +220,7 @@ function distributionPointName(dp: DistributionPointName | undefined) {
   };
 }
 
-function describe(subject: DistinguishedName, sans: readonly GeneralNameValue[] | undefined, serial: string) {
+function labelOf(subject: DistinguishedName, sans: readonly GeneralNameValue[] | undefined, serial: string) {
   if (subject.rdns.length > 0) return `"${subject.text}"`;
   const san = sans?.find((n) => n.type === 'dns' || n.type === 'email' || n.type === 'uri');
   if (san && 'value' in san) return `"${san.value}" (empty subject)`;
@@ -325,7 +325,7 @@ function buildCertificate(x509: X509Certificate, der: Buffer): ParsedCertificate
         }))
       : undefined,
     unsupportedExtensions: unsupported,
-    label: describe(subject, subjectAltNames, serial),
+    label: labelOf(subject, subjectAltNames, serial),
   };
 }
 

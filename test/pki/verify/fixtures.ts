@@ -149,7 +149,8 @@ export function makeLeaf(issuer: Issued, opts: Partial<CertOptions> = {}): Promi
 export interface CrlOptions {
   revoked?: { serial: string; reason?: x509.X509CrlReason }[];
   thisUpdate?: Date;
-  nextUpdate?: Date;
+  /** null: no nextUpdate field. */
+  nextUpdate?: Date | null;
 }
 
 /** A complete CRL signed by `issuer`, as PEM. */
@@ -157,7 +158,7 @@ export async function makeCrl(issuer: Issued, opts: CrlOptions = {}): Promise<st
   const crl = await x509.X509CrlGenerator.create({
     issuer: issuer.name,
     thisUpdate: opts.thisUpdate ?? new Date('2026-01-01T00:00:00Z'),
-    nextUpdate: opts.nextUpdate ?? new Date('2026-02-01T00:00:00Z'),
+    nextUpdate: opts.nextUpdate === null ? undefined : (opts.nextUpdate ?? new Date('2026-02-01T00:00:00Z')),
     entries: (opts.revoked ?? []).map((r) => ({
       serialNumber: r.serial,
       revocationDate: new Date('2025-12-01T00:00:00Z'),

@@ -362,6 +362,16 @@ describe('verifyChain', () => {
       assertFails(verifyChain(base({ crls: [rootCrl, stale] })), 'crl_invalid', 'expired');
     });
 
+    it('fails crl_invalid for a CRL from the future or without nextUpdate', async () => {
+      const early = await makeCrl(ca, {
+        thisUpdate: new Date('2026-01-16Z'),
+        nextUpdate: new Date('2026-02-16Z'),
+      });
+      assertFails(verifyChain(base({ crls: [rootCrl, early] })), 'crl_invalid', 'not yet valid');
+      const endless = await makeCrl(ca, { nextUpdate: null });
+      assertFails(verifyChain(base({ crls: [rootCrl, endless] })), 'crl_invalid', 'no nextUpdate');
+    });
+
     it('fails key_usage when the CRL issuer lacks cRLSign', async () => {
       const noCrlSign = await makeCa(root, {
         name: 'CN=No CRLSign CA',
