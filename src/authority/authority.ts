@@ -2,15 +2,19 @@ import { type X509Certificate } from 'node:crypto';
 import { conflict, GatehouseError, notFound } from '../errors/index.js';
 import {
   type CrlReason,
+  createServerCertificate,
   describeCertificate,
   issueClientCertificate,
   openPrivateKey,
+  parseAttachedCrl,
   parseCaChain,
+  sealPrivateKey,
   type Signer,
   verifyCsr,
 } from '../pki/index.js';
 import type {
   ApiToken,
+  AttachedCrl,
   AuditEntry,
   AuditFilter,
   CertificateAuthority,
@@ -21,13 +25,11 @@ import type {
   Repositories,
   Store,
 } from '../store/index.js';
+import { type Actor, appendAudit } from './audit.js';
 import { crlIsFresh, publishCrl } from './crl-publisher.js';
 import { CONTROL_PLANE_TLS_ID, newId, ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
 import { crlUrl } from './initialize.js';
 import { hashToken } from './tokens.js';
-
-/** Who made a change, as written to the audit log: `token:<id>` for API calls, `cli:<command>` locally. */
-export type Actor = string;
 
 export interface IssueRequest {
   csrPem: string;
@@ -203,6 +205,7 @@ export class Authority {
         cert.ca_id === ORG_CA_ID ? signer : await this.signer(cert.ca_id),
         now,
       );
+      await tx.configVersion.bump();
       await this.#audit(
         tx,
         actor,
@@ -265,6 +268,7 @@ export class Authority {
     };
     await this.store.transaction(async (tx) => {
       await tx.authorities.insert(row);
+      await tx.configVersion.bump();
       await this.#audit(tx, actor, 'mtls_certificate.create', 'mtls_certificate', row.id, null, {
         name: row.name,
         fingerprint_sha256: row.fingerprint_sha256,
@@ -296,7 +300,9 @@ export class Authority {
           `mTLS certificate ${id} is still referenced by ${refs.map((r) => `${r.count} ${r.kind}`).join(', ')}`,
         );
       }
+      await tx.attachedCrls.delete(id);
       await tx.authorities.delete(id);
+      await tx.configVersion.bump();
       await this.#audit(
         tx,
         actor,
@@ -309,13 +315,106 @@ export class Authority {
     });
   }
 
+  /**
+   * Attaches the admin's CRL to an uploaded CA: it must parse and be signed by a certificate of
+   * that CA's chain. The edge then refuses the serials it lists (and the CRL once it is past its
+   * nextUpdate: revocation status unknown fails closed).
+   */
+  async attachCrl(caId: string, crlText: string, actor: Actor): Promise<AttachedCrl> {
+    const ca = await this.getCa(caId);
+    if (ca.source !== 'uploaded') {
+      throw conflict('ca_managed', 'the organization CA publishes its own CRL; attach CRLs to uploaded CAs');
+    }
+    const now = this.now();
+    const parsed = parseAttachedCrl(crlText, parseCaChain(ca.certificates_pem, new Date(0)).certificates);
+    const row: AttachedCrl = {
+      ca_id: caId,
+      issuer_fingerprint_sha256: parsed.issuerFingerprint,
+      der_base64: parsed.der.toString('base64'),
+      this_update: parsed.thisUpdate.toISOString(),
+      next_update: parsed.nextUpdate?.toISOString() ?? null,
+      revoked_count: parsed.revokedSerials.length,
+      attached_at: now.toISOString(),
+    };
+    await this.store.transaction(async (tx) => {
+      const before = await tx.attachedCrls.get(caId);
+      await tx.attachedCrls.put(row);
+      await tx.configVersion.bump();
+      await this.#audit(
+        tx,
+        actor,
+        'mtls_certificate.crl.attach',
+        'mtls_certificate',
+        caId,
+        before ? { revoked_count: before.revoked_count, this_update: before.this_update } : null,
+        {
+          revoked_count: row.revoked_count,
+          this_update: row.this_update,
+        },
+      );
+    });
+    return row;
+  }
+
+  async getAttachedCrl(caId: string): Promise<AttachedCrl> {
+    await this.getCa(caId);
+    const crl = await this.store.attachedCrls.get(caId);
+    if (!crl) throw notFound('CRL attached to mTLS certificate', caId);
+    return crl;
+  }
+
+  async detachCrl(caId: string, actor: Actor): Promise<void> {
+    await this.getCa(caId);
+    await this.store.transaction(async (tx) => {
+      if ((await tx.attachedCrls.delete(caId)) === 0)
+        throw notFound('CRL attached to mTLS certificate', caId);
+      await tx.configVersion.bump();
+      await this.#audit(
+        tx,
+        actor,
+        'mtls_certificate.crl.detach',
+        'mtls_certificate',
+        caId,
+        { crl: true },
+        null,
+      );
+    });
+  }
+
+  /** A server certificate for an edge hostname, issued by the organization's issuing CA. */
+  async issueServerCertificate(hostname: string): Promise<TlsMaterial> {
+    const issuer = await this.signer(ORG_CA_ID);
+    const issued = await createServerCertificate({
+      issuer,
+      commonName: hostname,
+      dnsNames: [hostname],
+      ipAddresses: [],
+      algorithm: 'ecdsa-p256',
+      now: this.now(),
+    });
+    return {
+      certificatePem: issued.certificatePem,
+      chainPem: issuer.certificatePem,
+      privateKeyPem: issued.privateKeyPem,
+    };
+  }
+
+  /** Seals a private key with the master key, bound to `aad` (the owning row's id). */
+  sealKey(privateKeyPem: string, aad: string): string {
+    return sealPrivateKey(this.#masterKey, privateKeyPem, aad);
+  }
+
+  openKey(sealed: string, aad: string): string {
+    return openPrivateKey(this.#masterKey, sealed, aad);
+  }
+
   // ---- audit ----
 
   listAudit(filter: AuditFilter, page: Page): Promise<PageResult<AuditEntry>> {
     return this.store.audit.list(filter, page);
   }
 
-  async #audit(
+  #audit(
     tx: Repositories,
     actor: Actor,
     action: string,
@@ -324,15 +423,6 @@ export class Authority {
     before: object | null,
     after: object | null,
   ): Promise<void> {
-    await tx.audit.append({
-      id: newId(),
-      at: this.now().toISOString(),
-      actor,
-      action,
-      resource_type: resourceType,
-      resource_id: resourceId,
-      before: before ? JSON.stringify(before) : null,
-      after: after ? JSON.stringify(after) : null,
-    });
+    return appendAudit(tx, { actor, action, resourceType, resourceId, before, after }, this.now());
   }
 }

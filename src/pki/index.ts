@@ -1,4 +1,5 @@
 /** Public surface of the PKI domain: pure certificate, CSR, CRL and key handling. */
+export { type AttachedCrlInfo, parseAttachedCrl } from './attached-crl.js';
 export { type CaChain, parseCaChain } from './ca-chain.js';
 export * from './certificates.js';
 export * from './crl.js';

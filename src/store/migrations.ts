@@ -109,6 +109,55 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_log_resource').on('audit_log').columns(['resource_id']).execute();
       },
     },
+    '0002_edge': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('hostnames')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('hostname', 'text', (c) => c.notNull().unique())
+          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('tls_source', 'text', (c) => c.notNull())
+          .addColumn('certificate_pem', 'text', (c) => c.notNull())
+          .addColumn('chain_pem', 'text', (c) => c.notNull())
+          .addColumn('sealed_private_key', 'text', (c) => c.notNull())
+          .addColumn('client_auth', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+
+        // Which CAs a hostname trusts; also what makes a CA "in use" (deletion refused).
+        await db.schema
+          .createTable('hostname_cas')
+          .addColumn('hostname_id', 'text', (c) => c.notNull().references('hostnames.id').onDelete('cascade'))
+          .addColumn('ca_id', 'text', (c) => c.notNull().references('certificate_authorities.id'))
+          .addPrimaryKeyConstraint('hostname_cas_pk', ['hostname_id', 'ca_id'])
+          .execute();
+        await db.schema.createIndex('hostname_cas_ca').on('hostname_cas').column('ca_id').execute();
+
+        // CRLs an admin attached to an uploaded CA (the org CA's own revocations live in client_certificates).
+        await db.schema
+          .createTable('attached_crls')
+          .addColumn('ca_id', 'text', (c) =>
+            c.primaryKey().references('certificate_authorities.id').onDelete('cascade'),
+          )
+          .addColumn('issuer_fingerprint_sha256', 'text', (c) => c.notNull())
+          .addColumn('der_base64', 'text', (c) => c.notNull())
+          .addColumn('this_update', 'text', (c) => c.notNull())
+          .addColumn('next_update', 'text')
+          .addColumn('revoked_count', 'integer', (c) => c.notNull())
+          .addColumn('attached_at', 'text', (c) => c.notNull())
+          .execute();
+
+        // One row, bumped in every transaction that changes what the edge enforces; edges poll it.
+        await db.schema
+          .createTable('config_version')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .execute();
+        await db.insertInto('config_version').values({ id: 1, version: 1 }).execute();
+      },
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type {
   ApiToken,
+  AttachedCrl,
+  Hostname,
   AuditEntry,
   CertificateAuthority,
   ClientCertificate,
@@ -82,6 +84,10 @@ export class CertificateAuthorities {
     return { items, total: Number(count.n) };
   }
 
+  async all(): Promise<CertificateAuthority[]> {
+    return this.db.selectFrom('certificate_authorities').selectAll().execute();
+  }
+
   async delete(id: string): Promise<number> {
     const res = await this.db.deleteFrom('certificate_authorities').where('id', '=', id).executeTakeFirst();
     return Number(res.numDeletedRows);
@@ -89,7 +95,7 @@ export class CertificateAuthorities {
 
   /** Everything that points at a CA; a CA with references cannot be deleted. */
   async references(id: string): Promise<{ kind: string; count: number }[]> {
-    const [certs, children] = await Promise.all([
+    const [certs, children, hostnames] = await Promise.all([
       this.db
         .selectFrom('client_certificates')
         .select((eb) => eb.fn.countAll<string | number>().as('n'))
@@ -100,10 +106,16 @@ export class CertificateAuthorities {
         .select((eb) => eb.fn.countAll<string | number>().as('n'))
         .where('parent_id', '=', id)
         .executeTakeFirstOrThrow(),
+      this.db
+        .selectFrom('hostname_cas')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('ca_id', '=', id)
+        .executeTakeFirstOrThrow(),
     ]);
     return [
       { kind: 'client_certificates', count: Number(certs.n) },
       { kind: 'certificate_authorities', count: Number(children.n) },
+      { kind: 'hostnames', count: Number(hostnames.n) },
     ].filter((r) => r.count > 0);
   }
 }
@@ -191,6 +203,19 @@ export class ClientCertificates {
   }
 }
 
+export class RevokedSerials {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Every serial the organization's CAs revoked, for the edge's in-memory revocation sets. */
+  async all(): Promise<{ ca_id: string; serial_number: string }[]> {
+    return this.db
+      .selectFrom('client_certificates')
+      .select(['ca_id', 'serial_number'])
+      .where('status', '=', 'revoked')
+      .execute();
+  }
+}
+
 export class TlsIdentities {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -234,6 +259,139 @@ export class ApiTokens {
   }
 }
 
+export class Hostnames {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(hostname: Hostname, caIds: string[]): Promise<void> {
+    await this.db.insertInto('hostnames').values(hostname).execute();
+    await this.setCas(hostname.id, caIds);
+  }
+
+  async update(hostname: Hostname, caIds: string[]): Promise<void> {
+    const { id, created_at: _created, ...rest } = hostname;
+    await this.db.updateTable('hostnames').set(rest).where('id', '=', id).execute();
+    await this.setCas(id, caIds);
+  }
+
+  private async setCas(hostnameId: string, caIds: string[]): Promise<void> {
+    await this.db.deleteFrom('hostname_cas').where('hostname_id', '=', hostnameId).execute();
+    if (caIds.length > 0) {
+      await this.db
+        .insertInto('hostname_cas')
+        .values(caIds.map((ca_id) => ({ hostname_id: hostnameId, ca_id })))
+        .execute();
+    }
+  }
+
+  async get(id: string): Promise<Hostname | undefined> {
+    return this.db.selectFrom('hostnames').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async byName(hostname: string): Promise<Hostname | undefined> {
+    return this.db.selectFrom('hostnames').selectAll().where('hostname', '=', hostname).executeTakeFirst();
+  }
+
+  async list(page: Page): Promise<PageResult<Hostname>> {
+    const [items, count] = await Promise.all([
+      this.db
+        .selectFrom('hostnames')
+        .selectAll()
+        .orderBy('hostname')
+        .limit(page.perPage)
+        .offset(offsetOf(page))
+        .execute(),
+      this.db
+        .selectFrom('hostnames')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .executeTakeFirstOrThrow(),
+    ]);
+    return { items, total: Number(count.n) };
+  }
+
+  async all(): Promise<Hostname[]> {
+    return this.db.selectFrom('hostnames').selectAll().orderBy('hostname').execute();
+  }
+
+  /** CA ids per hostname id. */
+  async caIds(hostnameIds?: string[]): Promise<Map<string, string[]>> {
+    let query = this.db.selectFrom('hostname_cas').select(['hostname_id', 'ca_id']).orderBy('ca_id');
+    if (hostnameIds) {
+      if (hostnameIds.length === 0) return new Map();
+      query = query.where('hostname_id', 'in', hostnameIds);
+    }
+    const map = new Map<string, string[]>();
+    for (const row of await query.execute()) {
+      map.set(row.hostname_id, [...(map.get(row.hostname_id) ?? []), row.ca_id]);
+    }
+    return map;
+  }
+
+  async delete(id: string): Promise<number> {
+    await this.db.deleteFrom('hostname_cas').where('hostname_id', '=', id).execute();
+    const res = await this.db.deleteFrom('hostnames').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+export class AttachedCrls {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async put(crl: AttachedCrl): Promise<void> {
+    await this.db
+      .insertInto('attached_crls')
+      .values(crl)
+      .onConflict((oc) =>
+        oc.column('ca_id').doUpdateSet({
+          issuer_fingerprint_sha256: crl.issuer_fingerprint_sha256,
+          der_base64: crl.der_base64,
+          this_update: crl.this_update,
+          next_update: crl.next_update,
+          revoked_count: crl.revoked_count,
+          attached_at: crl.attached_at,
+        }),
+      )
+      .execute();
+  }
+
+  async get(caId: string): Promise<AttachedCrl | undefined> {
+    return this.db.selectFrom('attached_crls').selectAll().where('ca_id', '=', caId).executeTakeFirst();
+  }
+
+  async all(): Promise<AttachedCrl[]> {
+    return this.db.selectFrom('attached_crls').selectAll().execute();
+  }
+
+  async delete(caId: string): Promise<number> {
+    const res = await this.db.deleteFrom('attached_crls').where('ca_id', '=', caId).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+/**
+ * A counter bumped by every write that changes what the edge enforces. Edges poll it (one tiny
+ * query per interval, never per request) and reload their snapshot when it moves.
+ */
+export class ConfigVersion {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async bump(): Promise<void> {
+    await this.db
+      .updateTable('config_version')
+      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .where('id', '=', 1)
+      .execute();
+  }
+
+  async current(): Promise<number> {
+    const row = await this.db
+      .selectFrom('config_version')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.version);
+  }
+}
+
 export interface AuditFilter {
   resourceId?: string;
   action?: string;
@@ -266,6 +424,10 @@ export class Repositories {
   readonly tlsIdentities: TlsIdentities;
   readonly apiTokens: ApiTokens;
   readonly audit: AuditLog;
+  readonly hostnames: Hostnames;
+  readonly attachedCrls: AttachedCrls;
+  readonly revokedSerials: RevokedSerials;
+  readonly configVersion: ConfigVersion;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -275,5 +437,9 @@ export class Repositories {
     this.tlsIdentities = new TlsIdentities(db);
     this.apiTokens = new ApiTokens(db);
     this.audit = new AuditLog(db);
+    this.hostnames = new Hostnames(db);
+    this.attachedCrls = new AttachedCrls(db);
+    this.revokedSerials = new RevokedSerials(db);
+    this.configVersion = new ConfigVersion(db);
   }
 }

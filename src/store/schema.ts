@@ -12,6 +12,10 @@ export interface Database {
   tls_identities: TlsIdentityTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditLogTable;
+  hostnames: HostnameTable;
+  hostname_cas: HostnameCaTable;
+  attached_crls: AttachedCrlTable;
+  config_version: ConfigVersionTable;
 }
 
 export interface OrganizationTable {
@@ -101,6 +105,42 @@ export interface AuditLogTable {
   after: string | null;
 }
 
+export type TlsSource = 'org' | 'custom';
+
+export interface HostnameTable {
+  id: string;
+  hostname: string;
+  origin: string;
+  tls_source: TlsSource;
+  certificate_pem: string;
+  chain_pem: string;
+  sealed_private_key: string;
+  /** JSON: { mode, forward, block_response } (the CA ids live in hostname_cas). */
+  client_auth: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface HostnameCaTable {
+  hostname_id: string;
+  ca_id: string;
+}
+
+export interface AttachedCrlTable {
+  ca_id: string;
+  issuer_fingerprint_sha256: string;
+  der_base64: string;
+  this_update: string;
+  next_update: string | null;
+  revoked_count: number;
+  attached_at: string;
+}
+
+export interface ConfigVersionTable {
+  id: number;
+  version: number;
+}
+
 export type Organization = Selectable<OrganizationTable>;
 export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
 export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
@@ -112,3 +152,5 @@ export type TlsIdentity = Selectable<TlsIdentityTable>;
 export type ApiToken = Selectable<ApiTokenTable>;
 export type AuditEntry = Selectable<AuditLogTable>;
 export type NewAuditEntry = Insertable<AuditLogTable>;
+export type Hostname = Selectable<HostnameTable>;
+export type AttachedCrl = Selectable<AttachedCrlTable>;
