@@ -23,6 +23,10 @@ export function connect({ url }: StoreLocation): Connection {
   const dialect = dialectOf(url);
   if (dialect === 'postgres') {
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection can fail at any time (server restart, admin termination); without a
+    // listener pg re-throws that as an uncaught exception. The pool drops the client and the
+    // next query opens a new one, so a warning is all it deserves.
+    pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`));
     return { dialect, db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
   }
   const sqlite = new BetterSqlite3(url);
