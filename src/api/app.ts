@@ -4,17 +4,19 @@ import type { SecureContextOptions } from 'node:tls';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
 import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientCertificateRoutes } from './routes/client-certificates.js';
+import { hostnameRoutes } from './routes/hostnames.js';
 import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
 import { organizationRoutes } from './routes/organization.js';
 import { publicRoutes } from './routes/public.js';
 
-export interface ApiOptions extends ApiContext {
+export interface ApiOptions extends Omit<ApiContext, 'hostnames'> {
   logger?: Logger;
   /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
   tls?: SecureContextOptions & { requestCert?: boolean };
@@ -23,7 +25,11 @@ export interface ApiOptions extends ApiContext {
 export const API_VERSION_PREFIX = '/api/v1';
 
 export async function buildApi(options: ApiOptions): Promise<ApiApp> {
-  const context: ApiContext = { authority: options.authority, metrics: options.metrics };
+  const context: ApiContext = {
+    authority: options.authority,
+    hostnames: new HostnameService(options.authority),
+    metrics: options.metrics,
+  };
   const tls = options.tls;
   const app: ApiApp = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger | undefined,
@@ -78,6 +84,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
       requireAdmin(admin, context);
       await admin.register(mtlsCertificateRoutes, context);
       await admin.register(clientCertificateRoutes, context);
+      await admin.register(hostnameRoutes, context);
       await admin.register(auditRoutes, context);
       await admin.register(organizationRoutes, context);
     },

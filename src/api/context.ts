@@ -7,11 +7,13 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Authority } from '../authority/index.js';
+import type { HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
 
 /** What every route plugin receives: the domain service and the metrics registry. */
 export interface ApiContext {
   authority: Authority;
+  hostnames: HostnameService;
   metrics: Metrics;
 }
 

@@ -17,11 +17,16 @@ export async function startApiServer(options: {
   port: number;
   tls: TlsMaterial;
   logger: Logger;
+  /** Extra metrics text to append to /metrics (the edge workers'). */
+  extraMetrics?: () => Promise<string>;
 }): Promise<RunningApi> {
   const clientCas = await options.authority.orgCaChainPem();
+  const metrics = createMetrics();
+  const extra = options.extraMetrics;
+  if (extra) metrics.render = async () => `${await metrics.registry.metrics()}\n${await extra()}`;
   const app = await buildApi({
     authority: options.authority,
-    metrics: createMetrics(),
+    metrics,
     logger: options.logger,
     tls: {
       cert: options.tls.certificatePem + options.tls.chainPem,

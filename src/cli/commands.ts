@@ -1,10 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry } from 'prom-client';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startApiServer } from '../api/index.js';
 import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
-import { DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
+import { DataDir, DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
+import { startEdgeCluster } from '../edge/index.js';
 import { GatehouseError } from '../errors/index.js';
-import { createLogger } from '../observability/index.js';
+import { createLogger, type Logger } from '../observability/index.js';
 import { CRL_REASONS, type CrlReason } from '../pki/index.js';
 import { issueBatch } from './batch.js';
 import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
@@ -30,6 +35,27 @@ const readInput = (file: string, what: string): string => {
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+const DEFAULT_EDGE_LISTEN = '127.0.0.1:8443';
+const EDGE_WORKER_SCRIPT = fileURLToPath(new URL('./edge-worker.js', import.meta.url));
+
+/** SIGTERM/SIGINT: stop gracefully once, then exit. */
+function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
 const dataDirOption = () => new Option('--data-dir <dir>', 'data directory').default(DEFAULT_DATA_DIR);
 
 export function buildProgram(): Command {
@@ -88,45 +114,130 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('serve the control-plane API (HTTPS)')
+    .description('serve the control-plane API (HTTPS) and the edge')
     .addOption(dataDirOption())
-    .option('--api-listen <host:port>', 'listen address (default: the one recorded by init, 127.0.0.1:7443)')
+    .option(
+      '--api-listen <host:port>',
+      'API listen address (default: the one recorded by init, 127.0.0.1:7443)',
+    )
+    .option('--edge-listen <host:port>', 'edge listen address', DEFAULT_EDGE_LISTEN)
+    .option('--workers <n>', 'edge worker processes', intArg('--workers', 1, 256), availableParallelism())
+    .option('--no-access-log', 'do not log one JSON line per edge request')
     .option('--tls-cert <file>', 'PEM certificate chain for the API listener instead of the org-issued one')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
-    .action(async (o: { dataDir: string; apiListen?: string; tlsCert?: string; tlsKey?: string }) => {
-      if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
-        throw new GatehouseError('invalid_argument', '--tls-cert and --tls-key go together');
-      const logger = createLogger();
-      const ctx = await openDataDir(o.dataDir);
-      const { host, port } = parseListen(o.apiListen ?? ctx.config.api_listen);
-      const tls =
-        o.tlsCert && o.tlsKey
-          ? {
-              certificatePem: readInput(o.tlsCert, 'TLS certificate'),
-              chainPem: '',
-              privateKeyPem: readInput(o.tlsKey, 'TLS key'),
-            }
-          : await ctx.authority.controlPlaneTls();
-      const api = await startApiServer({ authority: ctx.authority, host, port, tls, logger });
-      logger.info(
-        { url: api.url, data_dir: ctx.dataDir.path, database: ctx.store.dialect },
-        'control-plane API listening',
-      );
-      process.stdout.write(
-        `Gatehouse control plane listening on ${api.url} (admin API: ${api.url}/api/v1)\n`,
-      );
-      let stopping = false;
-      const stop = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        await api.close();
-        await ctx.close();
-        process.exit(0);
-      };
-      process.on('SIGINT', () => void stop('SIGINT'));
-      process.on('SIGTERM', () => void stop('SIGTERM'));
-    });
+    .action(
+      async (o: {
+        dataDir: string;
+        apiListen?: string;
+        edgeListen: string;
+        workers: number;
+        accessLog: boolean;
+        tlsCert?: string;
+        tlsKey?: string;
+      }) => {
+        if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
+          throw new GatehouseError('invalid_argument', '--tls-cert and --tls-key go together');
+        const logger = createLogger();
+        const ctx = await openDataDir(o.dataDir);
+        const { host, port } = parseListen(o.apiListen ?? ctx.config.api_listen);
+        const edgeAddress = parseListen(o.edgeListen);
+        const tls =
+          o.tlsCert && o.tlsKey
+            ? {
+                certificatePem: readInput(o.tlsCert, 'TLS certificate'),
+                chainPem: '',
+                privateKeyPem: readInput(o.tlsKey, 'TLS key'),
+              }
+            : await ctx.authority.controlPlaneTls();
+        const edge = await startEdgeCluster({
+          dataDir: ctx.dataDir.path,
+          ...edgeAddress,
+          accessLog: o.accessLog,
+          workers: o.workers,
+          workerScript: EDGE_WORKER_SCRIPT,
+          logger,
+        });
+        const aggregator = new AggregatorRegistry();
+        const api = await startApiServer({
+          authority: ctx.authority,
+          host,
+          port,
+          tls,
+          logger,
+          extraMetrics: () => aggregator.clusterMetrics(),
+        });
+        logger.info(
+          {
+            api: api.url,
+            edge: edge.url,
+            workers: o.workers,
+            data_dir: ctx.dataDir.path,
+            database: ctx.store.dialect,
+          },
+          'Gatehouse started',
+        );
+        process.stdout.write(
+          `Gatehouse control plane listening on ${api.url} (admin API: ${api.url}/api/v1)\n`,
+        );
+        process.stdout.write(
+          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
+        );
+        onShutdown(logger, async () => {
+          await api.close();
+          await edge.stop();
+          await ctx.close();
+        });
+      },
+    );
+
+  program
+    .command('edge')
+    .description('run only the edge against the same store (scale it apart from the API)')
+    .addOption(dataDirOption())
+    .option('--edge-listen <host:port>', 'edge listen address', DEFAULT_EDGE_LISTEN)
+    .option('--workers <n>', 'worker processes', intArg('--workers', 1, 256), availableParallelism())
+    .option('--no-access-log', 'do not log one JSON line per request')
+    .option('--metrics-listen <host:port>', "serve the workers' Prometheus metrics over plain HTTP here")
+    .action(
+      async (o: {
+        dataDir: string;
+        edgeListen: string;
+        workers: number;
+        accessLog: boolean;
+        metricsListen?: string;
+      }) => {
+        const logger = createLogger({ name: 'gatehouse-edge' });
+        const dataDir = new DataDir(o.dataDir);
+        dataDir.readConfig(); // fail fast on an uninitialised or broken data dir
+        const edge = await startEdgeCluster({
+          dataDir: dataDir.path,
+          ...parseListen(o.edgeListen),
+          accessLog: o.accessLog,
+          workers: o.workers,
+          workerScript: EDGE_WORKER_SCRIPT,
+          logger,
+        });
+        let metricsServer: Server | undefined;
+        if (o.metricsListen) {
+          const { host, port } = parseListen(o.metricsListen);
+          const aggregator = new AggregatorRegistry();
+          metricsServer = createServer((req, res) => {
+            if (req.url !== '/metrics') return void res.writeHead(404).end();
+            aggregator.clusterMetrics().then(
+              (text) => res.writeHead(200, { 'content-type': aggregator.contentType }).end(text),
+              () => res.writeHead(500).end(),
+            );
+          }).listen(port, host);
+        }
+        process.stdout.write(
+          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
+        );
+        onShutdown(logger, async () => {
+          metricsServer?.close();
+          await edge.stop();
+        });
+      },
+    );
 
   const cert = program.command('cert').description('client certificates issued by the organization CA');
 

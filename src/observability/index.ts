@@ -20,6 +20,8 @@ export function createLogger(options: { level?: string; name?: string } = {}): L
 
 export interface Metrics {
   registry: Registry;
+  /** Text exposition for /metrics; replaced when worker processes' metrics are merged in. */
+  render: () => Promise<string>;
   httpRequests: Counter<'route' | 'method' | 'status'>;
   httpDuration: Histogram<'route' | 'method'>;
   certificatesIssued: Counter;
@@ -31,6 +33,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
   return {
     registry,
+    render: () => registry.metrics(),
     httpRequests: new Counter({
       name: 'gatehouse_api_requests_total',
       help: 'Control-plane API requests by route, method and status code',

@@ -18,8 +18,8 @@ export interface AttachedCrlInfo {
  * Checks a CRL an admin attaches to one of their CAs: it parses, is a complete CRL (not a delta),
  * has no critical extension we cannot honour, and is signed by one of `caChain`'s certificates.
  */
-export function parseAttachedCrl(text: string, caChain: readonly X509Certificate[]): AttachedCrlInfo {
-  const crl = parseCrl(text);
+export function parseAttachedCrl(input: string | Uint8Array, caChain: readonly X509Certificate[]): AttachedCrlInfo {
+  const crl = parseCrl(input);
   if (crl.deltaBase !== undefined)
     throw badRequest('crl_unsupported', 'delta CRLs cannot be attached; attach the complete CRL');
   if (crl.unsupportedExtensions.length > 0) {

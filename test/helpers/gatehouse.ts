@@ -20,6 +20,8 @@ export async function gatehouse(args: string[], opts: { env?: NodeJS.ProcessEnv;
 
 export interface RunningServer {
   url: string;
+  /** The edge's URL (serve runs it too). */
+  edgeUrl: string;
   process: ChildProcess;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -32,10 +34,14 @@ export async function startServer(
   opts: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<RunningServer> {
   assertBuilt();
-  const child = spawn(process.execPath, [CLI, 'serve', '--api-listen', '127.0.0.1:0', ...args], {
-    env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--api-listen', '127.0.0.1:0', '--edge-listen', '127.0.0.1:0', '--workers', '1', ...args],
+    {
+      env: { ...process.env, GATEHOUSE_LOG_LEVEL: 'warn', ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   child.stdout?.on('data', (d) => {
     out += d;
@@ -44,13 +50,14 @@ export async function startServer(
     out += d;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
+  const [url, edgeUrl] = await new Promise<[string, string]>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within 20s:\n${out}`)), 20_000);
     const check = () => {
-      const match = /listening on (https:\/\/\S+?)\s/.exec(out);
-      if (match) {
+      const api = /control plane listening on (https:\/\/\S+?)\s/.exec(out);
+      const edge = /edge listening on (https:\/\/\S+?)\s/.exec(out);
+      if (api && edge) {
         clearTimeout(timer);
-        resolve(match[1] as string);
+        resolve([api[1] as string, edge[1] as string]);
       }
     };
     child.stdout?.on('data', check);
@@ -61,6 +68,7 @@ export async function startServer(
   });
   return {
     url,
+    edgeUrl,
     process: child,
     output: () => out,
     stop: async () => {

@@ -81,4 +81,70 @@ export const mtlsCertificateRoutes: FastifyPluginAsyncTypebox<ApiContext> = asyn
       return ok({ id: request.params.id });
     },
   );
+  const CrlView = Type.Object({
+    mtls_certificate_id: Type.String(),
+    issuer_fingerprint_sha256: Type.String(),
+    this_update: Type.String({ format: 'date-time' }),
+    next_update: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    revoked_count: Type.Integer(),
+    attached_on: Type.String({ format: 'date-time' }),
+  });
+  const crlView = (crl: Awaited<ReturnType<typeof authority.getAttachedCrl>>) => ({
+    mtls_certificate_id: crl.ca_id,
+    issuer_fingerprint_sha256: crl.issuer_fingerprint_sha256,
+    this_update: crl.this_update,
+    next_update: crl.next_update,
+    revoked_count: crl.revoked_count,
+    attached_on: crl.attached_at,
+  });
+
+  app.put(
+    '/mtls_certificates/:id/crl',
+    {
+      schema: {
+        tags: ['mTLS certificates'],
+        summary: "Attach (or replace) the CA's CRL: the edge refuses the certificates it lists",
+        description:
+          'The CRL must be signed by a certificate of the CA chain. Past its nextUpdate the edge fails closed (reason crl_expired).',
+        params: IdParams,
+        body: Type.Object(
+          { crl: Type.String({ minLength: 1, maxLength: 10_000_000, description: 'PEM (X509 CRL)' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Envelope(CrlView) },
+      },
+      bodyLimit: 12 * 1024 * 1024,
+    },
+    async (request) =>
+      ok(crlView(await authority.attachCrl(request.params.id, request.body.crl, request.actor))),
+  );
+
+  app.get(
+    '/mtls_certificates/:id/crl',
+    {
+      schema: {
+        tags: ['mTLS certificates'],
+        summary: 'The attached CRL',
+        params: IdParams,
+        response: { 200: Envelope(CrlView) },
+      },
+    },
+    async (request) => ok(crlView(await authority.getAttachedCrl(request.params.id))),
+  );
+
+  app.delete(
+    '/mtls_certificates/:id/crl',
+    {
+      schema: {
+        tags: ['mTLS certificates'],
+        summary: 'Detach the CRL',
+        params: IdParams,
+        response: { 200: Envelope(Type.Object({ id: Type.String() })) },
+      },
+    },
+    async (request) => {
+      await authority.detachCrl(request.params.id, request.actor);
+      return ok({ id: request.params.id });
+    },
+  );
 };

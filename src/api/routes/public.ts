@@ -19,7 +19,7 @@ export const publicRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
   });
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    reply.type(metrics.registry.contentType).send(await metrics.render()),
   );
 
   app.get(

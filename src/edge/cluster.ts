@@ -1,0 +1,92 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from '../observability/index.js';
+
+export interface EdgeWorkerOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  accessLog: boolean;
+}
+
+export interface EdgeCluster {
+  /** The URL every worker listens on (they share the port). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+const READY = 'gatehouse:edge-ready';
+const RESPAWN_DELAY_MS = 1_000;
+
+export interface WorkerReady {
+  type: typeof READY;
+  url: string;
+}
+
+export const isWorkerReady = (m: unknown): m is WorkerReady =>
+  typeof m === 'object' && m !== null && (m as { type?: unknown }).type === READY;
+
+export const workerReadyMessage = (url: string): WorkerReady => ({ type: READY, url });
+
+/**
+ * Forks `count` edge worker processes sharing one listening port. The kernel balances accepted
+ * connections (SCHED_NONE), which costs less per handshake than the primary's round robin. A
+ * worker that dies is replaced; `stop()` lets in-flight requests finish.
+ */
+export async function startEdgeCluster(
+  options: EdgeWorkerOptions & { workers: number; workerScript: string; logger: Logger },
+): Promise<EdgeCluster> {
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({ exec: options.workerScript, args: [], silent: false });
+  // Every worker asks for the same address: the primary binds it once and shares the handle
+  // (for port 0, one random port shared by all).
+  const workerOptions: EdgeWorkerOptions = {
+    dataDir: options.dataDir,
+    host: options.host,
+    port: options.port,
+    accessLog: options.accessLog,
+  };
+  let stopping = false;
+
+  const fork = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const worker: Worker = cluster.fork({ GATEHOUSE_EDGE_WORKER: JSON.stringify(workerOptions) });
+      const onExit = (code: number | null) =>
+        reject(new Error(`edge worker exited with ${code} before listening`));
+      worker.once('exit', onExit);
+      worker.on('message', (m: unknown) => {
+        if (!isWorkerReady(m)) return;
+        worker.off('exit', onExit);
+        worker.once('exit', (code, signal) => {
+          if (stopping) return;
+          options.logger.error(
+            { pid: worker.process.pid, code, signal },
+            'edge worker died; starting a replacement',
+          );
+          setTimeout(
+            () => void fork().catch((err) => options.logger.error({ err }, 'edge worker replacement failed')),
+            RESPAWN_DELAY_MS,
+          );
+        });
+        resolve(m.url);
+      });
+    });
+
+  const [url] = await Promise.all(Array.from({ length: Math.max(1, options.workers) }, fork));
+
+  return {
+    url: url as string,
+    stop: async () => {
+      stopping = true;
+      await Promise.all(
+        Object.values(cluster.workers ?? {}).map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (!w || w.isDead()) return resolve();
+              w.once('exit', () => resolve());
+              w.process.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import type { Authority } from '../authority/index.js';
+import type { Logger } from '../observability/index.js';
+import type { Store } from '../store/index.js';
+import type { EdgeMetrics } from './metrics.js';
+import { compileSnapshot, type EdgeSnapshot } from './snapshot.js';
+
+/** How often an edge checks the config version: changes reach it within this (plus a reload). */
+export const CONFIG_POLL_MS = 250;
+
+export async function loadSnapshot(store: Store, authority: Authority): Promise<EdgeSnapshot> {
+  // Read the version first: a change that lands while we read is picked up by the next poll.
+  const version = await store.configVersion.current();
+  const [hostnames, authorities, attachedCrls, revokedSerials, tls] = await Promise.all([
+    store.hostnames.all(),
+    store.authorities.all(),
+    store.attachedCrls.all(),
+    store.revokedSerials.all(),
+    authority.controlPlaneTls(),
+  ]);
+  const caIdsByHostname = await store.hostnames.caIds();
+  return compileSnapshot({
+    version,
+    hostnames,
+    caIdsByHostname,
+    authorities,
+    attachedCrls,
+    revokedSerials,
+    openKey: (sealed, aad) => authority.openKey(sealed, aad),
+    defaultTls: { cert: tls.certificatePem + tls.chainPem, key: tls.privateKeyPem },
+  });
+}
+
+/**
+ * Keeps the current snapshot: polls the config version (one indexed single-row read, never per
+ * request) and swaps in a freshly compiled snapshot when it moves. Connections in flight keep
+ * working; their next request is judged by the new snapshot.
+ */
+export class SnapshotHolder {
+  #current: EdgeSnapshot;
+  #timer: NodeJS.Timeout | undefined;
+  #reloading = false;
+
+  private constructor(
+    private readonly store: Store,
+    private readonly authority: Authority,
+    private readonly logger: Logger,
+    private readonly metrics: EdgeMetrics | undefined,
+    initial: EdgeSnapshot,
+  ) {
+    this.#current = initial;
+  }
+
+  static async start(
+    store: Store,
+    authority: Authority,
+    logger: Logger,
+    metrics?: EdgeMetrics,
+    pollMs = CONFIG_POLL_MS,
+  ): Promise<SnapshotHolder> {
+    const holder = new SnapshotHolder(
+      store,
+      authority,
+      logger,
+      metrics,
+      await loadSnapshot(store, authority),
+    );
+    holder.#timer = setInterval(() => void holder.check(), pollMs);
+    holder.#timer.unref();
+    return holder;
+  }
+
+  get current(): EdgeSnapshot {
+    return this.#current;
+  }
+
+  async check(): Promise<void> {
+    if (this.#reloading) return;
+    this.#reloading = true;
+    try {
+      const version = await this.store.configVersion.current();
+      if (version === this.#current.version) return;
+      this.#current = await loadSnapshot(this.store, this.authority);
+      this.metrics?.configReloads.inc({ result: 'ok' });
+      this.logger.info(
+        { version: this.#current.version, hostnames: this.#current.hosts.size },
+        'edge configuration reloaded',
+      );
+    } catch (err) {
+      // Keep serving the last good snapshot: a bad reload must not take the edge down.
+      this.metrics?.configReloads.inc({ result: 'error' });
+      this.logger.error({ err }, 'edge configuration reload failed; keeping the previous snapshot');
+    } finally {
+      this.#reloading = false;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}

@@ -1,0 +1,134 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { errors, Pool } from 'undici';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export interface ProxyTimeouts {
+  connectMs: number;
+  headersMs: number;
+  bodyMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: ProxyTimeouts = { connectMs: 5_000, headersMs: 60_000, bodyMs: 300_000 };
+
+export type UpstreamFailure = 'bad_gateway' | 'gateway_timeout';
+
+/**
+ * Builds the request headers for the origin: inbound headers minus hop-by-hop ones (and those
+ * the Connection header names) minus everything the edge owns, then the edge's own.
+ */
+export function upstreamHeaders(
+  req: IncomingMessage,
+  stripped: ReadonlySet<string>,
+  added: readonly (readonly [string, string])[],
+): Record<string, string | string[]> {
+  const connectionTokens = req.headers.connection
+    ? new Set(req.headers.connection.split(',').map((t) => t.trim().toLowerCase()))
+    : undefined;
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || stripped.has(name) || connectionTokens?.has(name))
+      continue;
+    out[name] = value;
+  }
+  for (const [name, value] of added) out[name] = value;
+  return out;
+}
+
+function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const connectionTokens =
+    typeof headers.connection === 'string'
+      ? headers.connection.split(',').map((t) => t.trim().toLowerCase())
+      : [];
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+/** Keep-alive connection pools to origins, one per origin URL, reused across requests. */
+export class UpstreamPools {
+  readonly #pools = new Map<string, Pool>();
+  readonly #timeouts: ProxyTimeouts;
+
+  constructor(timeouts: ProxyTimeouts = DEFAULT_TIMEOUTS) {
+    this.#timeouts = timeouts;
+  }
+
+  pool(origin: URL): Pool {
+    let pool = this.#pools.get(origin.origin);
+    if (!pool) {
+      pool = new Pool(origin.origin, {
+        connections: 128,
+        pipelining: 1,
+        connect: { timeout: this.#timeouts.connectMs },
+        headersTimeout: this.#timeouts.headersMs,
+        bodyTimeout: this.#timeouts.bodyMs,
+        keepAliveTimeout: 30_000,
+      });
+      this.#pools.set(origin.origin, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * Streams the request to the origin and the response back. Resolves with the upstream status,
+   * or with the failure class when the origin could not be reached or timed out (the caller
+   * answers 502/504 if nothing was sent yet).
+   */
+  forward(
+    origin: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: Record<string, string | string[]>,
+  ): Promise<{ status: number } | { failure: UpstreamFailure; error: Error }> {
+    const hasBody =
+      req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    return this.pool(origin)
+      .stream(
+        {
+          path: req.url ?? '/',
+          method: req.method as 'GET',
+          headers,
+          body: hasBody ? req : null,
+        },
+        ({ statusCode, headers: upstream }) => {
+          res.writeHead(
+            statusCode,
+            responseHeaders(upstream as Record<string, string | string[] | undefined>),
+          );
+          return res;
+        },
+      )
+      .then(
+        () => ({ status: res.statusCode }),
+        (error: Error) => ({
+          failure:
+            error instanceof errors.HeadersTimeoutError ||
+            error instanceof errors.BodyTimeoutError ||
+            error instanceof errors.ConnectTimeoutError
+              ? ('gateway_timeout' as const)
+              : ('bad_gateway' as const),
+          error,
+        }),
+      );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((p) => p.close()));
+    this.#pools.clear();
+  }
+}

@@ -1,0 +1,66 @@
+import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { Authority } from '../authority/index.js';
+import { formatHostPort } from '../config/index.js';
+import type { Logger } from '../observability/index.js';
+import { SnapshotHolder } from './loader.js';
+import { createEdgeMetrics } from './metrics.js';
+import { UpstreamPools } from './proxy.js';
+import { createEdgeServer } from './server.js';
+
+export interface RunningEdge {
+  server: Server;
+  url: string;
+  snapshots: SnapshotHolder;
+  /** Stops accepting, lets requests in flight finish (up to `graceMs`), then closes upstream pools. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts one edge listener in this process (cluster workers each call this). */
+export async function startEdge(options: {
+  authority: Authority;
+  host: string;
+  port: number;
+  logger: Logger;
+  registry: Registry;
+  accessLog?: boolean;
+}): Promise<RunningEdge> {
+  const metrics = createEdgeMetrics(options.registry);
+  const snapshots = await SnapshotHolder.start(
+    options.authority.store,
+    options.authority,
+    options.logger,
+    metrics,
+  );
+  const pools = new UpstreamPools();
+  const server = createEdgeServer({
+    snapshot: () => snapshots.current,
+    pools,
+    metrics,
+    logger: options.logger,
+    accessLog: options.accessLog ?? true,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.host, port: options.port, exclusive: false }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    url: `https://${formatHostPort(options.host, port)}`,
+    snapshots,
+    close: async (graceMs = 10_000) => {
+      snapshots.stop();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+      await pools.close();
+    },
+  };
+}

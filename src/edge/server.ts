@@ -1,0 +1,297 @@
+import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import https from 'node:https';
+import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Logger } from '../observability/index.js';
+import type { ClientCertVerdict } from './headers.js';
+import { renderCertificateHeaders } from './headers.js';
+import type { EdgeMetrics } from './metrics.js';
+import { type UpstreamPools, upstreamHeaders } from './proxy.js';
+import { blockResponse, type EdgeResponse, edgeError } from './responses.js';
+import { EDGE_SECURE_OPTIONS, type EdgeSnapshot, type HostRuntime } from './snapshot.js';
+import { type CachedVerdict, evaluateClientCertificate } from './verify-client.js';
+
+export interface EdgeServerOptions {
+  snapshot: () => EdgeSnapshot;
+  pools: UpstreamPools;
+  metrics: EdgeMetrics;
+  logger: Logger;
+  accessLog: boolean;
+}
+
+/** Per-connection state: the verdict and the headers rendered from it, computed once per TLS socket. */
+interface ConnectionState {
+  host: HostRuntime;
+  cached: CachedVerdict;
+  headers: [string, string][];
+}
+
+const connections = new WeakMap<TLSSocket, ConnectionState>();
+
+type Admission =
+  | { host?: HostRuntime; verdict?: ClientCertVerdict; response: EdgeResponse; headers?: undefined }
+  | { host: HostRuntime; verdict: ClientCertVerdict; headers: [string, string][]; response?: undefined };
+
+/** Host header → lower-case hostname without port ("[::1]:443" → "::1"). */
+export function hostOf(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  const h = hostHeader.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}
+
+function peerChain(socket: TLSSocket): Buffer[] {
+  // Only reached when the server-side chains cannot build a path: the detailed form is costly.
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert = socket.getPeerCertificate(true)?.issuerCertificate;
+  while (cert?.raw && !seen.has(cert.fingerprint256)) {
+    seen.add(cert.fingerprint256);
+    chain.push(cert.raw);
+    cert = cert.issuerCertificate;
+  }
+  return chain;
+}
+
+/**
+ * The verdict for this connection on `host`, recomputed only when the snapshot changed (a
+ * revocation, a CA removed) or a certificate in the path expired since it was computed.
+ */
+function connectionState(
+  socket: TLSSocket,
+  snapshot: EdgeSnapshot,
+  host: HostRuntime,
+  mode: 'report' | 'enforce',
+): ConnectionState {
+  const now = Date.now();
+  const state = connections.get(socket);
+  if (
+    state &&
+    state.host === host &&
+    state.cached.version === snapshot.version &&
+    now <= state.cached.validUntilMs
+  ) {
+    return state;
+  }
+  const cached = evaluateClientCertificate(
+    snapshot,
+    host,
+    socket.getPeerX509Certificate(),
+    () => peerChain(socket),
+    new Date(now),
+  );
+  const fresh: ConnectionState = {
+    host,
+    cached,
+    headers: renderCertificateHeaders(host.forward, cached.verdict, mode),
+  };
+  connections.set(socket, fresh);
+  return fresh;
+}
+
+function send(res: ServerResponse, r: EdgeResponse): void {
+  res.writeHead(r.status, {
+    'content-type': r.contentType,
+    'content-length': Buffer.byteLength(r.body),
+    'cache-control': 'no-store',
+  });
+  res.end(r.body);
+}
+
+export function createEdgeServer(options: EdgeServerOptions): https.Server {
+  const { metrics, logger } = options;
+
+  const server = https.createServer(
+    {
+      SNICallback: (servername, cb) => {
+        const snapshot = options.snapshot();
+        cb(null, snapshot.hosts.get(servername.toLowerCase())?.secureContext ?? snapshot.defaultContext);
+      },
+      // Ask every client for a certificate; the per-hostname decision is made after the handshake
+      // so report mode can forward failures and enforce mode can answer with a 403 page.
+      requestCert: true,
+      rejectUnauthorized: false,
+      secureOptions: EDGE_SECURE_OPTIONS,
+      minVersion: 'TLSv1.2',
+      // Clients without SNI (or with one the edge does not serve) get this certificate and a 421.
+      cert: options.snapshot().defaultTls.cert,
+      key: options.snapshot().defaultTls.key,
+      maxHeaderSize: 16 * 1024,
+      requestTimeout: 60_000,
+      headersTimeout: 20_000,
+      keepAliveTimeout: 30_000,
+    },
+    (req, res) => void handle(req, res),
+  );
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
+    const known = options.snapshot().hosts.has(name) ? name : 'unknown';
+    metrics.handshakes.inc({
+      hostname: known,
+      client_cert: socket.getPeerX509Certificate() ? 'presented' : 'none',
+    });
+  });
+
+  // Malformed requests (smuggling attempts, obs-fold, bad chunking, oversized headers) are caught
+  // by Node's strict parser before any handler runs: answer 400 and close, never forward.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const status =
+      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const text =
+      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(
+      `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`,
+    );
+  });
+
+  /**
+   * Shared by requests and upgrades: which hostname, what the certificate is worth, and either the
+   * headers to forward or the response that ends the request here.
+   */
+  function admit(req: IncomingMessage): Admission {
+    const socket = req.socket as TLSSocket;
+    const accept = req.headers.accept;
+    const sni = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : undefined;
+    const authority = hostOf(req.headers.host);
+    if (!authority)
+      return { response: edgeError(400, 'missing_host', 'Bad Request: no Host header', accept) };
+    const snapshot = options.snapshot();
+    // SNI and Host must name the same hostname: otherwise a certificate accepted for one
+    // hostname's CAs could reach another hostname's origin.
+    if (sni !== authority) {
+      return {
+        response: edgeError(
+          421,
+          'misdirected_request',
+          'Misdirected Request: Host does not match TLS SNI',
+          accept,
+        ),
+      };
+    }
+    const host = snapshot.hosts.get(sni);
+    if (!host)
+      return {
+        response: edgeError(421, 'unknown_hostname', 'Misdirected Request: hostname not served here', accept),
+      };
+    if (host.mode === 'off') return { host, verdict: { status: 'none' }, headers: [] };
+    const state = connectionState(socket, snapshot, host, host.mode);
+    const verdict = state.cached.verdict;
+    if (host.mode === 'enforce' && verdict.status !== 'valid') {
+      const reason = verdict.status === 'none' ? 'no_certificate' : (verdict.reason ?? 'invalid');
+      return { host, verdict, response: blockResponse(host.block, reason, accept) };
+    }
+    return { host, verdict, headers: state.headers };
+  }
+
+  const forwardedHeaders = (req: IncomingMessage, host: HostRuntime): [string, string][] => [
+    ['x-forwarded-for', req.socket.remoteAddress ?? ''],
+    ['x-forwarded-proto', 'https'],
+    ['x-forwarded-host', host.hostname],
+  ];
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const admitted = admit(req);
+    const hostname = admitted.host?.hostname ?? 'unknown';
+    const mode = admitted.host?.mode ?? 'none';
+    const certStatus = admitted.verdict?.status ?? 'none';
+    const ski = admitted.verdict?.cert?.ski;
+    let upstreamMs: number | undefined;
+    if (admitted.response) {
+      send(res, admitted.response);
+      req.resume();
+    } else {
+      const headers = upstreamHeaders(req, admitted.host.stripped, [
+        ...forwardedHeaders(req, admitted.host),
+        ...admitted.headers,
+      ]);
+      const t0 = process.hrtime.bigint();
+      const outcome = await options.pools.forward(admitted.host.origin, req, res, headers);
+      upstreamMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      metrics.upstreamSeconds.observe({ hostname }, upstreamMs / 1000);
+      if ('failure' in outcome) {
+        logger.warn(
+          { hostname, origin: admitted.host.origin.origin, err: outcome.error.message },
+          'origin request failed',
+        );
+        if (!res.headersSent) {
+          const status = outcome.failure === 'gateway_timeout' ? 504 : 502;
+          const message =
+            status === 504
+              ? 'Gateway Timeout: the origin did not answer in time'
+              : 'Bad Gateway: the origin could not be reached';
+          send(res, edgeError(status, outcome.failure, message, req.headers.accept));
+        } else {
+          res.destroy(outcome.error);
+        }
+      }
+    }
+    metrics.requests.inc({ hostname, mode, cert_status: certStatus, code: String(res.statusCode) });
+    if (options.accessLog) {
+      logger.info(
+        {
+          type: 'access',
+          hostname,
+          method: req.method,
+          path: req.url,
+          status: res.statusCode,
+          cert_status: certStatus,
+          ski,
+          client: req.socket.remoteAddress,
+          duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
+          upstream_ms: upstreamMs,
+        },
+        'request',
+      );
+    }
+  }
+
+  // WebSocket (and other) upgrades: same admission, then a raw tunnel to the origin.
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    const admitted = admit(req);
+    if (admitted.response) {
+      const r = admitted.response;
+      client.end(
+        `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nconnection: close\r\ncontent-type: ${r.contentType}\r\ncontent-length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`,
+      );
+      return;
+    }
+    const origin = admitted.host.origin;
+    const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
+    const upstream =
+      origin.protocol === 'https:'
+        ? tlsConnect({ host: origin.hostname, port, servername: origin.hostname })
+        : netConnect({ host: origin.hostname, port });
+    const headers = upstreamHeaders(req, admitted.host.stripped, [
+      ...forwardedHeaders(req, admitted.host),
+      ...admitted.headers,
+    ]);
+    upstream.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+      const lines = [
+        `${req.method} ${req.url} HTTP/1.1`,
+        `connection: Upgrade`,
+        `upgrade: ${req.headers.upgrade ?? ''}`,
+      ];
+      for (const [name, value] of Object.entries(headers)) {
+        for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+      }
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client).pipe(upstream);
+    });
+    const fail = () => {
+      if (client.writable && !upstream.bytesRead)
+        client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else client.destroy();
+      upstream.destroy();
+    };
+    upstream.on('error', fail);
+    client.on('error', () => upstream.destroy());
+  });
+
+  return server;
+}

@@ -1,0 +1,137 @@
+import { constants } from 'node:crypto';
+import tls, { type SecureContext } from 'node:tls';
+import { type ParsedCertificate, parseAttachedCrl, parseCertificate } from '../pki/index.js';
+import type { AttachedCrl, CertificateAuthority, Hostname } from '../store/index.js';
+import {
+  type BlockResponse,
+  type ClientAuthMode,
+  DEFAULT_FORWARD,
+  type ForwardConfig,
+  type StoredClientAuth,
+} from './client-auth.js';
+import { strippedHeaders } from './headers.js';
+
+/** One protected hostname, compiled for the data plane: nothing here touches the database. */
+export interface HostRuntime {
+  id: string;
+  hostname: string;
+  origin: URL;
+  mode: ClientAuthMode;
+  forward: ForwardConfig;
+  block: BlockResponse;
+  secureContext: SecureContext;
+  /** The tops of the hostname's CA chains. */
+  anchors: ParsedCertificate[];
+  /** The rest of those chains, used to build paths from leaves the client sends alone. */
+  intermediates: ParsedCertificate[];
+  /** Lower-case header names removed from every inbound request. */
+  stripped: ReadonlySet<string>;
+}
+
+/** An immutable view of everything the edge enforces. Swapped whole when the config version moves. */
+export interface EdgeSnapshot {
+  version: number;
+  hosts: ReadonlyMap<string, HostRuntime>;
+  /** `${issuer name key}|${serial}` of every revoked certificate (org revocations and attached CRLs). */
+  revoked: ReadonlySet<string>;
+  /** Issuer name key → the attached CRL's nextUpdate (ms); past it, revocation status is unknown. */
+  crlDeadlines: ReadonlyMap<string, number>;
+  defaultContext: SecureContext;
+  /** PEM of the default certificate and key, for the listener itself (clients without SNI). */
+  defaultTls: { cert: string; key: string };
+}
+
+export interface SnapshotInput {
+  version: number;
+  hostnames: Hostname[];
+  caIdsByHostname: ReadonlyMap<string, string[]>;
+  authorities: CertificateAuthority[];
+  attachedCrls: AttachedCrl[];
+  revokedSerials: { ca_id: string; serial_number: string }[];
+  /** Unseals a hostname's private key (bound to its id). */
+  openKey: (sealed: string, aad: string) => string;
+  defaultTls: { cert: string; key: string };
+}
+
+// Session tickets off everywhere, including the default context whose ticket keys OpenSSL would
+// use to resume sessions on any hostname (the CVE-2025-23419 class of bypass): every connection
+// to an mTLS hostname does a full handshake and presents its certificate.
+export const EDGE_SECURE_OPTIONS = constants.SSL_OP_NO_TICKET;
+
+const splitPem = (pem: string) =>
+  pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g) ?? [];
+
+export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
+  const chains = new Map<string, ParsedCertificate[]>();
+  for (const ca of input.authorities)
+    chains.set(
+      ca.id,
+      splitPem(ca.certificates_pem).map((pem) => parseCertificate(pem)),
+    );
+  // The org issuing CA's chain continues to the org root, which anchors it.
+  const orgRoot = input.authorities.find((ca) => ca.source === 'org_root');
+  const orgIssuing = input.authorities.find((ca) => ca.source === 'org_issuing');
+  if (orgRoot && orgIssuing)
+    chains.set(orgIssuing.id, [...(chains.get(orgIssuing.id) ?? []), ...(chains.get(orgRoot.id) ?? [])]);
+
+  const hosts = new Map<string, HostRuntime>();
+  for (const row of input.hostnames) {
+    const auth = JSON.parse(row.client_auth) as StoredClientAuth;
+    const caChains = (input.caIdsByHostname.get(row.id) ?? []).map((id) => chains.get(id) ?? []);
+    const anchors = caChains.flatMap((c) => c.slice(-1));
+    const intermediates = caChains.flatMap((c) => c.slice(0, -1));
+    const caPem = caChains.flat().map((c) => c.x509.toString());
+    const secureContext = tls.createSecureContext({
+      cert: row.certificate_pem + row.chain_pem,
+      key: input.openKey(row.sealed_private_key, row.id),
+      // The CertificateRequest names these CAs, so clients pick the right certificate.
+      ...(auth.mode !== 'off' && caPem.length > 0 ? { ca: caPem } : {}),
+      secureOptions: EDGE_SECURE_OPTIONS,
+      minVersion: 'TLSv1.2',
+    });
+    const forward = auth.forward ?? DEFAULT_FORWARD;
+    hosts.set(row.hostname, {
+      id: row.id,
+      hostname: row.hostname,
+      origin: new URL(row.origin),
+      mode: auth.mode,
+      forward,
+      block: auth.block_response ?? {},
+      secureContext,
+      anchors,
+      intermediates,
+      stripped: strippedHeaders(forward),
+    });
+  }
+
+  const revoked = new Set<string>();
+  for (const r of input.revokedSerials) {
+    const issuer = chains.get(r.ca_id)?.[0];
+    if (issuer) revoked.add(`${issuer.subject.key}|${r.serial_number}`);
+  }
+  const crlDeadlines = new Map<string, number>();
+  for (const crl of input.attachedCrls) {
+    const chain = chains.get(crl.ca_id) ?? [];
+    const info = parseAttachedCrl(
+      Buffer.from(crl.der_base64, 'base64'),
+      chain.map((c) => c.x509),
+    );
+    for (const key of info.revokedKeys) revoked.add(key);
+    const issuer = chain.find((c) => c.fingerprint === crl.issuer_fingerprint_sha256);
+    if (issuer) crlDeadlines.set(issuer.subject.key, info.nextUpdate?.getTime() ?? Number.POSITIVE_INFINITY);
+  }
+
+  return {
+    version: input.version,
+    hosts,
+    revoked,
+    crlDeadlines,
+    defaultTls: input.defaultTls,
+    defaultContext: tls.createSecureContext({
+      cert: input.defaultTls.cert,
+      key: input.defaultTls.key,
+      secureOptions: EDGE_SECURE_OPTIONS,
+      minVersion: 'TLSv1.2',
+    }),
+  };
+}
