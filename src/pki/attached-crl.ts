@@ -18,7 +18,10 @@ export interface AttachedCrlInfo {
  * Checks a CRL an admin attaches to one of their CAs: it parses, is a complete CRL (not a delta),
  * has no critical extension we cannot honour, and is signed by one of `caChain`'s certificates.
  */
-export function parseAttachedCrl(input: string | Uint8Array, caChain: readonly X509Certificate[]): AttachedCrlInfo {
+export function parseAttachedCrl(
+  input: string | Uint8Array,
+  caChain: readonly X509Certificate[],
+): AttachedCrlInfo {
   const crl = parseCrl(input);
   if (crl.deltaBase !== undefined)
     throw badRequest('crl_unsupported', 'delta CRLs cannot be attached; attach the complete CRL');
