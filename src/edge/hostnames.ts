@@ -146,6 +146,32 @@ export class HostnameService {
     };
   }
 
+  /**
+   * The server certificate columns: the admin's own certificate when given, the current org-issued
+   * one when the name is unchanged, else a new one from the org CA. Keys are sealed to the row id.
+   */
+  async #tlsFields(
+    id: string,
+    hostname: string,
+    tls: HostnameInput['tls'],
+    now: Date,
+    current?: Hostname,
+  ): Promise<Pick<Hostname, 'tls_source' | 'certificate_pem' | 'chain_pem' | 'sealed_private_key'>> {
+    if (!tls && current?.tls_source === 'org' && current.hostname === hostname) {
+      const { tls_source, certificate_pem, chain_pem, sealed_private_key } = current;
+      return { tls_source, certificate_pem, chain_pem, sealed_private_key };
+    }
+    const material = tls
+      ? checkCustomTls(hostname, tls, now)
+      : await this.authority.issueServerCertificate(hostname);
+    return {
+      tls_source: tls ? 'custom' : 'org',
+      certificate_pem: material.certificatePem,
+      chain_pem: material.chainPem,
+      sealed_private_key: this.authority.sealKey(material.privateKeyPem, id),
+    };
+  }
+
   async create(input: HostnameInput, actor: Actor): Promise<HostnameRecord> {
     const now = this.authority.now();
     const hostname = normalizeHostname(input.hostname);
@@ -154,18 +180,12 @@ export class HostnameService {
     const clientAuth = this.#stored(input.client_auth);
     if (await this.store.hostnames.byName(hostname))
       throw conflict('hostname_exists', `hostname ${hostname} already exists`);
-    const tls = input.tls
-      ? checkCustomTls(hostname, input.tls, now)
-      : await this.authority.issueServerCertificate(hostname);
     const id = randomUUID();
     const row: Hostname = {
       id,
       hostname,
       origin,
-      tls_source: input.tls ? 'custom' : 'org',
-      certificate_pem: tls.certificatePem,
-      chain_pem: tls.chainPem,
-      sealed_private_key: this.authority.sealKey(tls.privateKeyPem, id),
+      ...(await this.#tlsFields(id, hostname, input.tls, now)),
       client_auth: JSON.stringify(clientAuth),
       created_at: now.toISOString(),
       updated_at: now.toISOString(),
@@ -198,34 +218,11 @@ export class HostnameService {
     const clientAuth = this.#stored(input.client_auth);
     const clash = await this.store.hostnames.byName(hostname);
     if (clash && clash.id !== id) throw conflict('hostname_exists', `hostname ${hostname} already exists`);
-    let tlsFields: Pick<Hostname, 'tls_source' | 'certificate_pem' | 'chain_pem' | 'sealed_private_key'>;
-    if (input.tls) {
-      const tls = checkCustomTls(hostname, input.tls, now);
-      tlsFields = {
-        tls_source: 'custom',
-        certificate_pem: tls.certificatePem,
-        chain_pem: tls.chainPem,
-        sealed_private_key: this.authority.sealKey(tls.privateKeyPem, id),
-      };
-    } else if (current.row.tls_source === 'org' && current.row.hostname === hostname) {
-      tlsFields = current.row;
-    } else {
-      const tls = await this.authority.issueServerCertificate(hostname);
-      tlsFields = {
-        tls_source: 'org',
-        certificate_pem: tls.certificatePem,
-        chain_pem: tls.chainPem,
-        sealed_private_key: this.authority.sealKey(tls.privateKeyPem, id),
-      };
-    }
     const row: Hostname = {
       ...current.row,
       hostname,
       origin,
-      tls_source: tlsFields.tls_source,
-      certificate_pem: tlsFields.certificate_pem,
-      chain_pem: tlsFields.chain_pem,
-      sealed_private_key: tlsFields.sealed_private_key,
+      ...(await this.#tlsFields(id, hostname, input.tls, now, current.row)),
       client_auth: JSON.stringify(clientAuth),
       updated_at: now.toISOString(),
     };

@@ -13,6 +13,7 @@ import { createIntermediateCa, createRootCa, generateKeyPair } from '../../src/p
 import { Store } from '../../src/store/index.js';
 import { OPENAPI_PATH } from '../../scripts/generate-openapi.js';
 import { makeCsr } from '../helpers/openssl.js';
+import { requireTool, runOk } from '../helpers/tools.js';
 
 type App = Awaited<ReturnType<typeof buildApi>>;
 
@@ -201,6 +202,86 @@ describe('control-plane API', () => {
       'test',
     );
     assert.equal(new X509Certificate(cert.certificate_pem).publicKey.asymmetricKeyType, 'ed25519');
+  });
+
+  test('hostnames: validation errors are precise, a custom certificate must fit, and nothing is stored on error', async () => {
+    const openssl = requireTool('openssl');
+    const serverCert = async (name: string, san: string) => {
+      await runOk(openssl, [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, `${name}.key`),
+        '-out',
+        join(dir, `${name}.pem`),
+        '-subj',
+        `/CN=${san}`,
+        '-days',
+        '10',
+        '-addext',
+        `subjectAltName=DNS:${san}`,
+      ]);
+      return {
+        certificate: readFileSync(join(dir, `${name}.pem`), 'utf8'),
+        private_key: readFileSync(join(dir, `${name}.key`), 'utf8'),
+      };
+    };
+    const good = await serverCert('custom', 'custom.test');
+    const other = await serverCert('other', 'other.test');
+    const base = {
+      hostname: 'custom.test',
+      origin: 'http://127.0.0.1:9000',
+      client_auth: { mode: 'report', mtls_certificate_ids: [ORG_CA_ID] },
+    };
+    const cases: [unknown, number, string][] = [
+      [{ ...base, hostname: '*.bad' }, 400, 'invalid_hostname'],
+      [{ ...base, origin: 'ftp://x' }, 400, 'invalid_origin'],
+      [{ ...base, origin: 'http://127.0.0.1:9000/path' }, 400, 'invalid_origin'],
+      [{ ...base, client_auth: { mode: 'enforce', mtls_certificate_ids: [] } }, 400, 'missing_ca'],
+      [
+        {
+          ...base,
+          client_auth: { mode: 'enforce', mtls_certificate_ids: ['3f1c1d4e-0000-4000-8000-000000000000'] },
+        },
+        400,
+        'unknown_ca',
+      ],
+      [{ ...base, client_auth: { mode: 'strict', mtls_certificate_ids: [] } }, 400, 'invalid_request'],
+      [
+        {
+          ...base,
+          client_auth: { ...base.client_auth, forward: { custom: [{ header: 'X-A', field: 'subject.XX' }] } },
+        },
+        400,
+        'invalid_request',
+      ],
+      [
+        { ...base, tls: { certificate: good.certificate, private_key: other.private_key } },
+        400,
+        'key_mismatch',
+      ],
+      [{ ...base, tls: other }, 400, 'certificate_hostname_mismatch'],
+      [{ ...base, tls: { certificate: 'nope', private_key: good.private_key } }, 400, 'invalid_pem'],
+    ];
+    for (const [body, status, code] of cases) {
+      const r = await call('POST', '/api/v1/hostnames', body);
+      assert.equal(r.statusCode, status, `${JSON.stringify(body).slice(0, 120)} → ${r.body}`);
+      assert.equal(r.json().errors[0].code, code, r.body);
+    }
+    assert.equal((await call('GET', '/api/v1/hostnames')).json().result_info.total_count, 0);
+
+    const created = await call('POST', '/api/v1/hostnames', { ...base, tls: good });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(created.json().result.tls.source, 'custom');
+    assert.equal(created.json().result.client_auth.forward.styles[0], 'gatehouse');
+    assert.equal((await call('POST', '/api/v1/hostnames', base)).statusCode, 409);
+    const inUse = await call('DELETE', `/api/v1/mtls_certificates/${ORG_CA_ID}`);
+    assert.equal(inUse.statusCode, 409);
   });
 
   test('the CRL endpoint serves DER with cache headers and an ETag', async () => {
