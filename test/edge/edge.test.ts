@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import { makeCsr, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
 import { requireTool, run, runOk } from '../helpers/tools.js';
 
@@ -36,47 +36,11 @@ describe('edge', () => {
   let stranger: { cert: string; key: string };
   const hostIds: Record<string, string> = {};
 
-  async function api<T = unknown>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{
-    status: number;
-    json: { success: boolean; result: T; errors: { code: string; message: string }[] };
-  }> {
-    const res = await fetchJson(`${server.url}${path}`, method, body);
-    return res as {
-      status: number;
-      json: { success: boolean; result: T; errors: { code: string; message: string }[] };
-    };
-  }
-
-  function fetchJson(
-    url: string,
-    method: string,
-    body?: unknown,
-  ): Promise<{ status: number; json: unknown }> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(
-        url,
-        {
-          method,
-          ca: rootPem,
-          headers: {
-            authorization: `Bearer ${token}`,
-            ...(body ? { 'content-type': 'application/json' } : {}),
-          },
-        },
-        (res) => {
-          let data = '';
-          res.on('data', (d) => (data += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(data) }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body ? JSON.stringify(body) : undefined);
-    });
-  }
+  const api = adminApi(
+    () => server.url,
+    () => token,
+    () => rootPem,
+  );
 
   /** One request to the edge as `hostname`, optionally with a client certificate and an agent. */
   function edge(

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { createCrl } from '../../src/pki/index.js';
-import { CLI, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { adminApi, CLI, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import { type CaFiles, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
 
 describe('uploaded CAs at the edge', () => {
@@ -29,30 +29,11 @@ describe('uploaded CAs at the edge', () => {
   let caId: string;
   let hostId: string;
 
-  const api = (method: string, path: string, body?: unknown) =>
-    new Promise<{
-      status: number;
-      json: { result: Record<string, unknown>; errors: { code: string; message: string }[] };
-    }>((resolve, reject) => {
-      const req = https.request(
-        `${server.url}${path}`,
-        {
-          method,
-          ca: rootPem,
-          headers: {
-            authorization: `Bearer ${token}`,
-            ...(body ? { 'content-type': 'application/json' } : {}),
-          },
-        },
-        (res) => {
-          let data = '';
-          res.on('data', (d) => (data += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(data) }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body ? JSON.stringify(body) : undefined);
-    });
+  const api = adminApi(
+    () => server.url,
+    () => token,
+    () => rootPem,
+  );
 
   const request = (port: number, cert?: { cert: string; key: string }) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {

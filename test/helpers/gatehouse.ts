@@ -1,6 +1,7 @@
 // Drives the real `gatehouse` binary (dist/cli/main.js, built by `npm test`) for end-to-end tests.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import https from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './tools.js';
@@ -76,4 +77,31 @@ export async function startServer(
       return exited;
     },
   };
+}
+
+export interface ApiResponse<T> {
+  status: number;
+  json: { success: boolean; result: T; errors: { code: string; message: string }[] };
+}
+
+/** An admin API client for a running server: bearer token, trusting only the org root. */
+export function adminApi(baseUrl: () => string, token: () => string, rootPem: () => string) {
+  return <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<ApiResponse<T>> =>
+    new Promise((resolve, reject) => {
+      const headers = {
+        authorization: `Bearer ${token()}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      };
+      const req = https.request(`${baseUrl()}${path}`, { method, ca: rootPem(), headers }, (res) => {
+        let data = '';
+        res.on('data', (d) => (data += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(data) }));
+      });
+      req.on('error', reject);
+      req.end(body ? JSON.stringify(body) : undefined);
+    });
 }
