@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely';
 import type {
+  AccessApp,
   ApiToken,
+  IdentityProvider,
+  ServiceToken,
+  SigningKey,
   AttachedCrl,
   Hostname,
   AuditEntry,
@@ -392,6 +396,122 @@ export class ConfigVersion {
   }
 }
 
+export class AccessApps {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(app: AccessApp): Promise<void> {
+    await this.db.insertInto('access_apps').values(app).execute();
+  }
+
+  async update(app: AccessApp): Promise<void> {
+    const { id, created_at: _created, aud: _aud, ...rest } = app;
+    await this.db.updateTable('access_apps').set(rest).where('id', '=', id).execute();
+  }
+
+  async get(id: string): Promise<AccessApp | undefined> {
+    return this.db.selectFrom('access_apps').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async byDomain(hostname: string, pathPrefix: string): Promise<AccessApp | undefined> {
+    return this.db
+      .selectFrom('access_apps')
+      .selectAll()
+      .where('hostname', '=', hostname)
+      .where('path_prefix', '=', pathPrefix)
+      .executeTakeFirst();
+  }
+
+  async all(): Promise<AccessApp[]> {
+    return this.db.selectFrom('access_apps').selectAll().orderBy('hostname').orderBy('path_prefix').execute();
+  }
+
+  async delete(id: string): Promise<number> {
+    const res = await this.db.deleteFrom('access_apps').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+export class ServiceTokens {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(token: ServiceToken): Promise<void> {
+    await this.db.insertInto('service_tokens').values(token).execute();
+  }
+
+  async get(id: string): Promise<ServiceToken | undefined> {
+    return this.db.selectFrom('service_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async all(): Promise<ServiceToken[]> {
+    return this.db.selectFrom('service_tokens').selectAll().orderBy('created_at').execute();
+  }
+
+  async rotate(id: string, secretHash: string, at: string): Promise<number> {
+    const res = await this.db
+      .updateTable('service_tokens')
+      .set({ secret_hash: secretHash, rotated_at: at })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async delete(id: string): Promise<number> {
+    const res = await this.db.deleteFrom('service_tokens').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+export class SigningKeys {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(key: SigningKey): Promise<void> {
+    await this.db.insertInto('signing_keys').values(key).execute();
+  }
+
+  async all(): Promise<SigningKey[]> {
+    return this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+  }
+
+  /** Demotes every active key, setting when it stops verifying. */
+  async deactivateAll(retireAfter: string): Promise<void> {
+    await this.db
+      .updateTable('signing_keys')
+      .set({ active: 0, retire_after: retireAfter })
+      .where('active', '=', 1)
+      .execute();
+  }
+
+  async deleteRetired(now: string): Promise<void> {
+    await this.db.deleteFrom('signing_keys').where('retire_after', '<', now).execute();
+  }
+}
+
+export class IdentityProviders {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(idp: IdentityProvider): Promise<void> {
+    await this.db.insertInto('identity_providers').values(idp).execute();
+  }
+
+  async update(idp: IdentityProvider): Promise<void> {
+    const { id, created_at: _created, ...rest } = idp;
+    await this.db.updateTable('identity_providers').set(rest).where('id', '=', id).execute();
+  }
+
+  async get(id: string): Promise<IdentityProvider | undefined> {
+    return this.db.selectFrom('identity_providers').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async all(): Promise<IdentityProvider[]> {
+    return this.db.selectFrom('identity_providers').selectAll().orderBy('created_at').execute();
+  }
+
+  async delete(id: string): Promise<number> {
+    const res = await this.db.deleteFrom('identity_providers').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
 export interface AuditFilter {
   resourceId?: string;
   action?: string;
@@ -428,6 +548,10 @@ export class Repositories {
   readonly attachedCrls: AttachedCrls;
   readonly revokedSerials: RevokedSerials;
   readonly configVersion: ConfigVersion;
+  readonly accessApps: AccessApps;
+  readonly serviceTokens: ServiceTokens;
+  readonly signingKeys: SigningKeys;
+  readonly identityProviders: IdentityProviders;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -441,5 +565,9 @@ export class Repositories {
     this.attachedCrls = new AttachedCrls(db);
     this.revokedSerials = new RevokedSerials(db);
     this.configVersion = new ConfigVersion(db);
+    this.accessApps = new AccessApps(db);
+    this.serviceTokens = new ServiceTokens(db);
+    this.signingKeys = new SigningKeys(db);
+    this.identityProviders = new IdentityProviders(db);
   }
 }

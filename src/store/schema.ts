@@ -16,6 +16,10 @@ export interface Database {
   hostname_cas: HostnameCaTable;
   attached_crls: AttachedCrlTable;
   config_version: ConfigVersionTable;
+  access_apps: AccessAppTable;
+  service_tokens: ServiceTokenTable;
+  signing_keys: SigningKeyTable;
+  identity_providers: IdentityProviderTable;
 }
 
 export interface OrganizationTable {
@@ -141,6 +145,61 @@ export interface ConfigVersionTable {
   version: number;
 }
 
+export interface AccessAppTable {
+  id: string;
+  name: string;
+  hostname: string;
+  /** '/' for the whole hostname, else '/admin'-style, no trailing slash. */
+  path_prefix: string;
+  /** Audience tag: the `aud` of the app's tokens. */
+  aud: string;
+  session_duration: string;
+  /** JSON array of policies, as validated by the API schema. */
+  policies: string;
+  /** JSON array of identity provider ids. */
+  allowed_idps: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ServiceTokenTable {
+  id: string;
+  name: string;
+  client_id: string;
+  /** SHA-256 (hex) of the 32-byte random secret: enough for a high-entropy secret. */
+  secret_hash: string;
+  expires_at: string | null;
+  created_at: string;
+  rotated_at: string | null;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  algorithm: string;
+  public_jwk: string;
+  sealed_private_jwk: string;
+  /** 1 for the one key that signs new tokens. */
+  active: number;
+  created_at: string;
+  /** Past this instant the key no longer verifies (every token it signed has expired). */
+  retire_after: string | null;
+}
+
+export interface IdentityProviderTable {
+  id: string;
+  name: string;
+  type: 'oidc';
+  issuer: string;
+  client_id: string;
+  sealed_client_secret: string;
+  /** JSON array. */
+  scopes: string;
+  /** JSON { email, groups }: claim names. */
+  claims: string;
+  created_at: string;
+  updated_at: string;
+}
+
 export type Organization = Selectable<OrganizationTable>;
 export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
 export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
@@ -154,3 +213,7 @@ export type AuditEntry = Selectable<AuditLogTable>;
 export type NewAuditEntry = Insertable<AuditLogTable>;
 export type Hostname = Selectable<HostnameTable>;
 export type AttachedCrl = Selectable<AttachedCrlTable>;
+export type AccessApp = Selectable<AccessAppTable>;
+export type ServiceToken = Selectable<ServiceTokenTable>;
+export type SigningKey = Selectable<SigningKeyTable>;
+export type IdentityProvider = Selectable<IdentityProviderTable>;

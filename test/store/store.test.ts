@@ -181,6 +181,62 @@ function storeSuite(
       assert.equal(typeof items[0]?.seq, 'number');
     });
 
+    test('access: one app per domain, service-token rotation, signing-key retirement', async () => {
+      const app = {
+        id: `app-${name}`,
+        name: 'Wiki',
+        hostname: 'wiki.test',
+        path_prefix: '/',
+        aud: `aud-${name}`,
+        session_duration: '24h',
+        policies: '[]',
+        allowed_idps: '[]',
+        created_at: iso(NOW),
+        updated_at: iso(NOW),
+      };
+      await store.accessApps.insert(app);
+      await assert.rejects(store.accessApps.insert({ ...app, id: 'other', aud: 'other' }));
+      await store.accessApps.update({ ...app, name: 'Wiki 2', aud: 'ignored' });
+      assert.deepEqual(await store.accessApps.byDomain('wiki.test', '/'), { ...app, name: 'Wiki 2' });
+
+      await store.serviceTokens.insert({
+        id: 'st',
+        name: 'ci',
+        client_id: 'cid',
+        secret_hash: 'h1',
+        expires_at: null,
+        created_at: iso(NOW),
+        rotated_at: null,
+      });
+      assert.equal(await store.serviceTokens.rotate('st', 'h2', iso(NOW + 1)), 1);
+      assert.equal((await store.serviceTokens.get('st'))?.secret_hash, 'h2');
+
+      const key = (kid: string) => ({
+        kid,
+        algorithm: 'ES256',
+        public_jwk: '{}',
+        sealed_private_jwk: 'x',
+        active: 1,
+        created_at: iso(NOW),
+        retire_after: null,
+      });
+      await store.signingKeys.insert(key('k1'));
+      await store.signingKeys.deactivateAll(iso(NOW + 10));
+      await store.signingKeys.insert(key('k2'));
+      assert.deepEqual(
+        (await store.signingKeys.all()).map((k) => [k.kid, k.active, k.retire_after]),
+        [
+          ['k1', 0, iso(NOW + 10)],
+          ['k2', 1, null],
+        ],
+      );
+      await store.signingKeys.deleteRetired(iso(NOW + 11));
+      assert.deepEqual(
+        (await store.signingKeys.all()).map((k) => k.kid),
+        ['k2'],
+      );
+    });
+
     test('deleting a CA removes only that CA; tokens look up by hash', async () => {
       await store.authorities.insert(ca('ca-del'));
       assert.equal(await store.authorities.delete('ca-del'), 1);
