@@ -1,4 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../observability/index.js';
 
 export interface EdgeWorkerOptions {
@@ -15,6 +17,31 @@ export interface EdgeCluster {
 }
 
 const READY = 'gatehouse:edge-ready';
+
+/**
+ * SSL_OP_NO_TICKET does not stop TLS 1.3 tickets: OpenSSL 3 then sends two *stateful* tickets
+ * after every full handshake (useless here: nothing resumes them) and serialising them, client
+ * certificate included, is a large share of a handshake's CPU. Node has no option for
+ * SSL_CTX_set_num_tickets(0); OpenSSL's system-default SSL configuration reaches every context.
+ */
+export const EDGE_OPENSSL_CONFIG = `# Written by Gatehouse for its edge workers (see src/edge/cluster.ts).
+nodejs_conf = gatehouse_edge_init
+
+[gatehouse_edge_init]
+ssl_conf = gatehouse_edge_ssl
+
+[gatehouse_edge_ssl]
+system_default = gatehouse_edge_tls
+
+[gatehouse_edge_tls]
+NumTickets = 0
+`;
+
+function writeEdgeOpensslConfig(dataDir: string): string {
+  const file = join(dataDir, 'edge-openssl.cnf');
+  writeFileSync(file, EDGE_OPENSSL_CONFIG, { mode: 0o600 });
+  return file;
+}
 const RESPAWN_DELAY_MS = 1_000;
 
 export interface WorkerReady {
@@ -36,7 +63,12 @@ export async function startEdgeCluster(
   options: EdgeWorkerOptions & { workers: number; workerScript: string; logger: Logger },
 ): Promise<EdgeCluster> {
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  cluster.setupPrimary({ exec: options.workerScript, args: [], silent: false });
+  cluster.setupPrimary({
+    exec: options.workerScript,
+    args: [],
+    silent: false,
+    execArgv: [...process.execArgv, `--openssl-config=${writeEdgeOpensslConfig(options.dataDir)}`],
+  });
   // Every worker asks for the same address: the primary binds it once and shares the handle
   // (for port 0, one random port shared by all).
   const workerOptions: EdgeWorkerOptions = {
