@@ -8,8 +8,10 @@ export interface ClientCertVerdict {
   status: CertStatus;
   /** Why it is invalid (`untrusted`, `expired`, `revoked`, …); undefined otherwise. */
   reason?: string;
-  /** Present whenever a certificate was presented and could be parsed. */
+  /** Details of a certificate that validated (status `valid`, or `invalid` only for revocation). */
   cert?: ClientCertInfo;
+  /** Subject Key Identifier of an unverified certificate, for access logs only. */
+  ski?: string;
 }
 
 const GATEHOUSE_PREFIX = 'gatehouse-client-cert-';

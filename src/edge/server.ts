@@ -80,6 +80,7 @@ function connectionState(
     host,
     socket.getPeerX509Certificate(),
     () => peerChain(socket),
+    socket.authorized,
     new Date(now),
   );
   const fresh: ConnectionState = {
@@ -199,7 +200,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     const hostname = admitted.host?.hostname ?? 'unknown';
     const mode = admitted.host?.mode ?? 'none';
     const certStatus = admitted.verdict?.status ?? 'none';
-    const ski = admitted.verdict?.cert?.ski;
+    const ski = admitted.verdict?.cert?.ski ?? admitted.verdict?.ski;
     let upstreamMs: number | undefined;
     if (admitted.response) {
       send(res, admitted.response);

@@ -22,6 +22,8 @@ export interface HostRuntime {
   secureContext: SecureContext;
   /** The tops of the hostname's CA chains. */
   anchors: ParsedCertificate[];
+  /** Every anchor is a self-signed root, so OpenSSL's handshake verdict is conclusive about paths. */
+  anchorsSelfSigned: boolean;
   /** The rest of those chains, used to build paths from leaves the client sends alone. */
   intermediates: ParsedCertificate[];
   /** Lower-case header names removed from every inbound request. */
@@ -99,6 +101,9 @@ export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
       block: auth.block_response ?? {},
       secureContext,
       anchors,
+      anchorsSelfSigned: anchors.every(
+        (a) => a.selfIssued && a.x509.checkIssued(a.x509) && a.x509.verify(a.x509.publicKey),
+      ),
       intermediates,
       stripped: strippedHeaders(forward),
     });

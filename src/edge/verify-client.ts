@@ -66,6 +66,7 @@ export function evaluateClientCertificate(
   host: HostRuntime,
   peer: X509Certificate | undefined,
   peerChain: () => readonly Buffer[],
+  peerAuthorized: boolean,
   now: Date,
 ): CachedVerdict {
   const version = snapshot.version;
@@ -88,14 +89,17 @@ export function evaluateClientCertificate(
     ...(leaf.extKeyUsage ? { requiredEku: CLIENT_AUTH_EKU } : {}),
   };
   let result = verifyChain({ ...options, intermediates: host.intermediates });
-  if (!result.ok && result.code === 'untrusted') {
+  // The client-sent chain is costly to extract; only worth it when OpenSSL, which saw it during
+  // the handshake, found a path (with self-signed anchors OpenSSL's verdict is conclusive).
+  if (!result.ok && result.code === 'untrusted' && (peerAuthorized || !host.anchorsSelfSigned)) {
     const sent = peerChain();
     if (sent.length > 0)
       result = verifyChain({ ...options, intermediates: [...host.intermediates, ...sent] });
   }
   if (!result.ok) {
+    // No details for an unverified certificate (nothing would forward them); the SKI is for logs.
     return {
-      verdict: { status: 'invalid', reason: result.code, cert: infoFor(leaf, [leaf]) },
+      verdict: { status: 'invalid', reason: result.code, ski: leaf.subjectKeyId },
       version,
       validUntilMs: Number.POSITIVE_INFINITY,
     };
