@@ -1,0 +1,86 @@
+/* mtls_shim.c - LD_PRELOAD shim that makes a dynamically linked OpenSSL 3 client (wrk)
+ * present a client certificate. Adapted from shared/tools/mtls_shim.c; the benchmark builds it
+ * at run time (bench/lib/shim.mjs), so it carries what it needs.
+ *
+ *   MTLS_CERT=/path/cert.pem MTLS_KEY=/path/key.pem   client cert (+chain) and key, PEM
+ *   MTLS_SNI=name          server name to send (wrk sends the URL's host, i.e. 127.0.0.1)
+ *   MTLS_NO_RESUME=1       drop any cached session before each handshake: wrk keeps the session
+ *                          across SSL_clear on reconnect and would silently resume
+ *   MTLS_MAX_PROTO=1.2     cap the protocol at TLS 1.2
+ *   MTLS_STATS=FILE        at exit write "attempts=N handshakes=N resumed=N cpu_us=N" to FILE
+ *                          ("-" = stderr). attempts = handshakes started (including ones the
+ *                          server rejects); handshakes = SSL_connect returned 1 on the client.
+ *                          In TLS 1.3 the client finishes before the server has checked its
+ *                          certificate, so a rejected attempt still counts as a handshake.
+ *                          cpu_us = the load generator's own CPU time (all threads), so the
+ *                          harness can tell it apart from other load on a shared machine.
+ *
+ * build: gcc -O2 -shared -fPIC -o mtls_shim.so mtls_shim.c -ldl -lssl -lcrypto
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+
+static unsigned long n_attempts, n_hs, n_resumed;
+static const char *stats_path;
+static const char *sni;
+static int no_resume;
+
+static void report(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* all threads; wrk has joined them before exiting */
+    long long cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+    FILE *f = strcmp(stats_path, "-") == 0 ? stderr : fopen(stats_path, "w");
+    if (!f) return;
+    fprintf(f, "attempts=%lu handshakes=%lu resumed=%lu cpu_us=%lld\n",
+            __atomic_load_n(&n_attempts, __ATOMIC_RELAXED), __atomic_load_n(&n_hs, __ATOMIC_RELAXED),
+            __atomic_load_n(&n_resumed, __ATOMIC_RELAXED), cpu_us);
+    if (f != stderr) fclose(f);
+}
+
+SSL_CTX *SSL_CTX_new(const SSL_METHOD *m) {
+    static SSL_CTX *(*real)(const SSL_METHOD *);
+    if (!real) real = dlsym(RTLD_NEXT, "SSL_CTX_new");
+    SSL_CTX *ctx = real(m);
+    if (!ctx) return ctx;
+    const char *cert = getenv("MTLS_CERT"), *key = getenv("MTLS_KEY");
+    if (cert && key) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+            fprintf(stderr, "[mtls_shim] cannot load %s / %s\n", cert, key);
+            ERR_print_errors_fp(stderr);
+            exit(2);
+        }
+    }
+    const char *mp = getenv("MTLS_MAX_PROTO");
+    if (mp && strcmp(mp, "1.2") == 0) SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+    /* Read the rest of the configuration once; wrk creates its context before any thread. */
+    sni = getenv("MTLS_SNI");
+    no_resume = getenv("MTLS_NO_RESUME") != NULL;
+    stats_path = getenv("MTLS_STATS");
+    if (stats_path) { static int reg; if (!reg++) atexit(report); }
+    return ctx;
+}
+
+int SSL_connect(SSL *s) {
+    static int (*real)(SSL *);
+    if (!real) real = dlsym(RTLD_NEXT, "SSL_connect");
+    /* Non-blocking: SSL_connect is called again on every readiness event; only the first call
+     * of a handshake sees the SSL object still "before" the handshake. */
+    if (SSL_in_before(s)) {
+        if (no_resume) SSL_set_session(s, NULL);
+        if (sni) SSL_set_tlsext_host_name(s, sni);
+        if (stats_path) __atomic_add_fetch(&n_attempts, 1, __ATOMIC_RELAXED);
+    }
+    int r = real(s);
+    if (r == 1 && stats_path) {
+        __atomic_add_fetch(&n_hs, 1, __ATOMIC_RELAXED);
+        if (SSL_session_reused(s)) __atomic_add_fetch(&n_resumed, 1, __ATOMIC_RELAXED);
+    }
+    return r;
+}

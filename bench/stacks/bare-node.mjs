@@ -1,0 +1,39 @@
+// The bare Node stack: bench/servers/bare-proxy.mjs as a cluster of 2, tickets off.
+
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnServer, stopServer, waitForLog } from '../lib/procs.mjs';
+
+const SERVER = fileURLToPath(new URL('../servers/bare-proxy.mjs', import.meta.url));
+
+export async function startBareNode(dir, { port, originUrl, certs, opensslConf, workers = 2 }) {
+  const child = spawnServer(
+    process.execPath,
+    [
+      SERVER,
+      '--port',
+      String(port),
+      '--origin',
+      originUrl,
+      '--cert',
+      certs.serverChain,
+      '--key',
+      certs.serverKey,
+      '--ca',
+      certs.clientCaCert,
+      '--workers',
+      String(workers),
+    ],
+    { logFile: join(dir, 'bare-node.log'), env: { OPENSSL_CONF: opensslConf } },
+  );
+  await waitForLog(child, /bare node proxy listening on/, { what: 'bare Node proxy' });
+  return {
+    name: 'bare',
+    label: 'bare Node',
+    pid: child.pid,
+    port,
+    version: `Node ${process.version} (OpenSSL ${process.versions.openssl}), undici`,
+    config: `node:https + undici Pool, cluster ×${workers} SCHED_NONE, tickets off`,
+    stop: () => stopServer(child),
+  };
+}
