@@ -21,9 +21,10 @@ export function summarize(runs) {
   const used = quiet.length > 0 ? quiet : ok;
   const med = (key) => median(used.map((r) => r[key]));
   const problems = runs.flatMap((r) => (r.error ? [r.error] : r.problems));
-  if (ok.length > 0 && quiet.length === 0)
-    problems.push('every run was disturbed by other load on the machine');
+  const allDisturbed = ok.length > 0 && quiet.length === 0;
+  if (allDisturbed) problems.push('every run was disturbed by other load on the machine');
   return {
+    allDisturbed,
     runs: runs.length,
     used: used.length,
     rate: med('rate'),
@@ -59,27 +60,32 @@ const PAIRS = [
   ['gatehouse', 'bare', 'Gatehouse/bare'],
 ];
 
+/** The ratio columns that make sense for the stacks that were measured. */
+const pairsFor = (stacks) =>
+  PAIRS.filter(([a, b]) => stacks.some((s) => s.name === a) && stacks.some((s) => s.name === b));
+
 /** Rows of the main table: [label, ...cells per stack, ...ratio cells]. */
 function tableRows(tests, stacks, summary) {
+  const pairs = pairsFor(stacks);
   const rows = [];
   for (const t of tests) {
     const s = (name) => summary[t.id]?.[name];
     rows.push([
       `${t.title} (${t.rateUnit})`,
       ...stacks.map((st) => fmtInt(s(st.name)?.rate)),
-      ...PAIRS.map(([a, b]) => fmtRatio(rateRatio(s(a), s(b)))),
+      ...pairs.map(([a, b]) => fmtRatio(rateRatio(s(a), s(b)))),
     ]);
     rows.push([
       `  ${t.cpuLabel}`,
       ...stacks.map((st) => fmtCpu(s(st.name)?.cpuPerOp)),
-      ...PAIRS.map(([a, b]) => fmtRatio(cpuRatio(s(a), s(b)))),
+      ...pairs.map(([a, b]) => fmtRatio(cpuRatio(s(a), s(b)))),
     ]);
   }
   return rows;
 }
 
 export function printTable({ tests, stacks, summary }) {
-  const header = ['', ...stacks.map((s) => s.label), ...PAIRS.map((p) => p[2])];
+  const header = ['', ...stacks.map((s) => s.label), ...pairsFor(stacks).map((p) => p[2])];
   const rows = [header, ...tableRows(tests, stacks, summary)];
   const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ');
@@ -160,9 +166,17 @@ export function markdownSection(ctx) {
       `${tests.map((t) => `${t.connections} connections for ${t.id}`).join(', ')}; TLS 1.3, ECDSA P-256 everywhere; ` +
       `server CPU from /proc (utime+stime of the server's process tree).`,
   );
+  const ok = runs.filter((r) => !r.error);
+  const disturbed = ok.filter((r) => r.foreignCores > DISTURBED_CORES).length;
+  if (disturbed > 0) {
+    out.push(
+      `- **Other load:** ${disturbed} of ${ok.length} runs had more than ${DISTURBED_CORES} cores of other processes ` +
+        'running beside them; medians use the undisturbed runs where a cell has any (see "runs used").',
+    );
+  }
   for (const s of skipped) out.push(`- **${s.label} not measured:** ${s.reason}`);
   out.push('');
-  const header = ['', ...stacks.map((s) => s.label), ...PAIRS.map((p) => p[2])];
+  const header = ['', ...stacks.map((s) => s.label), ...pairsFor(stacks).map((p) => p[2])];
   out.push(mdRow(header), mdRow(header.map((_, i) => (i === 0 ? '---' : '---:'))));
   for (const r of tableRows(tests, stacks, summary))
     out.push(mdRow([r[0].trim().startsWith('server') ? `↳ ${r[0].trim()}` : `**${r[0]}**`, ...r.slice(1)]));
