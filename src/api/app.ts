@@ -4,11 +4,13 @@ import type { SecureContextOptions } from 'node:tls';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { AccessService } from '../access/index.js';
 import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
 import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installErrorHandling } from './errors.js';
+import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientCertificateRoutes } from './routes/client-certificates.js';
 import { hostnameRoutes } from './routes/hostnames.js';
@@ -16,7 +18,7 @@ import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
 import { organizationRoutes } from './routes/organization.js';
 import { publicRoutes } from './routes/public.js';
 
-export interface ApiOptions extends Omit<ApiContext, 'hostnames'> {
+export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access'> {
   logger?: Logger;
   /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
   tls?: SecureContextOptions & { requestCert?: boolean };
@@ -28,6 +30,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
   const context: ApiContext = {
     authority: options.authority,
     hostnames: new HostnameService(options.authority),
+    access: new AccessService(options.authority),
     metrics: options.metrics,
   };
   const tls = options.tls;
@@ -85,6 +88,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
       await admin.register(mtlsCertificateRoutes, context);
       await admin.register(clientCertificateRoutes, context);
       await admin.register(hostnameRoutes, context);
+      await admin.register(accessRoutes, context);
       await admin.register(auditRoutes, context);
       await admin.register(organizationRoutes, context);
     },

@@ -7,6 +7,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Authority } from '../authority/index.js';
+import type { AccessService } from '../access/index.js';
 import type { HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
 
@@ -14,6 +15,7 @@ import type { Metrics } from '../observability/index.js';
 export interface ApiContext {
   authority: Authority;
   hostnames: HostnameService;
+  access: AccessService;
   metrics: Metrics;
 }
 

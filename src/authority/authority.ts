@@ -1,4 +1,4 @@
-import { type X509Certificate } from 'node:crypto';
+import { hkdfSync, type X509Certificate } from 'node:crypto';
 import { conflict, GatehouseError, notFound } from '../errors/index.js';
 import {
   type CrlReason,
@@ -406,6 +406,11 @@ export class Authority {
 
   openKey(sealed: string, aad: string): string {
     return openPrivateKey(this.#masterKey, sealed, aad);
+  }
+
+  /** A 32-byte key for `purpose`, derived from the master key (HKDF-SHA256): nothing to store. */
+  derivedKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#masterKey, Buffer.alloc(0), `gatehouse/${purpose}`, 32));
   }
 
   // ---- audit ----

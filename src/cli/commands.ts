@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { AccessService } from '../access/index.js';
 import { startApiServer } from '../api/index.js';
 import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
 import { DataDir, DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
@@ -428,6 +429,24 @@ export function buildProgram(): Command {
       await withDataDir(o.dataDir, async ({ authority }) => {
         await authority.deleteCa(id, 'cli:ca-delete');
         process.stdout.write(`deleted ${id}\n`);
+      });
+    });
+
+  program
+    .command('keys')
+    .description('access-token signing keys')
+    .command('rotate')
+    .description('start signing with a new key; old keys verify until their longest session has expired')
+    .addOption(dataDirOption())
+    .option('--json', 'print JSON')
+    .action(async (o: { dataDir: string; json?: boolean }) => {
+      await withDataDir(o.dataDir, async ({ authority }) => {
+        const result = await new AccessService(authority).rotateSigningKeys('cli:keys-rotate');
+        if (o.json) printJson(result);
+        else
+          process.stdout.write(
+            `signing with ${result.kid}${result.retired.length ? ` (removed retired: ${result.retired.join(', ')})` : ''}\n`,
+          );
       });
     });
 

@@ -1,3 +1,4 @@
+import { compileAccess, keysFromRows } from '../access/index.js';
 import type { Authority } from '../authority/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Store } from '../store/index.js';
@@ -10,13 +11,19 @@ export const CONFIG_POLL_MS = 250;
 export async function loadSnapshot(store: Store, authority: Authority): Promise<EdgeSnapshot> {
   // Read the version first: a change that lands while we read is picked up by the next poll.
   const version = await store.configVersion.current();
-  const [hostnames, authorities, attachedCrls, revokedSerials, tls] = await Promise.all([
-    store.hostnames.all(),
-    store.authorities.all(),
-    store.attachedCrls.all(),
-    store.revokedSerials.all(),
-    authority.controlPlaneTls(),
-  ]);
+  const [hostnames, authorities, attachedCrls, revokedSerials, tls, apps, serviceTokens, signingKeys, idps] =
+    await Promise.all([
+      store.hostnames.all(),
+      store.authorities.all(),
+      store.attachedCrls.all(),
+      store.revokedSerials.all(),
+      authority.controlPlaneTls(),
+      store.accessApps.all(),
+      store.serviceTokens.all(),
+      store.signingKeys.all(),
+      store.identityProviders.all(),
+    ]);
+  const now = authority.now();
   const caIdsByHostname = await store.hostnames.caIds();
   return compileSnapshot({
     version,
@@ -27,6 +34,16 @@ export async function loadSnapshot(store: Store, authority: Authority): Promise<
     revokedSerials,
     openKey: (sealed, aad) => authority.openKey(sealed, aad),
     defaultTls: { cert: tls.certificatePem + tls.chainPem, key: tls.privateKeyPem },
+    access: compileAccess({
+      issuer: authority.org.public_url,
+      apps,
+      serviceTokens,
+      signingKeys: keysFromRows(signingKeys, authority),
+      idps,
+      openSecret: (sealed, aad) => authority.openKey(sealed, aad),
+      loginStateKey: authority.derivedKey('oidc-login-state'),
+      now,
+    }),
   });
 }
 

@@ -94,6 +94,7 @@ export class UpstreamPools {
     req: IncomingMessage,
     res: ServerResponse,
     headers: Record<string, string | string[]>,
+    setCookies?: readonly string[],
   ): Promise<{ status: number } | { failure: UpstreamFailure; error: Error }> {
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
@@ -106,10 +107,14 @@ export class UpstreamPools {
           body: hasBody ? req : null,
         },
         ({ statusCode, headers: upstream }) => {
-          res.writeHead(
-            statusCode,
-            responseHeaders(upstream as Record<string, string | string[] | undefined>),
-          );
+          const out = responseHeaders(upstream as Record<string, string | string[] | undefined>);
+          if (setCookies?.length) {
+            // The origin's cookies and the edge's session cookie both reach the client.
+            const theirs = out['set-cookie'];
+            const list = theirs === undefined ? [] : Array.isArray(theirs) ? theirs : [String(theirs)];
+            out['set-cookie'] = [...list, ...setCookies];
+          }
+          res.writeHead(statusCode, out);
           return res;
         },
       )

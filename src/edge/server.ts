@@ -3,6 +3,8 @@ import type { Duplex } from 'node:stream';
 import https from 'node:https';
 import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { type AccessDecision, type AccessRequest, decideAccess } from '../access/index.js';
+import { isGatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
@@ -92,6 +94,16 @@ function connectionState(
   return fresh;
 }
 
+function redirect(res: ServerResponse, location: string, setCookie: readonly string[] | undefined): void {
+  res.writeHead(302, {
+    location,
+    'cache-control': 'no-store',
+    'content-length': 0,
+    ...(setCookie?.length ? { 'set-cookie': [...setCookie] } : {}),
+  });
+  res.end();
+}
+
 function send(res: ServerResponse, r: EdgeResponse): void {
   res.writeHead(r.status, {
     'content-type': r.contentType,
@@ -153,14 +165,13 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
    * Shared by requests and upgrades: which hostname, what the certificate is worth, and either the
    * headers to forward or the response that ends the request here.
    */
-  function admit(req: IncomingMessage): Admission {
+  function admit(req: IncomingMessage, snapshot: EdgeSnapshot): Admission {
     const socket = req.socket as TLSSocket;
     const accept = req.headers.accept;
     const sni = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : undefined;
     const authority = hostOf(req.headers.host);
     if (!authority)
       return { response: edgeError(400, 'missing_host', 'Bad Request: no Host header', accept) };
-    const snapshot = options.snapshot();
     // SNI and Host must name the same hostname: otherwise a certificate accepted for one
     // hostname's CAs could reach another hostname's origin.
     if (sni !== authority) {
@@ -188,48 +199,163 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     return { host, verdict, headers: state.headers };
   }
 
+  /** Proxies to the origin; answers 502/504 itself when the origin fails. Returns the upstream time. */
+  async function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    host: HostRuntime,
+    extra: readonly [string, string][],
+    setCookie: readonly string[] | undefined,
+  ): Promise<number> {
+    const headers = upstreamHeaders(req, host.stripped, [...forwardedHeaders(req, host), ...extra]);
+    const t0 = process.hrtime.bigint();
+    const outcome = await options.pools.forward(host.origin, req, res, headers, setCookie);
+    const upstreamMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    metrics.upstreamSeconds.observe({ hostname: host.hostname }, upstreamMs / 1000);
+    if ('failure' in outcome) {
+      logger.warn(
+        { hostname: host.hostname, origin: host.origin.origin, err: outcome.error.message },
+        'origin request failed',
+      );
+      if (!res.headersSent) {
+        const status = outcome.failure === 'gateway_timeout' ? 504 : 502;
+        const message =
+          status === 504
+            ? 'Gateway Timeout: the origin did not answer in time'
+            : 'Bad Gateway: the origin could not be reached';
+        send(res, edgeError(status, outcome.failure, message, req.headers.accept));
+      } else {
+        res.destroy(outcome.error);
+      }
+    }
+    return upstreamMs;
+  }
+
   const forwardedHeaders = (req: IncomingMessage, host: HostRuntime): [string, string][] => [
     ['x-forwarded-for', req.socket.remoteAddress ?? ''],
     ['x-forwarded-proto', 'https'],
     ['x-forwarded-host', host.hostname],
   ];
 
+  /**
+   * Access applications on this hostname decide next. Returns what to add to the forwarded
+   * request, or undefined when the request was answered here (denied, login, callback, JWKS).
+   */
+  async function accessStage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    host: HostRuntime,
+    verdict: ClientCertVerdict,
+    snapshot: EdgeSnapshot,
+  ): Promise<{ kind: string; assertion?: string; setCookie?: string[] } | { kind: string; answered: true }> {
+    const cert = verdict.status === 'valid' ? verdict.cert : undefined;
+    const accept = req.headers.accept;
+    let decision: AccessDecision;
+    try {
+      decision = await decideAccess(
+        snapshot.access,
+        {
+          hostname: host.hostname,
+          authority: req.headers.host ?? host.hostname,
+          url: req.url ?? '/',
+          headers: req.headers as AccessRequest['headers'],
+          ip: req.socket.remoteAddress ?? '',
+          ...(cert
+            ? {
+                certificate: {
+                  der: cert.der,
+                  sha256: cert.sha256,
+                  commonName: cert.subjectAttributes.get('CN')?.at(-1),
+                },
+              }
+            : {}),
+          browser: !/\bapplication\/json\b/i.test(accept ?? '') && /\btext\/html\b/i.test(accept ?? ''),
+        },
+        new Date(),
+      );
+    } catch (err) {
+      const e = isGatehouseError(err) ? err : undefined;
+      if (!e) logger.error({ err, hostname: host.hostname }, 'access decision failed');
+      send(
+        res,
+        edgeError(
+          e?.status ?? 500,
+          e?.code ?? 'internal_error',
+          e?.message ?? 'Access could not decide this request',
+          accept,
+        ),
+      );
+      return { kind: 'error', answered: true };
+    }
+    switch (decision.kind) {
+      case 'none':
+      case 'bypass':
+        return { kind: decision.kind };
+      case 'allow':
+        if (decision.redirect) {
+          redirect(res, decision.redirect, decision.setCookie);
+          return { kind: 'login_complete', answered: true };
+        }
+        return { kind: 'allow', assertion: decision.assertion, setCookie: decision.setCookie };
+      case 'deny':
+        send(res, edgeError(403, 'access_denied', `Forbidden: access denied (${decision.reason})`, accept));
+        return { kind: 'deny', answered: true };
+      case 'unauthenticated':
+        send(
+          res,
+          edgeError(
+            401,
+            decision.reason,
+            'Unauthorized: sign in through the identity provider first',
+            accept,
+          ),
+        );
+        return { kind: 'unauthenticated', answered: true };
+      case 'login':
+        redirect(res, decision.redirect, decision.setCookie);
+        return { kind: 'login', answered: true };
+      case 'jwks': {
+        const body = JSON.stringify(decision.body);
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'public, max-age=300',
+        });
+        res.end(body);
+        return { kind: 'jwks', answered: true };
+      }
+    }
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint();
-    const admitted = admit(req);
+    const snapshot = options.snapshot();
+    const admitted = admit(req, snapshot);
     const hostname = admitted.host?.hostname ?? 'unknown';
     const mode = admitted.host?.mode ?? 'none';
     const certStatus = admitted.verdict?.status ?? 'none';
     const ski = admitted.verdict?.cert?.ski ?? admitted.verdict?.ski;
     let upstreamMs: number | undefined;
+    let access: string | undefined;
     if (admitted.response) {
       send(res, admitted.response);
       req.resume();
     } else {
-      const headers = upstreamHeaders(req, admitted.host.stripped, [
-        ...forwardedHeaders(req, admitted.host),
-        ...admitted.headers,
-      ]);
-      const t0 = process.hrtime.bigint();
-      const outcome = await options.pools.forward(admitted.host.origin, req, res, headers);
-      upstreamMs = Number(process.hrtime.bigint() - t0) / 1e6;
-      metrics.upstreamSeconds.observe({ hostname }, upstreamMs / 1000);
-      if ('failure' in outcome) {
-        logger.warn(
-          { hostname, origin: admitted.host.origin.origin, err: outcome.error.message },
-          'origin request failed',
-        );
-        if (!res.headersSent) {
-          const status = outcome.failure === 'gateway_timeout' ? 504 : 502;
-          const message =
-            status === 504
-              ? 'Gateway Timeout: the origin did not answer in time'
-              : 'Bad Gateway: the origin could not be reached';
-          send(res, edgeError(status, outcome.failure, message, req.headers.accept));
-        } else {
-          res.destroy(outcome.error);
+      let extra: [string, string][] = admitted.headers;
+      let setCookie: string[] | undefined;
+      let answered = false;
+      if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
+        const result = await accessStage(req, res, admitted.host, admitted.verdict, snapshot);
+        access = result.kind;
+        if ('answered' in result) {
+          answered = true;
+          req.resume();
+        } else if (result.assertion) {
+          extra = [...extra, ['gatehouse-jwt-assertion', result.assertion]];
+          setCookie = result.setCookie;
         }
       }
+      if (!answered) upstreamMs = await forward(req, res, admitted.host, extra, setCookie);
     }
     metrics.requests.inc({ hostname, mode, cert_status: certStatus, code: String(res.statusCode) });
     if (options.accessLog) {
@@ -242,6 +368,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
           status: res.statusCode,
           cert_status: certStatus,
           ski,
+          access,
           client: req.socket.remoteAddress,
           duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
           upstream_ms: upstreamMs,
@@ -253,7 +380,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
 
   // WebSocket (and other) upgrades: same admission, then a raw tunnel to the origin.
   server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    const admitted = admit(req);
+    const admitted = admit(req, options.snapshot());
     if (admitted.response) {
       const r = admitted.response;
       client.end(

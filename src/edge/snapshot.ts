@@ -1,5 +1,6 @@
 import { constants } from 'node:crypto';
 import tls, { type SecureContext } from 'node:tls';
+import type { AccessSnapshot } from '../access/index.js';
 import { type ParsedCertificate, parseAttachedCrl, parseCertificate } from '../pki/index.js';
 import type { AttachedCrl, CertificateAuthority, Hostname } from '../store/index.js';
 import {
@@ -41,6 +42,8 @@ export interface EdgeSnapshot {
   defaultContext: SecureContext;
   /** PEM of the default certificate and key, for the listener itself (clients without SNI). */
   defaultTls: { cert: string; key: string };
+  /** Access applications, tokens and identity providers. */
+  access: AccessSnapshot;
 }
 
 export interface SnapshotInput {
@@ -53,6 +56,7 @@ export interface SnapshotInput {
   /** Unseals a hostname's private key (bound to its id). */
   openKey: (sealed: string, aad: string) => string;
   defaultTls: { cert: string; key: string };
+  access: AccessSnapshot;
 }
 
 // Session tickets off everywhere, including the default context whose ticket keys OpenSSL would
@@ -131,6 +135,7 @@ export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
     hosts,
     revoked,
     crlDeadlines,
+    access: input.access,
     defaultTls: input.defaultTls,
     defaultContext: tls.createSecureContext({
       cert: input.defaultTls.cert,

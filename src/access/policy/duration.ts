@@ -11,10 +11,10 @@ const DURATION = /^(?:([0-9]{1,5})d)?(?:([0-9]{1,6})h)?(?:([0-9]{1,7})m)?(?:([0-
 
 /**
  * `"24h"`, `"30m"`, `"45s"`, `"0s"`, `"7d"`, or units combined largest first (`"1h30m"`) →
- * milliseconds. `"0s"` is valid (no session is kept). Anything else, or more than 30 days, throws
+ * milliseconds. `"0s"` is valid (no session is kept). Anything else, or more than `maxMs` (30 days), throws
  * GatehouseError 400 `invalid_duration`.
  */
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, maxMs: number = MAX_SESSION_DURATION_MS): number {
   const m = typeof text === 'string' && text.length > 0 ? DURATION.exec(text) : null;
   if (!m) {
     throw badRequest(
@@ -28,8 +28,11 @@ export function parseDuration(text: string): number {
     Number(h ?? 0) * UNIT_MS.h +
     Number(min ?? 0) * UNIT_MS.m +
     Number(s ?? 0) * UNIT_MS.s;
-  if (ms > MAX_SESSION_DURATION_MS) {
-    throw badRequest('invalid_duration', `"${text}" is longer than the maximum session duration of 30d`);
+  if (ms > maxMs) {
+    throw badRequest(
+      'invalid_duration',
+      `"${text}" is longer than the maximum of ${Math.round(maxMs / UNIT_MS.d)}d`,
+    );
   }
   return ms;
 }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { jwks, keysFromRows } from '../../access/index.js';
 import { notFound } from '../../errors/index.js';
 import type { ApiContext } from '../context.js';
 
@@ -17,6 +18,17 @@ export const publicRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
       return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
     }
   });
+
+  // Origins verify Gatehouse-Jwt-Assertion tokens with these keys (also served by the edge).
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { tags: ['Access applications'], summary: 'Public keys of the access-token signers' } },
+    async (_request, reply) => {
+      const rows = await authority.store.signingKeys.all();
+      reply.header('cache-control', 'public, max-age=300');
+      return jwks(keysFromRows(rows, authority), authority.now());
+    },
+  );
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.render()),

@@ -1,0 +1,15 @@
+/** Access: applications and policies, service tokens, identity logins and signed session tokens. */
+export { AccessAppInput, Policy, Rule } from './policy/index.js';
+export { IdentityProviderInput } from './oidc/index.js';
+export { keysFromRows } from './signing-keys.js';
+export { AccessService, DEFAULT_SERVICE_TOKEN_DURATION, type NewServiceToken } from './service.js';
+export {
+  type AccessDecision,
+  type AccessRequest,
+  type AccessSnapshot,
+  CALLBACK_PATH,
+  compileAccess,
+  decideAccess,
+  JWKS_PATH,
+} from './runtime.js';
+export { ASSERTION_HEADER, jwks } from './tokens/index.js';

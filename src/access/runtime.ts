@@ -1,0 +1,391 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AccessApp, IdentityProvider, ServiceToken } from '../store/index.js';
+import {
+  completeLogin,
+  discover,
+  type IdentityProviderClaims,
+  JwksCache,
+  MetadataCache,
+  openLoginState,
+  sealLoginState,
+  startLogin,
+} from './oidc/index.js';
+import {
+  AppIndex,
+  type CompiledPolicies,
+  compilePolicies,
+  parseDuration,
+  type Policy,
+  type RequestFacts,
+  sessionDurationMsFor,
+} from './policy/index.js';
+import {
+  type AccessTokenInput,
+  type Jwks,
+  jwks,
+  KeySet,
+  readCookies,
+  SESSION_COOKIE_NAME,
+  type SigningKey,
+  sessionCookie,
+  signAccessToken,
+  SINGLE_REQUEST_TOKEN_LIFETIME_MS,
+  verifyAccessToken,
+  x5tS256,
+} from './tokens/index.js';
+
+export const CALLBACK_PATH = '/.gatehouse/callback';
+export const JWKS_PATH = '/.well-known/jwks.json';
+const LOGIN_COOKIE = 'Gatehouse_Login';
+export const CLIENT_ID_HEADER = 'gatehouse-access-client-id';
+export const CLIENT_SECRET_HEADER = 'gatehouse-access-client-secret';
+
+interface AppRuntime {
+  id: string;
+  name: string;
+  hostname: string;
+  pathPrefix: string;
+  aud: string;
+  sessionMs: number;
+  /** Undefined when the stored policies no longer compile: the app then denies everything. */
+  policies: CompiledPolicies | undefined;
+  needsCertificate: boolean;
+  allowedIdps: string[];
+}
+
+interface IdpRuntime {
+  id: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  claims: IdentityProviderClaims;
+}
+
+/** Everything Access needs per request, compiled once per configuration version. */
+export interface AccessSnapshot {
+  issuer: string;
+  apps: AppIndex<AppRuntime>;
+  keys: KeySet;
+  jwks: Jwks;
+  serviceTokens: ReadonlyMap<string, { id: string; hash: Buffer; expiresAtMs: number }>;
+  idps: ReadonlyMap<string, IdpRuntime>;
+  loginStateKey: Buffer;
+}
+
+export function compileAccess(input: {
+  issuer: string;
+  apps: AccessApp[];
+  serviceTokens: ServiceToken[];
+  signingKeys: SigningKey[];
+  idps: IdentityProvider[];
+  openSecret: (sealed: string, aad: string) => string;
+  loginStateKey: Buffer;
+  now: Date;
+}): AccessSnapshot {
+  const apps = input.apps.map((row): AppRuntime => {
+    let policies: CompiledPolicies | undefined;
+    try {
+      policies = compilePolicies(JSON.parse(row.policies) as Policy[]);
+    } catch {
+      policies = undefined; // fail closed: see decideAccess
+    }
+    return {
+      id: row.id,
+      name: row.name,
+      hostname: row.hostname,
+      pathPrefix: row.path_prefix,
+      aud: row.aud,
+      sessionMs: parseDuration(row.session_duration),
+      policies,
+      needsCertificate: policies?.needsCertificate ?? true,
+      allowedIdps: JSON.parse(row.allowed_idps) as string[],
+    };
+  });
+  return {
+    issuer: input.issuer,
+    apps: new AppIndex(apps),
+    keys: KeySet.from(input.signingKeys),
+    jwks: jwks(input.signingKeys, input.now),
+    serviceTokens: new Map(
+      input.serviceTokens.map((t) => [
+        t.client_id,
+        {
+          id: t.id,
+          hash: Buffer.from(t.secret_hash, 'hex'),
+          expiresAtMs: t.expires_at ? Date.parse(t.expires_at) : Number.POSITIVE_INFINITY,
+        },
+      ]),
+    ),
+    idps: new Map(
+      input.idps.map((r) => [
+        r.id,
+        {
+          id: r.id,
+          issuer: r.issuer,
+          clientId: r.client_id,
+          clientSecret: input.openSecret(r.sealed_client_secret, `idp:${r.id}`),
+          scopes: JSON.parse(r.scopes) as string[],
+          claims: JSON.parse(r.claims) as IdentityProviderClaims,
+        },
+      ]),
+    ),
+    loginStateKey: input.loginStateKey,
+  };
+}
+
+/** The request as Access sees it (the edge has already checked SNI, Host and the certificate). */
+export interface AccessRequest {
+  hostname: string;
+  /** Host header as sent (with port), for building the callback URL. */
+  authority: string;
+  /** Request target (path and query). */
+  url: string;
+  headers: {
+    cookie?: string | string[];
+    [CLIENT_ID_HEADER]?: string | string[];
+    [CLIENT_SECRET_HEADER]?: string | string[];
+  };
+  ip: string;
+  /** The connection's certificate, when it validated for this hostname. */
+  certificate?: { der: Buffer; sha256: string; commonName?: string };
+  /** The client is a browser (wants HTML): send it to log in rather than answering 401. */
+  browser: boolean;
+}
+
+export type AccessDecision =
+  /** No application covers this path: the hostname's own settings apply. */
+  | { kind: 'none' }
+  | { kind: 'bypass' }
+  | { kind: 'allow'; assertion: string; setCookie?: string[]; redirect?: string }
+  | { kind: 'deny'; reason: string }
+  | { kind: 'login'; redirect: string; setCookie: string[] }
+  | { kind: 'unauthenticated'; reason: string }
+  | { kind: 'jwks'; body: Jwks };
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+function presentedServiceToken(
+  snapshot: AccessSnapshot,
+  req: AccessRequest,
+  nowMs: number,
+): { id: string; clientId: string } | undefined {
+  const clientId = first(req.headers[CLIENT_ID_HEADER]);
+  const secret = first(req.headers[CLIENT_SECRET_HEADER]);
+  if (!clientId || !secret) return undefined;
+  const token = snapshot.serviceTokens.get(clientId);
+  if (!token || token.expiresAtMs <= nowMs) return undefined;
+  const presented = createHash('sha256').update(secret, 'utf8').digest();
+  return timingSafeEqual(presented, token.hash) ? { id: token.id, clientId } : undefined;
+}
+
+function loginCookie(value: string, maxAgeSeconds: number): string {
+  // Lax, not Strict: the IdP's redirect back to the callback is a cross-site navigation.
+  return `${LOGIN_COOKIE}=${value}; Path=${CALLBACK_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Lax`;
+}
+
+interface Grant {
+  app: AppRuntime;
+  policy: Policy | undefined;
+  claims: Omit<AccessTokenInput, 'iss' | 'aud' | 'identity_nonce'>;
+}
+
+function issue(
+  snapshot: AccessSnapshot,
+  grant: Grant,
+  req: AccessRequest,
+  now: Date,
+): { assertion: string; setCookie?: string[] } {
+  const sessionMs = grant.policy
+    ? sessionDurationMsFor(grant.policy, grant.app.sessionMs)
+    : grant.app.sessionMs;
+  const claims: AccessTokenInput = {
+    ...grant.claims,
+    iss: snapshot.issuer,
+    aud: grant.app.aud,
+    identity_nonce: randomBytes(16).toString('base64url'),
+    ...(req.certificate ? { cnf: { 'x5t#S256': x5tS256(req.certificate.der) } } : {}),
+  };
+  // "0s": a token for this one request, never a cookie, so every request needs a new handshake.
+  const lifetimeMs = sessionMs === 0 ? SINGLE_REQUEST_TOKEN_LIFETIME_MS : sessionMs;
+  const assertion = signAccessToken(snapshot.keys, claims, { lifetimeMs, now });
+  return sessionMs === 0
+    ? { assertion }
+    : { assertion, setCookie: [sessionCookie(assertion, { maxAgeSeconds: Math.floor(sessionMs / 1000) })] };
+}
+
+const metadataCache = new MetadataCache();
+const jwksCache = new JwksCache();
+
+function idpFor(snapshot: AccessSnapshot, app: AppRuntime): IdpRuntime | undefined {
+  const ids = app.allowedIdps.length > 0 ? app.allowedIdps : [...snapshot.idps.keys()];
+  for (const id of ids) {
+    const idp = snapshot.idps.get(id);
+    if (idp) return idp;
+  }
+  return undefined;
+}
+
+/**
+ * Decides a request on an Access application: a valid session cookie (bound to the same
+ * certificate when the policies need one) passes without re-evaluating identity; otherwise the
+ * policies decide with the certificate, a service token and the client IP, and a login is
+ * started when only an identity is missing.
+ */
+export async function decideAccess(
+  snapshot: AccessSnapshot,
+  req: AccessRequest,
+  now: Date,
+): Promise<AccessDecision> {
+  const path = req.url;
+  if (path === JWKS_PATH && snapshot.apps.hasHostname(req.hostname))
+    return { kind: 'jwks', body: snapshot.jwks };
+  if (path.startsWith(`${CALLBACK_PATH}?`) || path === CALLBACK_PATH)
+    return completeCallback(snapshot, req, now);
+  const app = snapshot.apps.select(req.hostname, path);
+  if (!app) return { kind: 'none' };
+  if (!app.policies) return { kind: 'deny', reason: 'policies_invalid' };
+
+  for (const token of readCookies(req.headers.cookie, SESSION_COOKIE_NAME)) {
+    try {
+      verifyAccessToken(token, {
+        keys: snapshot.keys,
+        issuer: snapshot.issuer,
+        audience: app.aud,
+        now,
+        certificateSha256: req.certificate ? x5tS256(req.certificate.der) : null,
+        requireCertificateBinding: app.needsCertificate,
+      });
+      return { kind: 'allow', assertion: token };
+    } catch {
+      // Not valid here (expired, other app, other certificate…): decide as if it were absent.
+    }
+  }
+
+  const serviceToken = presentedServiceToken(snapshot, req, now.getTime());
+  const facts: RequestFacts = {
+    ip: req.ip,
+    ...(req.certificate
+      ? {
+          certificate: {
+            valid: true,
+            sha256: req.certificate.sha256,
+            commonName: req.certificate.commonName,
+          },
+        }
+      : {}),
+    ...(serviceToken ? { serviceToken: { id: serviceToken.id } } : {}),
+  };
+  const outcome = app.policies.evaluate(facts);
+  switch (outcome.outcome) {
+    case 'bypass':
+      return { kind: 'bypass' };
+    case 'deny':
+      return { kind: 'deny', reason: outcome.reason };
+    case 'allow':
+      return {
+        kind: 'allow',
+        ...issue(
+          snapshot,
+          {
+            app,
+            policy: outcome.policy,
+            claims: {
+              sub: serviceToken ? serviceToken.clientId : (req.certificate?.sha256 ?? ''),
+              ...(serviceToken
+                ? { common_name: serviceToken.clientId }
+                : req.certificate?.commonName
+                  ? { common_name: req.certificate.commonName }
+                  : {}),
+            },
+          },
+          req,
+          now,
+        ),
+      };
+    case 'login_required': {
+      const idp = idpFor(snapshot, app);
+      if (!idp) return { kind: 'deny', reason: 'no_identity_provider' };
+      if (!req.browser) return { kind: 'unauthenticated', reason: 'login_required' };
+      const metadata = await discover(idp.issuer, { cache: metadataCache });
+      const login = startLogin({
+        metadata,
+        clientId: idp.clientId,
+        redirectUri: `https://${req.authority}${CALLBACK_PATH}`,
+        scopes: idp.scopes,
+        returnTo: path,
+      });
+      const sealed = sealLoginState(
+        snapshot.loginStateKey,
+        {
+          state: login.state,
+          nonce: login.nonce,
+          codeVerifier: login.codeVerifier,
+          returnTo: login.returnTo,
+          idpId: idp.id,
+        },
+        { now: now.getTime() },
+      );
+      return { kind: 'login', redirect: login.authorizationUrl, setCookie: [loginCookie(sealed, 600)] };
+    }
+  }
+}
+
+async function completeCallback(
+  snapshot: AccessSnapshot,
+  req: AccessRequest,
+  now: Date,
+): Promise<AccessDecision> {
+  const sealed = readCookies(req.headers.cookie, LOGIN_COOKIE)[0];
+  if (!sealed) return { kind: 'unauthenticated', reason: 'login_state_missing' };
+  const state = openLoginState(snapshot.loginStateKey, sealed, { now: now.getTime() });
+  const idp = snapshot.idps.get(state.idpId);
+  if (!idp) return { kind: 'unauthenticated', reason: 'identity_provider_removed' };
+  const metadata = await discover(idp.issuer, { cache: metadataCache });
+  const redirectUri = `https://${req.authority}${CALLBACK_PATH}`;
+  const identity = await completeLogin({
+    metadata,
+    clientId: idp.clientId,
+    clientSecret: idp.clientSecret,
+    redirectUri,
+    callbackUrl: `https://${req.authority}${req.url}`,
+    expected: { state: state.state, nonce: state.nonce, codeVerifier: state.codeVerifier },
+    claims: idp.claims,
+    jwks: jwksCache,
+  });
+  const app = snapshot.apps.select(req.hostname, state.returnTo);
+  if (!app?.policies) return { kind: 'deny', reason: 'no_application' };
+  if (app.allowedIdps.length > 0 && !app.allowedIdps.includes(idp.id))
+    return { kind: 'deny', reason: 'identity_provider_not_allowed' };
+  const outcome = app.policies.evaluate({
+    ip: req.ip,
+    identity: { email: identity.email, groups: identity.groups },
+    ...(req.certificate
+      ? {
+          certificate: {
+            valid: true,
+            sha256: req.certificate.sha256,
+            commonName: req.certificate.commonName,
+          },
+        }
+      : {}),
+  });
+  if (outcome.outcome !== 'allow' && outcome.outcome !== 'bypass')
+    return { kind: 'deny', reason: outcome.outcome === 'deny' ? outcome.reason : 'login_required' };
+  const issued = issue(
+    snapshot,
+    {
+      app,
+      policy: outcome.outcome === 'allow' ? outcome.policy : undefined,
+      claims: { sub: identity.subject, email: identity.email },
+    },
+    req,
+    now,
+  );
+  return {
+    kind: 'allow',
+    assertion: issued.assertion,
+    setCookie: [...(issued.setCookie ?? []), loginCookie('', 0)],
+    redirect: state.returnTo,
+  };
+}

@@ -1,0 +1,312 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { badRequest, conflict, notFound } from '../errors/index.js';
+import type { AccessApp, IdentityProvider, ServiceToken } from '../store/index.js';
+import { parseIdentityProviderInput } from './oidc/index.js';
+import { MAX_SESSION_DURATION_MS, parseDuration, validateAccessApp } from './policy/index.js';
+import { rotateKeysIn } from './signing-keys.js';
+
+/** Service tokens live longer than sessions: up to five years. */
+export const MAX_SERVICE_TOKEN_DURATION_MS = 5 * 365 * 86_400_000;
+export const DEFAULT_SERVICE_TOKEN_DURATION = '8760h';
+
+export const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+
+export interface NewServiceToken {
+  token: ServiceToken;
+  /** Shown once. */
+  clientSecret: string;
+}
+
+/**
+ * Access configuration: applications and their policies, service tokens, identity providers and
+ * token-signing keys. Every change bumps the config version (edges reload) and is audited, in one
+ * transaction.
+ */
+export class AccessService {
+  constructor(private readonly authority: Authority) {}
+
+  private get store() {
+    return this.authority.store;
+  }
+
+  async #idpIdsExist(ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      if (!(await this.store.identityProviders.get(id))) {
+        throw badRequest('unknown_identity_provider', `allowed_idps: ${id} is not an identity provider`);
+      }
+    }
+  }
+
+  // ---- applications ----
+
+  async createApp(input: unknown, actor: Actor): Promise<AccessApp> {
+    const app = validateAccessApp(input);
+    await this.#idpIdsExist(app.allowed_idps ?? []);
+    if (await this.store.accessApps.byDomain(app.hostname, app.pathPrefix)) {
+      throw conflict('app_exists', `an application already covers ${app.domain}`);
+    }
+    const now = this.authority.now().toISOString();
+    const row: AccessApp = {
+      id: randomUUID(),
+      name: app.name,
+      hostname: app.hostname,
+      path_prefix: app.pathPrefix,
+      aud: randomBytes(32).toString('hex'),
+      session_duration: app.session_duration,
+      policies: JSON.stringify(app.policies),
+      allowed_idps: JSON.stringify(app.allowed_idps ?? []),
+      created_at: now,
+      updated_at: now,
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.accessApps.insert(row);
+      // The first application needs a key to sign its tokens with.
+      if ((await tx.signingKeys.all()).length === 0)
+        await rotateKeysIn(tx, this.authority, MAX_SESSION_DURATION_MS, actor);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'access_app.create', row.id, null, { name: row.name, domain: app.domain });
+    });
+    return row;
+  }
+
+  async updateApp(id: string, input: unknown, actor: Actor): Promise<AccessApp> {
+    const current = await this.getApp(id);
+    const app = validateAccessApp(input);
+    await this.#idpIdsExist(app.allowed_idps ?? []);
+    const clash = await this.store.accessApps.byDomain(app.hostname, app.pathPrefix);
+    if (clash && clash.id !== id) throw conflict('app_exists', `an application already covers ${app.domain}`);
+    const row: AccessApp = {
+      ...current,
+      name: app.name,
+      hostname: app.hostname,
+      path_prefix: app.pathPrefix,
+      session_duration: app.session_duration,
+      policies: JSON.stringify(app.policies),
+      allowed_idps: JSON.stringify(app.allowed_idps ?? []),
+      updated_at: this.authority.now().toISOString(),
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.accessApps.update(row);
+      await tx.configVersion.bump();
+      await this.#audit(
+        tx,
+        actor,
+        'access_app.update',
+        id,
+        { name: current.name },
+        { name: row.name, domain: app.domain },
+      );
+    });
+    return row;
+  }
+
+  async getApp(id: string): Promise<AccessApp> {
+    const app = await this.store.accessApps.get(id);
+    if (!app) throw notFound('access application', id);
+    return app;
+  }
+
+  listApps(): Promise<AccessApp[]> {
+    return this.store.accessApps.all();
+  }
+
+  async deleteApp(id: string, actor: Actor): Promise<void> {
+    const app = await this.getApp(id);
+    await this.store.transaction(async (tx) => {
+      await tx.accessApps.delete(id);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'access_app.delete', id, { name: app.name }, null);
+    });
+  }
+
+  // ---- service tokens ----
+
+  async createServiceToken(
+    input: { name: string; duration?: string },
+    actor: Actor,
+  ): Promise<NewServiceToken> {
+    const durationMs = parseDuration(
+      input.duration ?? DEFAULT_SERVICE_TOKEN_DURATION,
+      MAX_SERVICE_TOKEN_DURATION_MS,
+    );
+    if (durationMs === 0)
+      throw badRequest('invalid_duration', 'a service token needs a duration longer than 0s');
+    const now = this.authority.now();
+    const clientSecret = randomBytes(32).toString('hex');
+    const token: ServiceToken = {
+      id: randomUUID(),
+      name: input.name,
+      client_id: `${randomBytes(16).toString('hex')}.access`,
+      secret_hash: hashSecret(clientSecret),
+      expires_at: new Date(now.getTime() + durationMs).toISOString(),
+      created_at: now.toISOString(),
+      rotated_at: null,
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.serviceTokens.insert(token);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'service_token.create', token.id, null, {
+        name: token.name,
+        client_id: token.client_id,
+      });
+    });
+    return { token, clientSecret };
+  }
+
+  async getServiceToken(id: string): Promise<ServiceToken> {
+    const token = await this.store.serviceTokens.get(id);
+    if (!token) throw notFound('service token', id);
+    return token;
+  }
+
+  listServiceTokens(): Promise<ServiceToken[]> {
+    return this.store.serviceTokens.all();
+  }
+
+  /** A new secret for the same client id; the old secret stops working at once. */
+  async rotateServiceToken(id: string, actor: Actor): Promise<NewServiceToken> {
+    const token = await this.getServiceToken(id);
+    const clientSecret = randomBytes(32).toString('hex');
+    const at = this.authority.now().toISOString();
+    await this.store.transaction(async (tx) => {
+      await tx.serviceTokens.rotate(id, hashSecret(clientSecret), at);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'service_token.rotate', id, null, { client_id: token.client_id });
+    });
+    return { token: { ...token, secret_hash: hashSecret(clientSecret), rotated_at: at }, clientSecret };
+  }
+
+  async revokeServiceToken(id: string, actor: Actor): Promise<void> {
+    const token = await this.getServiceToken(id);
+    await this.store.transaction(async (tx) => {
+      await tx.serviceTokens.delete(id);
+      await tx.configVersion.bump();
+      await this.#audit(
+        tx,
+        actor,
+        'service_token.revoke',
+        id,
+        { name: token.name, client_id: token.client_id },
+        null,
+      );
+    });
+  }
+
+  // ---- identity providers ----
+
+  async createIdentityProvider(input: unknown, actor: Actor): Promise<IdentityProvider> {
+    const idp = parseIdentityProviderInput(input);
+    const now = this.authority.now().toISOString();
+    const id = randomUUID();
+    const row: IdentityProvider = {
+      id,
+      name: idp.name,
+      type: 'oidc',
+      issuer: idp.issuer,
+      client_id: idp.client_id,
+      sealed_client_secret: this.authority.sealKey(idp.client_secret, `idp:${id}`),
+      scopes: JSON.stringify(idp.scopes),
+      claims: JSON.stringify(idp.claims),
+      created_at: now,
+      updated_at: now,
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.identityProviders.insert(row);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'identity_provider.create', id, null, {
+        name: row.name,
+        issuer: row.issuer,
+      });
+    });
+    return row;
+  }
+
+  async updateIdentityProvider(id: string, input: unknown, actor: Actor): Promise<IdentityProvider> {
+    const current = await this.getIdentityProvider(id);
+    const idp = parseIdentityProviderInput(input);
+    const row: IdentityProvider = {
+      ...current,
+      name: idp.name,
+      issuer: idp.issuer,
+      client_id: idp.client_id,
+      sealed_client_secret: this.authority.sealKey(idp.client_secret, `idp:${id}`),
+      scopes: JSON.stringify(idp.scopes),
+      claims: JSON.stringify(idp.claims),
+      updated_at: this.authority.now().toISOString(),
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.identityProviders.update(row);
+      await tx.configVersion.bump();
+      await this.#audit(
+        tx,
+        actor,
+        'identity_provider.update',
+        id,
+        { issuer: current.issuer },
+        { issuer: row.issuer },
+      );
+    });
+    return row;
+  }
+
+  async getIdentityProvider(id: string): Promise<IdentityProvider> {
+    const idp = await this.store.identityProviders.get(id);
+    if (!idp) throw notFound('identity provider', id);
+    return idp;
+  }
+
+  listIdentityProviders(): Promise<IdentityProvider[]> {
+    return this.store.identityProviders.all();
+  }
+
+  async deleteIdentityProvider(id: string, actor: Actor): Promise<void> {
+    const idp = await this.getIdentityProvider(id);
+    const users = (await this.store.accessApps.all()).filter((a) =>
+      (JSON.parse(a.allowed_idps) as string[]).includes(id),
+    );
+    if (users.length > 0) {
+      throw conflict(
+        'identity_provider_in_use',
+        `identity provider ${id} is allowed by ${users.length} application(s): ${users.map((a) => a.name).join(', ')}`,
+      );
+    }
+    await this.store.transaction(async (tx) => {
+      await tx.identityProviders.delete(id);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'identity_provider.delete', id, { name: idp.name }, null);
+    });
+  }
+
+  // ---- signing keys ----
+
+  /** `gatehouse keys rotate`: old keys verify until the longest session they may have signed ends. */
+  async rotateSigningKeys(actor: Actor): Promise<{ kid: string; retired: string[] }> {
+    const apps = await this.store.accessApps.all();
+    const longest = Math.max(
+      0,
+      ...apps.flatMap((a) => [
+        parseDuration(a.session_duration),
+        ...(JSON.parse(a.policies) as { session_duration?: string }[]).map((p) =>
+          p.session_duration ? parseDuration(p.session_duration) : 0,
+        ),
+      ]),
+    );
+    return this.store.transaction((tx) => rotateKeysIn(tx, this.authority, longest, actor));
+  }
+
+  #audit(
+    tx: Parameters<typeof appendAudit>[0],
+    actor: Actor,
+    action: string,
+    id: string,
+    before: object | null,
+    after: object | null,
+  ) {
+    return appendAudit(
+      tx,
+      { actor, action, resourceType: action.split('.')[0] as string, resourceId: id, before, after },
+      this.authority.now(),
+    );
+  }
+}

@@ -1,0 +1,63 @@
+import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import type { Repositories, SigningKey as SigningKeyRow } from '../store/index.js';
+import { type EcPrivateJwk, type EcPublicJwk, rotateSigningKeys, type SigningKey } from './tokens/index.js';
+
+/** Stored rows → keys (private halves unsealed with the master key, bound to their kid). */
+export function keysFromRows(rows: readonly SigningKeyRow[], authority: Authority): SigningKey[] {
+  return rows.map((row) => ({
+    kid: row.kid,
+    algorithm: 'ES256',
+    publicJwk: JSON.parse(row.public_jwk) as EcPublicJwk,
+    privateJwk: JSON.parse(
+      authority.openKey(row.sealed_private_jwk, `signing-key:${row.kid}`),
+    ) as EcPrivateJwk,
+    createdAt: new Date(row.created_at),
+    retireAfter: row.retire_after ? new Date(row.retire_after) : null,
+  }));
+}
+
+function rowFromKey(key: SigningKey, authority: Authority): SigningKeyRow {
+  return {
+    kid: key.kid,
+    algorithm: key.algorithm,
+    public_jwk: JSON.stringify(key.publicJwk),
+    sealed_private_jwk: authority.sealKey(JSON.stringify(key.privateJwk), `signing-key:${key.kid}`),
+    active: key.retireAfter ? 0 : 1,
+    created_at: key.createdAt.toISOString(),
+    retire_after: key.retireAfter ? key.retireAfter.toISOString() : null,
+  };
+}
+
+/**
+ * `gatehouse keys rotate` (and the first key, when there is none): a new active key; the old
+ * ones keep verifying until every token they signed (at most `maxTokenLifetimeMs`) has expired.
+ * Runs in the caller's transaction with the config-version bump that makes edges reload.
+ */
+export async function rotateKeysIn(
+  tx: Repositories,
+  authority: Authority,
+  maxTokenLifetimeMs: number,
+  actor: Actor,
+): Promise<{ kid: string; retired: string[] }> {
+  const now = authority.now();
+  const current = keysFromRows(await tx.signingKeys.all(), authority);
+  const rotation = rotateSigningKeys(current, now, maxTokenLifetimeMs);
+  const oldRetireAfter = rotation.keys.find((k) => k.retireAfter)?.retireAfter;
+  if (oldRetireAfter) await tx.signingKeys.deactivateAll(oldRetireAfter.toISOString());
+  await tx.signingKeys.deleteRetired(now.toISOString());
+  await tx.signingKeys.insert(rowFromKey(rotation.active, authority));
+  await tx.configVersion.bump();
+  await appendAudit(
+    tx,
+    {
+      actor,
+      action: 'signing_key.rotate',
+      resourceType: 'signing_key',
+      resourceId: rotation.active.kid,
+      before: { active: current.filter((k) => !k.retireAfter).map((k) => k.kid) },
+      after: { active: rotation.active.kid, retired: rotation.removed.map((k) => k.kid) },
+    },
+    now,
+  );
+  return { kid: rotation.active.kid, retired: rotation.removed.map((k) => k.kid) };
+}
