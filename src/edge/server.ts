@@ -31,6 +31,10 @@ interface ConnectionState {
 
 const connections = new WeakMap<TLSSocket, ConnectionState>();
 
+type AccessResult =
+  | { kind: string; forward: { assertion?: string; setCookie?: string[] } }
+  | { kind: string; reply: { status: number; headers: Record<string, string | string[]>; body: string } };
+
 type Admission =
   | { host?: HostRuntime; verdict?: ClientCertVerdict; response: EdgeResponse; headers?: undefined }
   | { host: HostRuntime; verdict: ClientCertVerdict; headers: [string, string][]; response?: undefined };
@@ -92,16 +96,6 @@ function connectionState(
   };
   connections.set(socket, fresh);
   return fresh;
-}
-
-function redirect(res: ServerResponse, location: string, setCookie: readonly string[] | undefined): void {
-  res.writeHead(302, {
-    location,
-    'cache-control': 'no-store',
-    'content-length': 0,
-    ...(setCookie?.length ? { 'set-cookie': [...setCookie] } : {}),
-  });
-  res.end();
 }
 
 function send(res: ServerResponse, r: EdgeResponse): void {
@@ -238,18 +232,42 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   ];
 
   /**
-   * Access applications on this hostname decide next. Returns what to add to the forwarded
-   * request, or undefined when the request was answered here (denied, login, callback, JWKS).
+   * Access applications on this hostname decide next: either what to add to the forwarded
+   * request (the token, the session cookie), or the reply that ends the request here (denied,
+   * login redirect, callback, JWKS).
    */
-  async function accessStage(
+  async function runAccess(
     req: IncomingMessage,
-    res: ServerResponse,
     host: HostRuntime,
     verdict: ClientCertVerdict,
     snapshot: EdgeSnapshot,
-  ): Promise<{ kind: string; assertion?: string; setCookie?: string[] } | { kind: string; answered: true }> {
+  ): Promise<AccessResult> {
     const cert = verdict.status === 'valid' ? verdict.cert : undefined;
     const accept = req.headers.accept;
+    const fromEdge = (kind: string, r: EdgeResponse): AccessResult => ({
+      kind,
+      reply: {
+        status: r.status,
+        headers: { 'content-type': r.contentType, 'cache-control': 'no-store' },
+        body: r.body,
+      },
+    });
+    const redirectTo = (
+      kind: string,
+      location: string,
+      setCookie: readonly string[] | undefined,
+    ): AccessResult => ({
+      kind,
+      reply: {
+        status: 302,
+        headers: {
+          location,
+          'cache-control': 'no-store',
+          ...(setCookie?.length ? { 'set-cookie': [...setCookie] } : {}),
+        },
+        body: '',
+      },
+    });
     let decision: AccessDecision;
     try {
       decision = await decideAccess(
@@ -276,8 +294,8 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     } catch (err) {
       const e = isGatehouseError(err) ? err : undefined;
       if (!e) logger.error({ err, hostname: host.hostname }, 'access decision failed');
-      send(
-        res,
+      return fromEdge(
+        'error',
         edgeError(
           e?.status ?? 500,
           e?.code ?? 'internal_error',
@@ -285,24 +303,22 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
           accept,
         ),
       );
-      return { kind: 'error', answered: true };
     }
     switch (decision.kind) {
       case 'none':
       case 'bypass':
-        return { kind: decision.kind };
+        return { kind: decision.kind, forward: {} };
       case 'allow':
-        if (decision.redirect) {
-          redirect(res, decision.redirect, decision.setCookie);
-          return { kind: 'login_complete', answered: true };
-        }
-        return { kind: 'allow', assertion: decision.assertion, setCookie: decision.setCookie };
+        if (decision.redirect) return redirectTo('login_complete', decision.redirect, decision.setCookie);
+        return { kind: 'allow', forward: { assertion: decision.assertion, setCookie: decision.setCookie } };
       case 'deny':
-        send(res, edgeError(403, 'access_denied', `Forbidden: access denied (${decision.reason})`, accept));
-        return { kind: 'deny', answered: true };
+        return fromEdge(
+          'deny',
+          edgeError(403, 'access_denied', `Forbidden: access denied (${decision.reason})`, accept),
+        );
       case 'unauthenticated':
-        send(
-          res,
+        return fromEdge(
+          'unauthenticated',
           edgeError(
             401,
             decision.reason,
@@ -310,20 +326,17 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
             accept,
           ),
         );
-        return { kind: 'unauthenticated', answered: true };
       case 'login':
-        redirect(res, decision.redirect, decision.setCookie);
-        return { kind: 'login', answered: true };
-      case 'jwks': {
-        const body = JSON.stringify(decision.body);
-        res.writeHead(200, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          'cache-control': 'public, max-age=300',
-        });
-        res.end(body);
-        return { kind: 'jwks', answered: true };
-      }
+        return redirectTo('login', decision.redirect, decision.setCookie);
+      case 'jwks':
+        return {
+          kind: 'jwks',
+          reply: {
+            status: 200,
+            headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' },
+            body: JSON.stringify(decision.body),
+          },
+        };
     }
   }
 
@@ -345,14 +358,17 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       let setCookie: string[] | undefined;
       let answered = false;
       if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
-        const result = await accessStage(req, res, admitted.host, admitted.verdict, snapshot);
+        const result = await runAccess(req, admitted.host, admitted.verdict, snapshot);
         access = result.kind;
-        if ('answered' in result) {
+        if ('reply' in result) {
           answered = true;
+          const { status, headers, body } = result.reply;
+          res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) }).end(body);
           req.resume();
-        } else if (result.assertion) {
-          extra = [...extra, ['gatehouse-jwt-assertion', result.assertion]];
-          setCookie = result.setCookie;
+        } else {
+          if (result.forward.assertion)
+            extra = [...extra, ['gatehouse-jwt-assertion', result.forward.assertion]];
+          setCookie = result.forward.setCookie;
         }
       }
       if (!answered) upstreamMs = await forward(req, res, admitted.host, extra, setCookie);
@@ -379,14 +395,41 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   }
 
   // WebSocket (and other) upgrades: same admission, then a raw tunnel to the origin.
-  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
-    const admitted = admit(req, options.snapshot());
+  const rawReply = (
+    client: Socket,
+    status: number,
+    headers: Record<string, string | string[]>,
+    body: string,
+  ) => {
+    const lines = [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+      'connection: close',
+      `content-length: ${Buffer.byteLength(body)}`,
+    ];
+    for (const [name, value] of Object.entries(headers))
+      for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+    client.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+  };
+
+  server.on(
+    'upgrade',
+    (req: IncomingMessage, client: Socket, head: Buffer) => void upgrade(req, client, head),
+  );
+
+  async function upgrade(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
+    const snapshot = options.snapshot();
+    const admitted = admit(req, snapshot);
     if (admitted.response) {
       const r = admitted.response;
-      client.end(
-        `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\nconnection: close\r\ncontent-type: ${r.contentType}\r\ncontent-length: ${Buffer.byteLength(r.body)}\r\n\r\n${r.body}`,
-      );
-      return;
+      return rawReply(client, r.status, { 'content-type': r.contentType }, r.body);
+    }
+    let extra = admitted.headers;
+    // Upgrades go through Access like any request (no cookie can ride on a 101, the token can).
+    if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
+      const result = await runAccess(req, admitted.host, admitted.verdict, snapshot);
+      if ('reply' in result)
+        return rawReply(client, result.reply.status, result.reply.headers, result.reply.body);
+      if (result.forward.assertion) extra = [...extra, ['gatehouse-jwt-assertion', result.forward.assertion]];
     }
     const origin = admitted.host.origin;
     const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
@@ -396,7 +439,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
         : netConnect({ host: origin.hostname, port });
     const headers = upstreamHeaders(req, admitted.host.stripped, [
       ...forwardedHeaders(req, admitted.host),
-      ...admitted.headers,
+      ...extra,
     ]);
     upstream.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       const lines = [
@@ -419,7 +462,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     };
     upstream.on('error', fail);
     client.on('error', () => upstream.destroy());
-  });
+  }
 
   return server;
 }

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { Agent } from 'undici';
 import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
@@ -349,6 +350,24 @@ describe('access applications at the edge', () => {
     assert.equal(seen.length, before + 1);
     assert.equal(lastSeen().headers['gatehouse-jwt-assertion'], undefined, 'bypass forwards without a token');
     assert.equal((await curl('/docsy')).status, 403, '/docsy is not under /docs: the root app applies');
+  });
+
+  test('WebSocket upgrades go through Access too', async () => {
+    const before = seen.length;
+    const response = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const socket = tls.connect({ host: '127.0.0.1', port: edgePort, servername: HOST, ca: rootPem }, () =>
+        socket.write(
+          `GET /ws HTTP/1.1\r\nhost: ${HOST}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n`,
+        ),
+      );
+      socket.on('data', (d) => (out += d));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+    assert.match(response, /^HTTP\/1\.1 403 /);
+    assert.match(response, /access_denied/);
+    assert.equal(seen.length, before);
   });
 
   test('JWKS on the edge and on the API', async () => {
