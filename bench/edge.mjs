@@ -16,6 +16,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../scripts/build-if-needed.mjs';
+import { findCommand } from '../scripts/system-deps.mjs';
 import { generateCertificates } from './lib/certs.mjs';
 import { ensureBenchDeps } from './lib/deps.mjs';
 import { buildShim } from './lib/load.mjs';
@@ -123,7 +124,7 @@ function environment() {
     versions: [
       `Node ${process.version} (OpenSSL ${process.versions.openssl})`,
       `system ${firstLine('openssl', ['version']).match(/OpenSSL \S+/)?.[0] ?? 'OpenSSL ?'} (nginx, wrk)`,
-      firstLine('nginx', ['-v']).replace('nginx version: ', ''),
+      firstLine(findCommand('nginx') ?? 'nginx', ['-v']).replace('nginx version: ', ''),
       firstLine('wrk', ['-v']).replace(/\s+\[.*/, ''),
       `undici ${undici}`,
     ],
@@ -231,7 +232,7 @@ async function measureOnce(ctx, test, stack, rep, label) {
 
 // Extra time the benchmark may spend re-measuring cells whose every run was disturbed by
 // other load on the machine.
-const RETRY_BUDGET_MS = 60000;
+const RETRY_BUDGET_MS = 45000;
 
 /**
  * Interleave: each repetition runs every test on every stack, rotating the stack order. Then

@@ -60,7 +60,7 @@ export const TESTS = [
 // nothing but our idle servers to be running.
 const QUIET_CORES = 0.1;
 const QUIET_WAIT_MS = 15000; // per measurement
-let quietBudgetMs = 60000; // per benchmark run: never wait more than this in total
+let quietBudgetMs = 45000; // per benchmark run: never wait more than this in total
 
 async function waitForQuiet() {
   const start = Date.now();
