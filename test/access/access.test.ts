@@ -424,6 +424,33 @@ describe('access applications at the edge', () => {
     await dispatcher.close();
   });
 
+  test('gatehouse keys rotate: new tokens use the new key, earlier sessions keep working', async () => {
+    const first = await curl('/page', withCert());
+    const oldCookie = /set-cookie: Gatehouse_Authorization=([^;]+)/i.exec(first.head)?.[1] as string;
+    const oldKid = JSON.parse(Buffer.from(oldCookie.split('.')[0] as string, 'base64url').toString()).kid;
+    const rotated = await gatehouse(['keys', 'rotate', '--data-dir', join(dir, 'data'), '--json']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const { kid } = JSON.parse(rotated.stdout) as { kid: string };
+    assert.notEqual(kid, oldKid);
+    const started = Date.now();
+    let fresh = await curl('/page', withCert());
+    const kidOf = (head: string) => {
+      const t = /set-cookie: Gatehouse_Authorization=([^;]+)/i.exec(head)?.[1] ?? '';
+      return JSON.parse(Buffer.from(t.split('.')[0] ?? '', 'base64url').toString() || '{}').kid;
+    };
+    while (kidOf(fresh.head) !== kid && Date.now() - started < 1500) fresh = await curl('/page', withCert());
+    assert.equal(kidOf(fresh.head), kid, 'new sessions are signed with the new key');
+    const jwks = JSON.parse((await curl('/.well-known/jwks.json')).body) as { keys: { kid: string }[] };
+    assert.deepEqual(jwks.keys.map((k) => k.kid).sort(), [kid, oldKid].sort());
+    const old = await curl('/page', [...withCert(), '-H', `cookie: Gatehouse_Authorization=${oldCookie}`]);
+    assert.equal(old.status, 200);
+    assert.doesNotMatch(
+      old.head,
+      /set-cookie: Gatehouse_Authorization/i,
+      'the old session is still accepted as is',
+    );
+  });
+
   test('unknown rule types are rejected at write time and nothing is stored', async () => {
     const before = (await api<unknown[]>('GET', '/api/v1/access/apps')).json.result.length;
     const bad = await api('POST', '/api/v1/access/apps', {
