@@ -163,6 +163,12 @@ export type AccessDecision =
   | { kind: 'unauthenticated'; reason: string }
   | { kind: 'jwks'; body: Jwks };
 
+/** The policy facts about the connection's certificate (only a validated one counts). */
+const certificateFacts = (req: AccessRequest): Pick<RequestFacts, 'certificate'> =>
+  req.certificate
+    ? { certificate: { valid: true, sha256: req.certificate.sha256, commonName: req.certificate.commonName } }
+    : {};
+
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 function presentedServiceToken(
@@ -265,15 +271,7 @@ export async function decideAccess(
   const serviceToken = presentedServiceToken(snapshot, req, now.getTime());
   const facts: RequestFacts = {
     ip: req.ip,
-    ...(req.certificate
-      ? {
-          certificate: {
-            valid: true,
-            sha256: req.certificate.sha256,
-            commonName: req.certificate.commonName,
-          },
-        }
-      : {}),
+    ...certificateFacts(req),
     ...(serviceToken ? { serviceToken: { id: serviceToken.id } } : {}),
   };
   const outcome = app.policies.evaluate(facts);
@@ -360,15 +358,7 @@ async function completeCallback(
   const outcome = app.policies.evaluate({
     ip: req.ip,
     identity: { email: identity.email, groups: identity.groups },
-    ...(req.certificate
-      ? {
-          certificate: {
-            valid: true,
-            sha256: req.certificate.sha256,
-            commonName: req.certificate.commonName,
-          },
-        }
-      : {}),
+    ...certificateFacts(req),
   });
   if (outcome.outcome !== 'allow' && outcome.outcome !== 'bypass')
     return { kind: 'deny', reason: outcome.outcome === 'deny' ? outcome.reason : 'login_required' };
