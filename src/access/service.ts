@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type Actor, appendAudit, type Authority } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { AccessApp, IdentityProvider, ServiceToken } from '../store/index.js';
@@ -152,6 +152,15 @@ export class AccessService {
       });
     });
     return { token, clientSecret };
+  }
+
+  /** The service token these credentials belong to, if they are valid and unexpired (timing-safe). */
+  async verifyServiceToken(clientId: string, clientSecret: string): Promise<ServiceToken | undefined> {
+    const token = (await this.store.serviceTokens.all()).find((t) => t.client_id === clientId);
+    if (!token || (token.expires_at && Date.parse(token.expires_at) <= this.authority.now().getTime()))
+      return undefined;
+    const presented = Buffer.from(hashSecret(clientSecret), 'hex');
+    return timingSafeEqual(presented, Buffer.from(token.secret_hash, 'hex')) ? token : undefined;
   }
 
   async getServiceToken(id: string): Promise<ServiceToken> {

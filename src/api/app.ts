@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { AccessService } from '../access/index.js';
+import { DeviceService } from '../devices/index.js';
 import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
 import { requireAdmin } from './auth.js';
@@ -13,12 +14,13 @@ import { installErrorHandling } from './errors.js';
 import { accessRoutes } from './routes/access.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientCertificateRoutes } from './routes/client-certificates.js';
+import { deviceAdminRoutes, deviceRoutes } from './routes/devices.js';
 import { hostnameRoutes } from './routes/hostnames.js';
 import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
 import { organizationRoutes } from './routes/organization.js';
 import { publicRoutes } from './routes/public.js';
 
-export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access'> {
+export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access' | 'devices'> {
   logger?: Logger;
   /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
   tls?: SecureContextOptions & { requestCert?: boolean };
@@ -31,6 +33,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     authority: options.authority,
     hostnames: new HostnameService(options.authority),
     access: new AccessService(options.authority),
+    devices: new DeviceService(options.authority),
     metrics: options.metrics,
   };
   const tls = options.tls;
@@ -89,11 +92,13 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
       await admin.register(clientCertificateRoutes, context);
       await admin.register(hostnameRoutes, context);
       await admin.register(accessRoutes, context);
+      await admin.register(deviceAdminRoutes, context);
       await admin.register(auditRoutes, context);
       await admin.register(organizationRoutes, context);
     },
     { prefix: API_VERSION_PREFIX },
   );
+  await app.register(deviceRoutes, { ...context, prefix: API_VERSION_PREFIX });
 
   return app;
 }

@@ -8,6 +8,7 @@ import type {
 } from 'fastify';
 import type { Authority } from '../authority/index.js';
 import type { AccessService } from '../access/index.js';
+import type { DeviceService } from '../devices/index.js';
 import type { HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
 
@@ -16,6 +17,7 @@ export interface ApiContext {
   authority: Authority;
   hostnames: HostnameService;
   access: AccessService;
+  devices: DeviceService;
   metrics: Metrics;
 }
 

@@ -136,7 +136,13 @@ export class Authority {
     return this.issueFromPublicKey({ ...request, publicKeyPem: csr.publicKeyPem }, actor);
   }
 
-  async issueFromPublicKey(request: IssueFromKeyRequest, actor: Actor): Promise<ClientCertificate> {
+  /**
+   * Signs a client certificate and returns its row without storing it, for callers that store it
+   * in their own transaction (device registration). `uris` are added to the SAN.
+   */
+  async buildClientCertificate(
+    request: IssueFromKeyRequest & { uris?: string[] },
+  ): Promise<ClientCertificate> {
     const now = this.now();
     const id = newId();
     const issuer = await this.signer(ORG_CA_ID);
@@ -145,12 +151,12 @@ export class Authority {
       issuer,
       publicKeyPem: request.publicKeyPem,
       subject: { commonName, organization: this.org.name },
-      sans: { uri: [`urn:gatehouse:client-certificate:${id}`] },
+      sans: { uri: [`urn:gatehouse:client-certificate:${id}`, ...(request.uris ?? [])] },
       validityDays: request.validityDays,
       crlDistributionPoint: crlUrl(this.org.public_url, ORG_CA_ID),
       now,
     });
-    const row: ClientCertificate = {
+    return {
       id,
       ca_id: ORG_CA_ID,
       serial_number: issued.serialNumber,
@@ -166,13 +172,20 @@ export class Authority {
       revocation_reason: null,
       created_at: now.toISOString(),
     };
-    await this.store.transaction(async (tx) => {
-      await tx.clientCertificates.insert(row);
-      await this.#audit(tx, actor, 'client_certificate.issue', 'client_certificate', id, null, {
-        serial_number: row.serial_number,
-        common_name: commonName,
-      });
+  }
+
+  /** Stores a built certificate with its audit entry, inside the caller's transaction. */
+  async storeClientCertificate(tx: Repositories, row: ClientCertificate, actor: Actor): Promise<void> {
+    await tx.clientCertificates.insert(row);
+    await this.#audit(tx, actor, 'client_certificate.issue', 'client_certificate', row.id, null, {
+      serial_number: row.serial_number,
+      common_name: row.common_name,
     });
+  }
+
+  async issueFromPublicKey(request: IssueFromKeyRequest, actor: Actor): Promise<ClientCertificate> {
+    const row = await this.buildClientCertificate(request);
+    await this.store.transaction((tx) => this.storeClientCertificate(tx, row, actor));
     return row;
   }
 
@@ -191,32 +204,35 @@ export class Authority {
 
   /** Marks the certificate revoked and re-signs its CA's CRL in the same transaction. */
   async revokeClientCertificate(id: string, reason: CrlReason, actor: Actor): Promise<ClientCertificate> {
-    const now = this.now();
-    const signer = await this.signer(ORG_CA_ID);
     await this.store.transaction(async (tx) => {
-      const cert = await tx.clientCertificates.get(id);
-      if (!cert) throw notFound('client certificate', id);
-      if (!(await tx.clientCertificates.markRevoked(id, now.toISOString(), reason))) {
+      if (!(await this.revokeIn(tx, id, reason, actor))) {
         throw conflict('already_revoked', `client certificate ${id} is already revoked`);
       }
-      await publishCrl(
-        tx,
-        cert.ca_id,
-        cert.ca_id === ORG_CA_ID ? signer : await this.signer(cert.ca_id),
-        now,
-      );
-      await tx.configVersion.bump();
-      await this.#audit(
-        tx,
-        actor,
-        'client_certificate.revoke',
-        'client_certificate',
-        id,
-        { status: cert.status },
-        { status: 'revoked', reason },
-      );
     });
     return this.getClientCertificate(id);
+  }
+
+  /**
+   * Revokes inside the caller's transaction and re-signs the CRL with it; edges reload. Returns
+   * false when the certificate was already revoked.
+   */
+  async revokeIn(tx: Repositories, id: string, reason: CrlReason, actor: Actor): Promise<boolean> {
+    const now = this.now();
+    const cert = await tx.clientCertificates.get(id);
+    if (!cert) throw notFound('client certificate', id);
+    if (!(await tx.clientCertificates.markRevoked(id, now.toISOString(), reason))) return false;
+    await publishCrl(tx, cert.ca_id, await this.signer(cert.ca_id), now);
+    await tx.configVersion.bump();
+    await this.#audit(
+      tx,
+      actor,
+      'client_certificate.revoke',
+      'client_certificate',
+      id,
+      { status: cert.status },
+      { status: 'revoked', reason },
+    );
+    return true;
   }
 
   // ---- CRLs ----

@@ -213,6 +213,59 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004_devices': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('organization_settings')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('device_certificate_validity', 'text', (c) => c.notNull())
+          .addColumn('require_hardware_backed_registration', 'integer', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db
+          .insertInto('organization_settings')
+          .values({
+            id: 1,
+            device_certificate_validity: '90d',
+            require_hardware_backed_registration: 0,
+            updated_at: new Date().toISOString(),
+          })
+          .execute();
+
+        await db.schema
+          .createTable('devices')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('serial_number', 'text')
+          .addColumn('hostname', 'text')
+          .addColumn('os', 'text')
+          .addColumn('os_version', 'text')
+          .addColumn('model', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('last_seen_at', 'text')
+          .execute();
+        await db.schema.createIndex('devices_serial').on('devices').column('serial_number').execute();
+
+        await db.schema
+          .createTable('registrations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+          .addColumn('mode', 'text', (c) => c.notNull())
+          .addColumn('key_protection', 'text', (c) => c.notNull())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('certificate_id', 'text', (c) => c.references('client_certificates.id'))
+          .addColumn('certificate_fingerprint', 'text')
+          .addColumn('public_key_sha256', 'text')
+          .addColumn('enrolled_by', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('last_seen_at', 'text')
+          .addColumn('ended_at', 'text')
+          .execute();
+        await db.schema.createIndex('registrations_device').on('registrations').column('device_id').execute();
+      },
+    },
   };
 }
 

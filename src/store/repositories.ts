@@ -1,6 +1,10 @@
 import type { Kysely } from 'kysely';
 import type {
   AccessApp,
+  Device,
+  OrganizationSettings,
+  Registration,
+  RegistrationStatus,
   ApiToken,
   IdentityProvider,
   ServiceToken,
@@ -512,6 +516,102 @@ export class IdentityProviders {
   }
 }
 
+export class Settings {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(): Promise<OrganizationSettings> {
+    return this.db
+      .selectFrom('organization_settings')
+      .selectAll()
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+  }
+
+  async update(values: Omit<OrganizationSettings, 'id'>): Promise<void> {
+    await this.db.updateTable('organization_settings').set(values).where('id', '=', 1).execute();
+  }
+}
+
+export class Devices {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(device: Device): Promise<void> {
+    await this.db.insertInto('devices').values(device).execute();
+  }
+
+  async update(device: Device): Promise<void> {
+    const { id, created_at: _created, ...rest } = device;
+    await this.db.updateTable('devices').set(rest).where('id', '=', id).execute();
+  }
+
+  async get(id: string): Promise<Device | undefined> {
+    return this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async bySerial(serial: string): Promise<Device | undefined> {
+    return this.db.selectFrom('devices').selectAll().where('serial_number', '=', serial).executeTakeFirst();
+  }
+
+  async all(): Promise<Device[]> {
+    return this.db.selectFrom('devices').selectAll().orderBy('created_at', 'desc').execute();
+  }
+
+  async touch(id: string, at: string): Promise<void> {
+    await this.db.updateTable('devices').set({ last_seen_at: at }).where('id', '=', id).execute();
+  }
+}
+
+export class Registrations {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(registration: Registration): Promise<void> {
+    await this.db.insertInto('registrations').values(registration).execute();
+  }
+
+  async get(id: string): Promise<Registration | undefined> {
+    return this.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async byTokenHash(hash: string): Promise<Registration | undefined> {
+    return this.db.selectFrom('registrations').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+  }
+
+  async activeFor(deviceId: string): Promise<Registration[]> {
+    return this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .where('status', '=', 'active')
+      .execute();
+  }
+
+  async all(): Promise<Registration[]> {
+    return this.db.selectFrom('registrations').selectAll().orderBy('created_at', 'desc').execute();
+  }
+
+  async end(id: string, status: Exclude<RegistrationStatus, 'active'>, at: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('registrations')
+      .set({ status, ended_at: at })
+      .where('id', '=', id)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async setCertificate(id: string, certificateId: string, fingerprint: string): Promise<void> {
+    await this.db
+      .updateTable('registrations')
+      .set({ certificate_id: certificateId, certificate_fingerprint: fingerprint })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async touch(id: string, at: string): Promise<void> {
+    await this.db.updateTable('registrations').set({ last_seen_at: at }).where('id', '=', id).execute();
+  }
+}
+
 export interface AuditFilter {
   resourceId?: string;
   action?: string;
@@ -552,6 +652,9 @@ export class Repositories {
   readonly serviceTokens: ServiceTokens;
   readonly signingKeys: SigningKeys;
   readonly identityProviders: IdentityProviders;
+  readonly settings: Settings;
+  readonly devices: Devices;
+  readonly registrations: Registrations;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -569,5 +672,8 @@ export class Repositories {
     this.serviceTokens = new ServiceTokens(db);
     this.signingKeys = new SigningKeys(db);
     this.identityProviders = new IdentityProviders(db);
+    this.settings = new Settings(db);
+    this.devices = new Devices(db);
+    this.registrations = new Registrations(db);
   }
 }

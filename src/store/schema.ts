@@ -20,6 +20,9 @@ export interface Database {
   service_tokens: ServiceTokenTable;
   signing_keys: SigningKeyTable;
   identity_providers: IdentityProviderTable;
+  organization_settings: OrganizationSettingsTable;
+  devices: DeviceTable;
+  registrations: RegistrationTable;
 }
 
 export interface OrganizationTable {
@@ -200,6 +203,49 @@ export interface IdentityProviderTable {
   updated_at: string;
 }
 
+export interface OrganizationSettingsTable {
+  id: number;
+  /** Duration ("90d", "12h", "30s"): the lifetime of hardware-backed registrations' certificates. */
+  device_certificate_validity: string;
+  require_hardware_backed_registration: number;
+  updated_at: string;
+}
+
+export interface DeviceTable {
+  id: string;
+  name: string;
+  serial_number: string | null;
+  hostname: string | null;
+  os: string | null;
+  os_version: string | null;
+  model: string | null;
+  created_at: string;
+  last_seen_at: string | null;
+}
+
+export type RegistrationMode = 'standard' | 'hardware_backed';
+/** active; revoked by an admin or the device; replaced by a newer registration of the same device. */
+export type RegistrationStatus = 'active' | 'revoked' | 'replaced';
+
+export interface RegistrationTable {
+  id: string;
+  device_id: string;
+  mode: RegistrationMode;
+  key_protection: 'tpm2' | 'pkcs11' | 'software';
+  token_hash: string;
+  certificate_id: string | null;
+  /** SHA-256 (hex) of the certificate every call must present (hardware-backed only). */
+  certificate_fingerprint: string | null;
+  /** SHA-256 (hex) of the SPKI: renewals must reuse this key. */
+  public_key_sha256: string | null;
+  /** `service_token:<id>` or `identity:<email>`. */
+  enrolled_by: string;
+  status: RegistrationStatus;
+  created_at: string;
+  last_seen_at: string | null;
+  ended_at: string | null;
+}
+
 export type Organization = Selectable<OrganizationTable>;
 export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
 export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
@@ -217,3 +263,6 @@ export type AccessApp = Selectable<AccessAppTable>;
 export type ServiceToken = Selectable<ServiceTokenTable>;
 export type SigningKey = Selectable<SigningKeyTable>;
 export type IdentityProvider = Selectable<IdentityProviderTable>;
+export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
+export type Device = Selectable<DeviceTable>;
+export type Registration = Selectable<RegistrationTable>;

@@ -1,0 +1,257 @@
+import type { TLSSocket } from 'node:tls';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { type DevicePrincipal, RegistrationInput, SettingsInput } from '../../devices/index.js';
+import type { OrganizationSettings, Registration } from '../../store/index.js';
+import type { ApiContext } from '../context.js';
+import { Envelope, ok } from '../envelope.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the device auth hook. */
+    device?: DevicePrincipal;
+  }
+}
+
+const Timestamp = Type.String({ format: 'date-time' });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
+
+const SettingsView = Type.Object({
+  device_certificate_validity: Type.String(),
+  require_hardware_backed_registration: Type.Boolean(),
+});
+const settingsView = (s: OrganizationSettings) => ({
+  device_certificate_validity: s.device_certificate_validity,
+  require_hardware_backed_registration: Boolean(s.require_hardware_backed_registration),
+});
+
+const RegistrationView = Type.Object(
+  {
+    id: Type.String(),
+    device_id: Type.String(),
+    mode: Type.Union([Type.Literal('standard'), Type.Literal('hardware_backed')]),
+    key_protection: Type.String(),
+    status: Type.String(),
+    enrolled_by: Type.String(),
+    certificate_id: Nullable(Type.String()),
+    certificate_expires_on: Nullable(Timestamp),
+    created_on: Timestamp,
+    last_seen: Nullable(Timestamp),
+    ended_on: Nullable(Timestamp),
+  },
+  { $id: 'Registration' },
+);
+
+const peerCertificate = (socket: unknown) =>
+  (socket as Partial<TLSSocket>).getPeerX509Certificate?.() ?? undefined;
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** Registration (service-token or identity authenticated) and the device's own API. */
+export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { devices }) => {
+  const view = async (r: Registration) => ({
+    id: r.id,
+    device_id: r.device_id,
+    mode: r.mode,
+    key_protection: r.key_protection,
+    status: r.status,
+    enrolled_by: r.enrolled_by,
+    certificate_id: r.certificate_id,
+    certificate_expires_on: await devices.certificateExpiry(r),
+    created_on: r.created_at,
+    last_seen: r.last_seen_at,
+    ended_on: r.ended_at,
+  });
+
+  app.post(
+    '/registrations',
+    {
+      schema: {
+        tags: ['Devices'],
+        summary: 'Register a device (Gatehouse-Access-Client-Id/-Secret service token)',
+        description:
+          'With a csr the registration is hardware-backed: the response carries a certificate every later device call must present.',
+        security: [],
+        body: RegistrationInput,
+        response: {
+          201: Envelope(
+            Type.Object({
+              registration_id: Type.String(),
+              device_id: Type.String(),
+              token: Type.String({ description: 'shown once; stored hashed' }),
+              mode: Type.String(),
+              certificate: Type.Optional(Type.String()),
+              certificate_chain: Type.Optional(Type.String()),
+              certificate_expires_on: Type.Optional(Timestamp),
+            }),
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const enroller = await devices.enrollerFromServiceToken(
+        first(request.headers['gatehouse-access-client-id']),
+        first(request.headers['gatehouse-access-client-secret']),
+      );
+      const r = await devices.register(request.body, enroller);
+      return reply.status(201).send(
+        ok({
+          registration_id: r.registration.id,
+          device_id: r.device.id,
+          token: r.token,
+          mode: r.registration.mode,
+          ...(r.certificatePem
+            ? {
+                certificate: r.certificatePem,
+                certificate_chain: r.chainPem,
+                certificate_expires_on: r.expiresOn,
+              }
+            : {}),
+        }),
+      );
+    },
+  );
+
+  await app.register(async (plain) => {
+    const self = plain.withTypeProvider<TypeBoxTypeProvider>();
+    self.addHook('onRequest', async (request) => {
+      const bearer = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+      request.device = await devices.authenticate(bearer, peerCertificate(request.raw.socket));
+    });
+    const principal = (request: { device?: DevicePrincipal }) => request.device as DevicePrincipal;
+
+    self.get(
+      '/devices/self',
+      {
+        schema: {
+          tags: ['Devices'],
+          summary: 'The calling device: registration, device facts, org settings',
+          security: [],
+          response: {
+            200: Envelope(
+              Type.Object({
+                registration: RegistrationView,
+                device: Type.Record(Type.String(), Type.Unknown()),
+                settings: SettingsView,
+                posture_rules: Type.Array(Type.Unknown()),
+              }),
+            ),
+          },
+        },
+      },
+      async (request) => {
+        const { registration, device } = principal(request);
+        return ok({
+          registration: await view(registration),
+          device,
+          settings: settingsView(await devices.settings()),
+          posture_rules: [],
+        });
+      },
+    );
+
+    self.post(
+      '/devices/self/renew',
+      {
+        schema: {
+          tags: ['Devices'],
+          summary: 'Renew the certificate with the same key, before it expires',
+          security: [],
+          body: Type.Object(
+            { csr: Type.String({ minLength: 1, maxLength: 20_000 }) },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (request) => {
+        const renewed = await devices.renew(principal(request), request.body.csr);
+        return ok({
+          certificate: renewed.certificatePem,
+          certificate_chain: renewed.chainPem,
+          certificate_expires_on: renewed.expiresOn,
+        });
+      },
+    );
+
+    self.delete(
+      '/devices/self',
+      { schema: { tags: ['Devices'], summary: 'Unregister this device', security: [] } },
+      async (request) => {
+        await devices.unregister(principal(request));
+        return ok({ id: principal(request).registration.id });
+      },
+    );
+  });
+};
+
+/** The admin side: devices, registrations, organization settings. */
+export const deviceAdminRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { devices }) => {
+  const tags = ['Devices'];
+  app.get('/devices', { schema: { tags, summary: 'Devices with their registrations' } }, async () => {
+    const { devices: list, registrations } = await devices.list();
+    const expiry = new Map(
+      await Promise.all(registrations.map(async (r) => [r.id, await devices.certificateExpiry(r)] as const)),
+    );
+    return ok(
+      list.map((d) => ({
+        ...d,
+        registrations: registrations
+          .filter((r) => r.device_id === d.id)
+          .map((r) => ({
+            id: r.id,
+            mode: r.mode,
+            key_protection: r.key_protection,
+            status: r.status,
+            hardware_backed: r.mode === 'hardware_backed',
+            certificate_expires_on: expiry.get(r.id),
+            last_seen: r.last_seen_at,
+          })),
+      })),
+    );
+  });
+  app.get('/registrations', { schema: { tags, summary: 'All registrations, newest first' } }, async () => {
+    const { registrations } = await devices.list();
+    return ok(
+      registrations.map((r) => ({
+        id: r.id,
+        device_id: r.device_id,
+        mode: r.mode,
+        key_protection: r.key_protection,
+        status: r.status,
+        enrolled_by: r.enrolled_by,
+        created_on: r.created_at,
+        last_seen: r.last_seen_at,
+      })),
+    );
+  });
+  app.delete(
+    '/registrations/:id',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke a registration: its token stops working and its certificate lands in the CRL',
+        params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+      },
+    },
+    async (request) => {
+      await devices.revoke(request.params.id, request.actor);
+      return ok({ id: request.params.id });
+    },
+  );
+  app.get(
+    '/organization/settings',
+    { schema: { tags, summary: 'Organization settings', response: { 200: Envelope(SettingsView) } } },
+    async () => ok(settingsView(await devices.settings())),
+  );
+  app.patch(
+    '/organization/settings',
+    {
+      schema: {
+        tags,
+        summary: 'Update organization settings',
+        body: SettingsInput,
+        response: { 200: Envelope(SettingsView) },
+      },
+    },
+    async (request) => ok(settingsView(await devices.updateSettings(request.body, request.actor))),
+  );
+};

@@ -1,0 +1,388 @@
+import { createHash, randomBytes, randomUUID, type X509Certificate } from 'node:crypto';
+import { type Static, Type } from '@sinclair/typebox';
+import { AccessService, parseDuration } from '../access/index.js';
+import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { badRequest, GatehouseError, notFound } from '../errors/index.js';
+import { verifyCsr } from '../pki/index.js';
+import type { Device, OrganizationSettings, Registration, Repositories } from '../store/index.js';
+
+export const KEY_PROTECTIONS = ['tpm2', 'pkcs11', 'software'] as const;
+
+const Fact = (max: number) => Type.Optional(Type.String({ minLength: 1, maxLength: max }));
+
+export const RegistrationInput = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    serial_number: Fact(200),
+    hostname: Fact(253),
+    os: Fact(50),
+    os_version: Fact(100),
+    model: Fact(200),
+    key_protection: Type.Union(KEY_PROTECTIONS.map((k) => Type.Literal(k))),
+    csr: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 20_000,
+        description: 'PKCS#10 PEM; makes the registration hardware-backed',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RegistrationInput = Static<typeof RegistrationInput>;
+
+export const SettingsInput = Type.Object(
+  {
+    device_certificate_validity: Type.Optional(Type.String({ description: 'e.g. "90d", "12h", "30s"' })),
+    require_hardware_backed_registration: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type SettingsInput = Static<typeof SettingsInput>;
+
+/** Device certificates may live up to ten years (the CA's limit), down to seconds (tests, kiosks). */
+const MAX_DEVICE_CERT_MS = 3650 * 86_400_000;
+
+export interface RegistrationResult {
+  registration: Registration;
+  device: Device;
+  token: string;
+  certificatePem?: string;
+  chainPem?: string;
+  expiresOn?: string;
+}
+
+/** Who may enrol a device: a service token, or a user who logged in with the org's IdP. */
+export type Enroller = { kind: 'service_token'; id: string } | { kind: 'identity'; email: string };
+
+export interface DevicePrincipal {
+  registration: Registration;
+  device: Device;
+}
+
+const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const tokenPrefix = 'ghd_';
+
+/**
+ * Device registration, standard and hardware-backed. A hardware-backed registration is bound to
+ * a certificate issued from a CSR whose key lives in the device's TPM (or another token): every
+ * later device call must present exactly that certificate, so a stolen bearer token is useless
+ * elsewhere. Renewal must reuse the same key.
+ */
+export class DeviceService {
+  readonly #access: AccessService;
+
+  constructor(private readonly authority: Authority) {
+    this.#access = new AccessService(authority);
+  }
+
+  private get store() {
+    return this.authority.store;
+  }
+
+  async settings(): Promise<OrganizationSettings> {
+    return this.store.settings.get();
+  }
+
+  async updateSettings(input: SettingsInput, actor: Actor): Promise<OrganizationSettings> {
+    const current = await this.settings();
+    const next: Omit<OrganizationSettings, 'id'> = {
+      device_certificate_validity: input.device_certificate_validity ?? current.device_certificate_validity,
+      require_hardware_backed_registration:
+        input.require_hardware_backed_registration === undefined
+          ? current.require_hardware_backed_registration
+          : Number(input.require_hardware_backed_registration),
+      updated_at: this.authority.now().toISOString(),
+    };
+    const ms = parseDuration(next.device_certificate_validity, MAX_DEVICE_CERT_MS);
+    if (ms < 1000) throw badRequest('invalid_duration', 'device_certificate_validity must be at least 1s');
+    await this.store.transaction(async (tx) => {
+      await tx.settings.update(next);
+      await appendAudit(
+        tx,
+        {
+          actor,
+          action: 'organization.settings.update',
+          resourceType: 'organization',
+          resourceId: this.authority.org.id,
+          before: current,
+          after: next,
+        },
+        this.authority.now(),
+      );
+    });
+    return { id: 1, ...next };
+  }
+
+  /** Service-token credentials for POST /registrations (Gatehouse-Access-Client-Id/-Secret). */
+  async enrollerFromServiceToken(
+    clientId: string | undefined,
+    secret: string | undefined,
+  ): Promise<Enroller> {
+    const token = clientId && secret ? await this.#access.verifyServiceToken(clientId, secret) : undefined;
+    if (!token)
+      throw new GatehouseError(
+        'invalid_service_token',
+        'registration needs valid Gatehouse-Access-Client-Id/-Secret credentials or an identity login',
+        401,
+      );
+    return { kind: 'service_token', id: token.id };
+  }
+
+  async register(input: RegistrationInput, enroller: Enroller): Promise<RegistrationResult> {
+    const settings = await this.settings();
+    const hardwareBacked = input.csr !== undefined;
+    if (input.key_protection !== 'software' && !hardwareBacked) {
+      throw badRequest(
+        'csr_required',
+        `key_protection ${input.key_protection} needs a csr made with that key`,
+      );
+    }
+    if (
+      settings.require_hardware_backed_registration &&
+      (!hardwareBacked || input.key_protection === 'software')
+    ) {
+      throw new GatehouseError(
+        'hardware_backed_required',
+        'this organization requires hardware-backed registration (a TPM or PKCS#11 key and a CSR)',
+        403,
+      );
+    }
+    const now = this.authority.now();
+    const actor: Actor =
+      enroller.kind === 'service_token' ? `service_token:${enroller.id}` : `identity:${enroller.email}`;
+    const existing = input.serial_number ? await this.store.devices.bySerial(input.serial_number) : undefined;
+    const device: Device = {
+      id: existing?.id ?? randomUUID(),
+      name: input.name,
+      serial_number: input.serial_number ?? null,
+      hostname: input.hostname ?? null,
+      os: input.os ?? null,
+      os_version: input.os_version ?? null,
+      model: input.model ?? null,
+      created_at: existing?.created_at ?? now.toISOString(),
+      last_seen_at: now.toISOString(),
+    };
+    const registrationId = randomUUID();
+    let certificate: Awaited<ReturnType<Authority['buildClientCertificate']>> | undefined;
+    let publicKeySha256: string | null = null;
+    if (input.csr) {
+      const csr = await verifyCsr(input.csr);
+      const okKey =
+        (csr.key.type === 'ec' && csr.key.curve === 'P-256') ||
+        (csr.key.type === 'rsa' && csr.key.bits === 2048);
+      if (!okKey) throw badRequest('unsupported_key_type', 'device keys must be ECDSA P-256 or RSA-2048');
+      publicKeySha256 = sha256(csr.publicKeyDer);
+      certificate = await this.authority.buildClientCertificate({
+        publicKeyPem: csr.publicKeyPem,
+        validityDays: parseDuration(settings.device_certificate_validity, MAX_DEVICE_CERT_MS) / 86_400_000,
+        commonName: device.id,
+        uris: [`urn:gatehouse:device:${device.id}`, `urn:gatehouse:registration:${registrationId}`],
+      });
+    }
+    const token = tokenPrefix + randomBytes(32).toString('base64url');
+    const registration: Registration = {
+      id: registrationId,
+      device_id: device.id,
+      mode: hardwareBacked ? 'hardware_backed' : 'standard',
+      key_protection: input.key_protection,
+      token_hash: sha256(token),
+      certificate_id: certificate?.id ?? null,
+      certificate_fingerprint: certificate?.fingerprint_sha256 ?? null,
+      public_key_sha256: publicKeySha256,
+      enrolled_by: actor,
+      status: 'active',
+      created_at: now.toISOString(),
+      last_seen_at: null,
+      ended_at: null,
+    };
+    await this.store.transaction(async (tx) => {
+      if (existing) {
+        await tx.devices.update(device);
+        // One device, one registration: registering again (in either mode) replaces the old one.
+        for (const old of await tx.registrations.activeFor(device.id))
+          await this.#end(tx, old, 'replaced', actor);
+      } else {
+        await tx.devices.insert(device);
+      }
+      if (certificate) await this.authority.storeClientCertificate(tx, certificate, actor);
+      await tx.registrations.insert(registration);
+      await appendAudit(
+        tx,
+        {
+          actor,
+          action: 'registration.create',
+          resourceType: 'registration',
+          resourceId: registrationId,
+          before: null,
+          after: {
+            device_id: device.id,
+            mode: registration.mode,
+            key_protection: registration.key_protection,
+          },
+        },
+        now,
+      );
+    });
+    return {
+      registration,
+      device,
+      token,
+      ...(certificate
+        ? {
+            certificatePem: certificate.certificate_pem,
+            chainPem: await this.authority.orgCaChainPem(),
+            expiresOn: certificate.not_after,
+          }
+        : {}),
+    };
+  }
+
+  async #end(
+    tx: Repositories,
+    registration: Registration,
+    status: 'revoked' | 'replaced',
+    actor: Actor,
+  ): Promise<void> {
+    if (!(await tx.registrations.end(registration.id, status, this.authority.now().toISOString()))) return;
+    if (registration.certificate_id)
+      await this.authority.revokeIn(
+        tx,
+        registration.certificate_id,
+        status === 'replaced' ? 'superseded' : 'cessationOfOperation',
+        actor,
+      );
+    await appendAudit(
+      tx,
+      {
+        actor,
+        action: `registration.${status === 'replaced' ? 'replace' : 'revoke'}`,
+        resourceType: 'registration',
+        resourceId: registration.id,
+        before: { status: 'active' },
+        after: { status },
+      },
+      this.authority.now(),
+    );
+  }
+
+  /**
+   * Authenticates a device API call: the bearer token of an active registration and, when the
+   * registration is hardware-backed, the very certificate issued to it on this TLS connection.
+   */
+  async authenticate(
+    bearer: string | undefined,
+    peer: X509Certificate | undefined,
+  ): Promise<DevicePrincipal> {
+    const unauthorized = (code: string, message: string) => new GatehouseError(code, message, 401);
+    if (!bearer) throw unauthorized('unauthenticated', 'missing Authorization: Bearer <device token>');
+    const registration = await this.store.registrations.byTokenHash(sha256(bearer));
+    if (!registration) throw unauthorized('invalid_token', 'the device token is not valid');
+    if (registration.status !== 'active')
+      throw unauthorized(
+        'registration_ended',
+        `this registration was ${registration.status}; register again`,
+      );
+    if (registration.mode === 'hardware_backed') {
+      if (!peer)
+        throw unauthorized(
+          'certificate_required',
+          'this registration is hardware-backed: present its client certificate',
+        );
+      if (sha256(peer.raw) !== registration.certificate_fingerprint) {
+        throw unauthorized(
+          'certificate_mismatch',
+          'the client certificate is not the one issued to this registration',
+        );
+      }
+      if (Date.parse(peer.validTo) <= this.authority.now().getTime()) {
+        throw unauthorized(
+          'certificate_expired',
+          "the registration's certificate has expired; register again",
+        );
+      }
+    }
+    const device = await this.store.devices.get(registration.device_id);
+    if (!device) throw unauthorized('invalid_token', 'the device no longer exists');
+    const at = this.authority.now().toISOString();
+    await this.store.registrations.touch(registration.id, at);
+    await this.store.devices.touch(device.id, at);
+    return { registration, device };
+  }
+
+  /** A new certificate for the same key, before the current one expires; the old one is superseded. */
+  async renew(
+    principal: DevicePrincipal,
+    csrPem: string,
+  ): Promise<{ certificatePem: string; chainPem: string; expiresOn: string }> {
+    const { registration } = principal;
+    if (registration.mode !== 'hardware_backed')
+      throw badRequest(
+        'not_hardware_backed',
+        'only hardware-backed registrations have a certificate to renew',
+      );
+    const csr = await verifyCsr(csrPem);
+    if (sha256(csr.publicKeyDer) !== registration.public_key_sha256) {
+      throw badRequest(
+        'key_mismatch',
+        "renewal must use the registration's key (the CSR's public key differs)",
+      );
+    }
+    const settings = await this.settings();
+    const actor: Actor = `registration:${registration.id}`;
+    const certificate = await this.authority.buildClientCertificate({
+      publicKeyPem: csr.publicKeyPem,
+      validityDays: parseDuration(settings.device_certificate_validity, MAX_DEVICE_CERT_MS) / 86_400_000,
+      commonName: principal.device.id,
+      uris: [`urn:gatehouse:device:${principal.device.id}`, `urn:gatehouse:registration:${registration.id}`],
+    });
+    await this.store.transaction(async (tx) => {
+      await this.authority.storeClientCertificate(tx, certificate, actor);
+      await tx.registrations.setCertificate(registration.id, certificate.id, certificate.fingerprint_sha256);
+      if (registration.certificate_id)
+        await this.authority.revokeIn(tx, registration.certificate_id, 'superseded', actor);
+      await appendAudit(
+        tx,
+        {
+          actor,
+          action: 'registration.renew',
+          resourceType: 'registration',
+          resourceId: registration.id,
+          before: { certificate_id: registration.certificate_id },
+          after: { certificate_id: certificate.id },
+        },
+        this.authority.now(),
+      );
+    });
+    return {
+      certificatePem: certificate.certificate_pem,
+      chainPem: await this.authority.orgCaChainPem(),
+      expiresOn: certificate.not_after,
+    };
+  }
+
+  async unregister(principal: DevicePrincipal): Promise<void> {
+    await this.store.transaction((tx) =>
+      this.#end(tx, principal.registration, 'revoked', `registration:${principal.registration.id}`),
+    );
+  }
+
+  async revoke(registrationId: string, actor: Actor): Promise<void> {
+    const registration = await this.store.registrations.get(registrationId);
+    if (!registration) throw notFound('registration', registrationId);
+    await this.store.transaction((tx) => this.#end(tx, registration, 'revoked', actor));
+  }
+
+  async list(): Promise<{ devices: Device[]; registrations: Registration[] }> {
+    const [devices, registrations] = await Promise.all([
+      this.store.devices.all(),
+      this.store.registrations.all(),
+    ]);
+    return { devices, registrations };
+  }
+
+  async certificateExpiry(registration: Registration): Promise<string | null> {
+    if (!registration.certificate_id) return null;
+    return (await this.store.clientCertificates.get(registration.certificate_id))?.not_after ?? null;
+  }
+}
