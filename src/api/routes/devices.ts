@@ -1,7 +1,12 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { type DevicePrincipal, RegistrationInput, SettingsInput } from '../../devices/index.js';
+import {
+  type DevicePrincipal,
+  type DeviceService,
+  RegistrationInput,
+  SettingsInput,
+} from '../../devices/index.js';
 import type { OrganizationSettings, Registration } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
@@ -46,22 +51,22 @@ const peerCertificate = (socket: unknown) =>
   (socket as Partial<TLSSocket>).getPeerX509Certificate?.() ?? undefined;
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
+const registrationView = async (devices: DeviceService, r: Registration) => ({
+  id: r.id,
+  device_id: r.device_id,
+  mode: r.mode,
+  key_protection: r.key_protection,
+  status: r.status,
+  enrolled_by: r.enrolled_by,
+  certificate_id: r.certificate_id,
+  certificate_expires_on: await devices.certificateExpiry(r),
+  created_on: r.created_at,
+  last_seen: r.last_seen_at,
+  ended_on: r.ended_at,
+});
+
 /** Registration (service-token or identity authenticated) and the device's own API. */
 export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { devices }) => {
-  const view = async (r: Registration) => ({
-    id: r.id,
-    device_id: r.device_id,
-    mode: r.mode,
-    key_protection: r.key_protection,
-    status: r.status,
-    enrolled_by: r.enrolled_by,
-    certificate_id: r.certificate_id,
-    certificate_expires_on: await devices.certificateExpiry(r),
-    created_on: r.created_at,
-    last_seen: r.last_seen_at,
-    ended_on: r.ended_at,
-  });
-
   app.post(
     '/registrations',
     {
@@ -141,7 +146,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
       async (request) => {
         const { registration, device } = principal(request);
         return ok({
-          registration: await view(registration),
+          registration: await registrationView(devices, registration),
           device,
           settings: settingsView(await devices.settings()),
           posture_rules: [],
@@ -208,21 +213,19 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (a
       })),
     );
   });
-  app.get('/registrations', { schema: { tags, summary: 'All registrations, newest first' } }, async () => {
-    const { registrations } = await devices.list();
-    return ok(
-      registrations.map((r) => ({
-        id: r.id,
-        device_id: r.device_id,
-        mode: r.mode,
-        key_protection: r.key_protection,
-        status: r.status,
-        enrolled_by: r.enrolled_by,
-        created_on: r.created_at,
-        last_seen: r.last_seen_at,
-      })),
-    );
-  });
+  app.get(
+    '/registrations',
+    {
+      schema: {
+        tags,
+        summary: 'All registrations, newest first',
+        response: { 200: Envelope(Type.Array(RegistrationView)) },
+      },
+    },
+    async () =>
+      ok(await Promise.all((await devices.list()).registrations.map((r) => registrationView(devices, r)))),
+  );
+
   app.delete(
     '/registrations/:id',
     {
