@@ -25,6 +25,55 @@ export const SYSTEM_DEPS = [
     why: 'throwaway PostgreSQL cluster for store tests',
   },
   { package: 'libnss3-tools', commands: ['certutil'], why: 'NSS database interop' },
+  // Device key providers (test/agent/keys): a software TPM behind a resource manager on a private
+  // dbus session bus, tpm2-pkcs11 over it, SoftHSM2, and libp11's OpenSSL engine for the handshake.
+  { package: 'swtpm', commands: ['swtpm'], why: 'TPM 2.0 emulator for device-key tests' },
+  { package: 'tpm2-abrmd', commands: ['tpm2-abrmd'], why: 'TPM resource manager in front of swtpm' },
+  {
+    package: 'libtss2-tcti-tabrmd0',
+    commands: [],
+    check: () =>
+      ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) =>
+        existsSync(`${d}/libtss2-tcti-tabrmd.so.0`),
+      ),
+    why: 'TCTI to reach tpm2-abrmd',
+  },
+  {
+    package: 'libtss2-tcti-swtpm0',
+    commands: [],
+    check: () =>
+      ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) =>
+        existsSync(`${d}/libtss2-tcti-swtpm.so.0`),
+      ),
+    why: 'TCTI from tpm2-abrmd to swtpm',
+  },
+  {
+    package: 'tpm2-tools',
+    commands: ['tpm2_getcap', 'tpm2_dictionarylockout'],
+    why: 'TPM lockout state in device-key tests',
+  },
+  {
+    package: 'libtpm2-pkcs11-1',
+    commands: [],
+    check: () =>
+      ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) =>
+        existsSync(`${d}/libtpm2_pkcs11.so.1`),
+      ),
+    why: 'PKCS#11 module over the TPM (tpm2 device keys)',
+  },
+  { package: 'libtpm2-pkcs11-tools', commands: ['tpm2_ptool'], why: 'tpm2-pkcs11 store and token setup' },
+  {
+    package: 'libengine-pkcs11-openssl',
+    commands: [],
+    check: () =>
+      ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'].some((d) =>
+        existsSync(`${d}/engines-3/pkcs11.so`),
+      ),
+    why: "libp11's OpenSSL engine: TLS handshakes signed in the token",
+  },
+  { package: 'opensc', commands: ['pkcs11-tool'], why: 'independent look at token key attributes' },
+  { package: 'softhsm2', commands: ['softhsm2-util'], why: 'software PKCS#11 token for device-key tests' },
+  { package: 'dbus', commands: ['dbus-daemon', 'dbus-send'], why: 'private session bus for tpm2-abrmd' },
 ];
 
 const EXTRA_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
