@@ -7,6 +7,26 @@ export interface EdgeMetrics {
   configReloads: Counter<'result'>;
 }
 
+/**
+ * Per-request counting without prom-client hashing a label object each time: the labelled child
+ * for each combination is looked up once and kept (label values are bounded: hostnames, modes,
+ * statuses, codes).
+ */
+export class RequestCounter {
+  readonly #children = new Map<string, { inc(): void }>();
+  constructor(private readonly counter: EdgeMetrics['requests']) {}
+
+  inc(hostname: string, mode: string, certStatus: string, code: number): void {
+    const key = `${hostname}|${mode}|${certStatus}|${code}`;
+    let child = this.#children.get(key);
+    if (!child) {
+      child = this.counter.labels(hostname, mode, certStatus, String(code));
+      this.#children.set(key, child);
+    }
+    child.inc();
+  }
+}
+
 export function createEdgeMetrics(registry: Registry): EdgeMetrics {
   return {
     handshakes: new Counter({

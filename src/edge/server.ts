@@ -8,7 +8,7 @@ import { isGatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
-import type { EdgeMetrics } from './metrics.js';
+import { type EdgeMetrics, RequestCounter } from './metrics.js';
 import { type UpstreamPools, upstreamHeaders } from './proxy.js';
 import { blockResponse, type EdgeResponse, edgeError } from './responses.js';
 import { EDGE_SECURE_OPTIONS, type EdgeSnapshot, type HostRuntime } from './snapshot.js';
@@ -109,6 +109,7 @@ function send(res: ServerResponse, r: EdgeResponse): void {
 
 export function createEdgeServer(options: EdgeServerOptions): https.Server {
   const { metrics, logger } = options;
+  const requestCounter = new RequestCounter(metrics.requests);
 
   const server = https.createServer(
     {
@@ -373,7 +374,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       }
       if (!answered) upstreamMs = await forward(req, res, admitted.host, extra, setCookie);
     }
-    metrics.requests.inc({ hostname, mode, cert_status: certStatus, code: String(res.statusCode) });
+    requestCounter.inc(hostname, mode, certStatus, res.statusCode);
     if (options.accessLog) {
       logger.info(
         {
