@@ -1,0 +1,311 @@
+// Registering a device, the first time (`gatehouse device register`) and again (`run`, when the
+// registration is gone or its mode no longer fits the organization). The server says yes before
+// anything is kept locally; when keeping it fails, the new registration is unregistered again so
+// no orphan is left on the server.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { GatehouseError } from '../errors/index.js';
+import { parsePem, toPem, x509 } from '../pki/index.js';
+import { collectFacts } from './facts.js';
+import { ServerClient } from './http.js';
+import { createDeviceKey, type DeviceKey, discardKey } from './key-provider.js';
+import { mdmForOrg, readMdmFile } from './mdm.js';
+import {
+  type AgentState,
+  type EnrolmentSource,
+  type LoadedState,
+  type ProviderSettings,
+  providerOptions,
+  type RegistrationMode,
+  saveRegistration,
+} from './state.js';
+
+export interface RegistrationPolicy {
+  mode: RegistrationMode;
+  /** A hardware key is demanded (the software provider does not qualify). */
+  hardwareRequired: boolean;
+  /** Who demands it, for messages. */
+  reason: string;
+}
+
+/**
+ * The registration the organization wants: hardware-backed when the MDM file says
+ * hardware_backed_registration=true or the server requires it; standard when the MDM file says
+ * false (and the server does not require it); otherwise hardware-backed with the configured key.
+ */
+export function registrationPolicy(
+  mdmHardwareBacked: boolean | undefined,
+  serverRequires: boolean | undefined,
+): RegistrationPolicy {
+  if (serverRequires)
+    return { mode: 'hardware_backed', hardwareRequired: true, reason: 'the organization requires it' };
+  if (mdmHardwareBacked === true)
+    return {
+      mode: 'hardware_backed',
+      hardwareRequired: true,
+      reason: 'the MDM file sets hardware_backed_registration',
+    };
+  if (mdmHardwareBacked === false)
+    return {
+      mode: 'standard',
+      hardwareRequired: false,
+      reason: 'the MDM file turns hardware_backed_registration off',
+    };
+  return { mode: 'hardware_backed', hardwareRequired: false, reason: 'a key provider is configured' };
+}
+
+/** hardware_backed_registration for `org` in the MDM file the state names (re-read every time). */
+export function mdmHardwareBacked(source: EnrolmentSource, org: string): boolean | undefined {
+  if (!source.mdm_file) return undefined;
+  const doc = readMdmFile(source.mdm_file, { optional: true });
+  return doc ? mdmForOrg(doc, source.mdm_file, org).hardwareBackedRegistration : undefined;
+}
+
+export function refuseSoftwareKey(policy: RegistrationPolicy, provider: ProviderSettings): void {
+  if (policy.hardwareRequired && provider.provider === 'software')
+    throw new GatehouseError(
+      'hardware_backed_required',
+      `hardware-backed registration is required (${policy.reason}) and a software key does not qualify: use --key-provider tpm2 or pkcs11`,
+      403,
+    );
+}
+
+/** The service token to register with: the secret file named in the state, or the MDM file. */
+export function serviceToken(source: EnrolmentSource, org: string): { clientId: string; secret: string } {
+  if (source.service_token_id && source.service_token_secret_file) {
+    let secret: string;
+    try {
+      secret = readFileSync(source.service_token_secret_file, 'utf8').trim();
+    } catch (err) {
+      throw new GatehouseError(
+        'service_token_unavailable',
+        `cannot read the service token secret file ${source.service_token_secret_file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
+    }
+    if (!secret)
+      throw new GatehouseError(
+        'service_token_unavailable',
+        `the service token secret file ${source.service_token_secret_file} is empty`,
+      );
+    return { clientId: source.service_token_id, secret };
+  }
+  const config = source.mdm_file
+    ? (() => {
+        const doc = readMdmFile(source.mdm_file, { optional: true });
+        return doc && mdmForOrg(doc, source.mdm_file, org).config;
+      })()
+    : undefined;
+  if (config?.authClientId && config.authClientSecret)
+    return { clientId: config.authClientId, secret: config.authClientSecret };
+  throw new GatehouseError(
+    'service_token_required',
+    'registering needs a service token: --service-token-id with --service-token-secret-file, or auth_client_id/auth_client_secret in the MDM file',
+  );
+}
+
+/** The certificates of a CA file (PEM), checked: `invalid_ca_file` otherwise. */
+export function readCaFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatehouseError(
+      'invalid_ca_file',
+      `cannot read the CA file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  try {
+    const ders = parsePem(text, 'CERTIFICATE');
+    const certs = ders.map((der) => new x509.X509Certificate(der));
+    if (!certs.some((c) => c.getExtension(x509.BasicConstraintsExtension)?.ca))
+      throw new Error('it holds no CA certificate');
+    return ders.map((der) => toPem(der, 'CERTIFICATE')).join('');
+  } catch (err) {
+    throw new GatehouseError(
+      'invalid_ca_file',
+      `the CA file ${path} is not a PEM CA certificate (the organization's root): ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Organization names (subject O=) of the certificates in a PEM text. */
+function organizations(pem: string): string[] {
+  return parsePem(pem, 'CERTIFICATE').flatMap((der) =>
+    new x509.X509Certificate(der).subjectName.getField('O'),
+  );
+}
+
+/**
+ * The organization check: the org named on the command line (or in the MDM file) must be the O= of
+ * the CA file (checked before registering) and of the certificate the server issues.
+ */
+export function checkOrganization(pem: string, org: string, what: string): void {
+  const names = organizations(pem);
+  if (!names.includes(org))
+    throw new GatehouseError(
+      'org_mismatch',
+      `${what} belongs to ${names.length ? names.map((n) => JSON.stringify(n)).join(', ') : 'no organization'}, not ${JSON.stringify(org)}`,
+    );
+}
+
+/** What a registration is made from: the state's settings, the dir, and what the server said. */
+export type EnrolInput = Pick<
+  AgentState,
+  'server_url' | 'org' | 'ca_file' | 'ca_pem' | 'key_provider' | 'enrolment' | 'fact_overrides'
+> & {
+  dir: string;
+  /** The server's require_hardware_backed_registration, when known. */
+  serverRequires?: boolean;
+};
+
+interface RegistrationResponse {
+  registration_id: string;
+  device_id: string;
+  token: string;
+  mode: RegistrationMode;
+  certificate?: string;
+  certificate_chain?: string;
+}
+
+/** cert.pem: the leaf, then its chain (none for a standard registration). */
+export function certificateFile(r: { certificate?: string; certificate_chain?: string }): string | undefined {
+  return r.certificate && r.certificate + (r.certificate_chain ?? '');
+}
+
+/** A client for device calls with the given credentials (mTLS with the key when there is a certificate). */
+export function deviceClient(
+  serverUrl: string,
+  caPem: string | null,
+  key: DeviceKey | undefined,
+  certificatePem: string | undefined,
+): ServerClient {
+  if (certificatePem && !key)
+    throw new GatehouseError('state_invalid', 'a hardware-backed registration needs its key');
+  return new ServerClient({
+    serverUrl,
+    ...(caPem ? { caPem } : {}),
+    // The context replaces `ca`: it gets the org root itself, so it trusts only that.
+    ...(key && certificatePem ? key.tlsOptions(certificatePem, caPem ? { ca: caPem } : {}) : {}),
+  });
+}
+
+/** Unregisters what the server just registered; the error to report, saying how that went. */
+async function undoRegistration(
+  input: EnrolInput,
+  reg: RegistrationResponse,
+  key: DeviceKey | undefined,
+  err: unknown,
+): Promise<GatehouseError> {
+  let outcome = `registration ${reg.registration_id} was unregistered again`;
+  let client: ServerClient | undefined;
+  try {
+    client = deviceClient(input.server_url, input.ca_pem, key, certificateFile(reg));
+    await client.call('DELETE', '/devices/self', { bearer: reg.token });
+  } catch (undoErr) {
+    outcome = `and registration ${reg.registration_id} could not be unregistered again: ${(undoErr as Error).message}; an admin can revoke it`;
+  } finally {
+    await client?.close();
+  }
+  const message = `${err instanceof Error ? err.message : String(err)} (${outcome})`;
+  return err instanceof GatehouseError
+    ? new GatehouseError(err.code, message, err.status, { cause: err })
+    : new GatehouseError('registration_failed', message, 500, { cause: err });
+}
+
+const keyLabel = () => `gatehouse-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+
+/**
+ * Registers with the server and keeps the result in the state dir. Creates a new key for
+ * hardware-backed registrations. On failure nothing new is left behind: the new key file (software)
+ * is removed, and a registration the server made is unregistered (best effort; the error says so
+ * when that failed too).
+ */
+export async function enrol(input: EnrolInput): Promise<LoadedState> {
+  const policy = registrationPolicy(mdmHardwareBacked(input.enrolment, input.org), input.serverRequires);
+  refuseSoftwareKey(policy, input.key_provider);
+  const credentials = serviceToken(input.enrolment, input.org);
+  const facts = collectFacts({
+    name: input.fact_overrides.name,
+    serialNumber: input.fact_overrides.serial_number,
+  });
+  const keyOptions = providerOptions(input.dir, input.key_provider);
+
+  let key: DeviceKey | undefined;
+  let registered: RegistrationResponse | undefined;
+  try {
+    let csr: string | undefined;
+    if (policy.mode === 'hardware_backed') {
+      key = await createDeviceKey(keyOptions, keyLabel());
+      csr = await key.createCsr({ commonName: (facts.hostname ?? 'gatehouse-device').slice(0, 64) });
+    }
+    const client = new ServerClient({
+      serverUrl: input.server_url,
+      ...(input.ca_pem ? { caPem: input.ca_pem } : {}),
+    });
+    try {
+      registered = await client.call<RegistrationResponse>('POST', '/registrations', {
+        headers: {
+          'gatehouse-access-client-id': credentials.clientId,
+          'gatehouse-access-client-secret': credentials.secret,
+        },
+        body: {
+          ...facts,
+          key_protection: key ? key.protection : 'software',
+          ...(csr ? { csr } : {}),
+        },
+      });
+    } finally {
+      await client.close();
+    }
+    if (registered.mode !== policy.mode)
+      throw new GatehouseError(
+        'bad_response',
+        `asked for a ${policy.mode} registration, the server made a ${registered.mode} one`,
+      );
+    if (key && !registered.certificate)
+      throw new GatehouseError(
+        'bad_response',
+        'the server issued no certificate for a hardware-backed registration',
+      );
+    if (registered.certificate)
+      checkOrganization(registered.certificate, input.org, "the server's certificate");
+    const now = new Date().toISOString();
+    const loaded: LoadedState = {
+      dir: input.dir,
+      token: registered.token,
+      state: {
+        version: 1,
+        server_url: input.server_url,
+        ca_file: input.ca_file,
+        ca_pem: input.ca_pem,
+        org: input.org,
+        registration_id: registered.registration_id,
+        device_id: registered.device_id,
+        mode: registered.mode,
+        key_protection: key ? key.protection : 'software',
+        key_reference: key ? key.reference : null,
+        key_provider: input.key_provider,
+        enrolment: input.enrolment,
+        fact_overrides: input.fact_overrides,
+        registered_at: now,
+        last_successful_call: now,
+      },
+      certificatePem: certificateFile(registered),
+    };
+    await saveRegistration(loaded).catch((err: unknown) => {
+      throw new GatehouseError(
+        'state_write_failed',
+        `cannot write the agent state in ${input.dir}: ${err instanceof Error ? err.message : String(err)}`,
+        500,
+        { cause: err },
+      );
+    });
+    return loaded;
+  } catch (err) {
+    const failure = registered ? await undoRegistration(input, registered, key, err) : err;
+    if (key) await discardKey(input.dir, key.reference);
+    throw failure;
+  } finally {
+    await key?.close();
+  }
+}
