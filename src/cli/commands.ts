@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../observability/index.js';
 import { CRL_REASONS, type CrlReason } from '../pki/index.js';
 import { issueBatch } from './batch.js';
 import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
+import { registerDeviceCommands } from './device.js';
 import { runInit } from './init.js';
 import { printJson, printTable } from './output.js';
 
@@ -450,5 +451,6 @@ export function buildProgram(): Command {
       });
     });
 
+  registerDeviceCommands(program);
   return program;
 }
