@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GatehouseError } from '../errors/index.js';
-import { parsePem, toPem, x509 } from '../pki/index.js';
+import { parseCaChain, parsePem, x509 } from '../pki/index.js';
 import { collectFacts } from './facts.js';
 import { ServerClient } from './http.js';
 import { createDeviceKey, type DeviceKey, discardKey } from './key-provider.js';
@@ -103,7 +103,7 @@ export function serviceToken(source: EnrolmentSource, org: string): { clientId: 
   );
 }
 
-/** The certificates of a CA file (PEM), checked: `invalid_ca_file` otherwise. */
+/** The CA file (PEM): unexpired CA certificates forming one chain (parseCaChain), else `invalid_ca_file`. */
 export function readCaFile(path: string): string {
   let text: string;
   try {
@@ -115,15 +115,13 @@ export function readCaFile(path: string): string {
     );
   }
   try {
-    const ders = parsePem(text, 'CERTIFICATE');
-    const certs = ders.map((der) => new x509.X509Certificate(der));
-    if (!certs.some((c) => c.getExtension(x509.BasicConstraintsExtension)?.ca))
-      throw new Error('it holds no CA certificate');
-    return ders.map((der) => toPem(der, 'CERTIFICATE')).join('');
+    return parseCaChain(text)
+      .certificates.map((c) => c.toString())
+      .join('');
   } catch (err) {
     throw new GatehouseError(
       'invalid_ca_file',
-      `the CA file ${path} is not a PEM CA certificate (the organization's root): ${(err as Error).message}`,
+      `the CA file ${path} is not the organization's root CA (PEM): ${(err as Error).message}`,
     );
   }
 }
