@@ -10,8 +10,9 @@ import {
   status,
   type Status,
   unregister,
-} from '../agent/agent.js';
-import { KEY_PROTECTIONS, type KeyProtection } from '../agent/key-provider.js';
+  type RegisterOptions,
+  KEY_PROTECTIONS,
+} from '../agent/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { createLogger } from '../observability/index.js';
 import { printJson } from './output.js';
@@ -98,38 +99,18 @@ export function registerDeviceCommands(program: Command): void {
     )
     .option('--name <name>', 'device name (default: the hostname)', nonEmpty('--name'))
     .option('--json', 'print the result as JSON')
-    .action(
-      async (o: {
-        stateDir: string;
-        server?: string;
-        org?: string;
-        keyProvider: KeyProtection;
-        tpmTcti?: string;
-        tpm2Pkcs11Store?: string;
-        pkcs11Module?: string;
-        pkcs11Token?: string;
-        pkcs11PinFile?: string;
-        serviceTokenId?: string;
-        serviceTokenSecretFile?: string;
-        mdm?: string;
-        caFile?: string;
-        insecureSoftwareKey?: boolean;
-        serialNumber?: string;
-        name?: string;
-        json?: boolean;
-      }) => {
-        const { json, ...opts } = o;
-        const loaded = await register(opts);
-        const s = status(loaded.dir);
-        if (json) printJson(s);
-        else {
-          process.stdout.write(
-            `Registered device ${s.device_id} with ${s.org} (registration ${s.registration_id}, ${s.mode}, key ${s.key_protection})\n`,
-          );
-          printStatus(s);
-        }
-      },
-    );
+    .action(async (o: RegisterOptions & { json?: boolean }) => {
+      const { json, ...opts } = o;
+      const loaded = await register(opts);
+      const s = status(loaded.dir);
+      if (json) printJson(s);
+      else {
+        process.stdout.write(
+          `Registered device ${s.device_id} with ${s.org} (registration ${s.registration_id}, ${s.mode}, key ${s.key_protection})\n`,
+        );
+        printStatus(s);
+      }
+    });
 
   device
     .command('status')

@@ -1,0 +1,18 @@
+/** The device agent: registration, renewal, the daemon loop and the key providers behind them. */
+export {
+  backoff,
+  type CheckInResult,
+  checkIn,
+  defaultMdmFile,
+  prepareStateDir,
+  type RegisterOptions,
+  register,
+  renew,
+  renewalTime,
+  runAgent,
+  type Status,
+  status,
+  unregister,
+} from './agent.js';
+export { KEY_PROTECTIONS } from './key-provider.js';
+export type { KeyProtection } from './keys/index.js';
