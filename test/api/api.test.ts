@@ -12,8 +12,7 @@ import { createMetrics } from '../../src/observability/index.js';
 import { createIntermediateCa, createRootCa, generateKeyPair } from '../../src/pki/index.js';
 import { Store } from '../../src/store/index.js';
 import { OPENAPI_PATH } from '../../scripts/generate-openapi.js';
-import { makeCsr } from '../helpers/openssl.js';
-import { requireTool, runOk } from '../helpers/tools.js';
+import { makeCsr, makeSelfSigned } from '../helpers/openssl.js';
 
 type App = Awaited<ReturnType<typeof buildApi>>;
 
@@ -205,31 +204,13 @@ describe('control-plane API', () => {
   });
 
   test('hostnames: validation errors are precise, a custom certificate must fit, and nothing is stored on error', async () => {
-    const openssl = requireTool('openssl');
     const serverCert = async (name: string, san: string) => {
-      await runOk(openssl, [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-keyout',
-        join(dir, `${name}.key`),
-        '-out',
-        join(dir, `${name}.pem`),
-        '-subj',
-        `/CN=${san}`,
-        '-days',
-        '10',
-        '-addext',
-        `subjectAltName=DNS:${san}`,
-      ]);
-      return {
-        certificate: readFileSync(join(dir, `${name}.pem`), 'utf8'),
-        private_key: readFileSync(join(dir, `${name}.key`), 'utf8'),
-      };
+      const made = await makeSelfSigned(dir, name, {
+        days: 10,
+        subject: `/CN=${san}`,
+        extensions: [`subjectAltName=DNS:${san}`],
+      });
+      return { certificate: made.pem, private_key: readFileSync(made.keyPath, 'utf8') };
     };
     const good = await serverCert('custom', 'custom.test');
     const other = await serverCert('other', 'other.test');

@@ -15,7 +15,19 @@ const openssl = () => requireTool('openssl');
 const CA_EXT =
   'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
 
-export async function makeRootCa(dir: string, name: string): Promise<CaFiles> {
+/**
+ * A self-signed P-256 certificate made with `openssl req -x509`, with the given extensions
+ * (`-addext` values) and lifetime.
+ */
+export async function makeSelfSigned(
+  dir: string,
+  name: string,
+  {
+    extensions = [],
+    days = 30,
+    subject = `/CN=${name}`,
+  }: { extensions?: string[]; days?: number; subject?: string } = {},
+): Promise<CaFiles> {
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);
   await runOk(openssl(), [
@@ -31,16 +43,18 @@ export async function makeRootCa(dir: string, name: string): Promise<CaFiles> {
     '-out',
     certPath,
     '-subj',
-    `/CN=${name}`,
+    subject,
     '-days',
-    '30',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
+    String(days),
+    ...extensions.flatMap((e) => ['-addext', e]),
   ]);
   return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
 }
+
+export const makeRootCa = (dir: string, name: string): Promise<CaFiles> =>
+  makeSelfSigned(dir, name, {
+    extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+  });
 
 /** A certificate signed by `issuer`; a CA unless `ca: false`. */
 export async function makeSignedCert(
@@ -95,30 +109,8 @@ export async function makeSignedCert(
   return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
 }
 
-export async function makeSelfSignedLeaf(dir: string, name: string): Promise<CaFiles> {
-  const certPath = join(dir, `${name}.pem`);
-  const keyPath = join(dir, `${name}.key`);
-  await runOk(openssl(), [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    keyPath,
-    '-out',
-    certPath,
-    '-subj',
-    `/CN=${name}`,
-    '-days',
-    '30',
-    '-addext',
-    'basicConstraints=critical,CA:FALSE',
-  ]);
-  return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
-}
+export const makeSelfSignedLeaf = (dir: string, name: string): Promise<CaFiles> =>
+  makeSelfSigned(dir, name, { extensions: ['basicConstraints=critical,CA:FALSE'] });
 
 /** `openssl req -new` CSR with a new key: 'ec' (P-256), 'rsa:1024', 'rsa:2048', 'ed25519', 'ec-p521'. */
 export async function makeCsr(

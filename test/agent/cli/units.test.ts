@@ -10,7 +10,8 @@ import { cleanFact, collectFacts } from '../../../src/agent/facts.js';
 import { writeFileAtomic } from '../../../src/agent/files.js';
 import { loadState } from '../../../src/agent/state.js';
 import { GatehouseError } from '../../../src/errors/index.js';
-import { requireTool, runOk, tempDir } from '../../helpers/tools.js';
+import { makeSelfSigned } from '../../helpers/openssl.js';
+import { tempDir } from '../../helpers/tools.js';
 
 describe('registration policy', () => {
   test('MDM and server requirement decide the mode; only a true requirement demands hardware', () => {
@@ -46,25 +47,7 @@ describe('timing', () => {
 
   test('renewal falls between 1/3 and 1/4 of the lifetime before expiry, the same for one certificate', async (t) => {
     const dir = await tempDir(t);
-    const cert = join(dir, 'c.pem');
-    await runOk(requireTool('openssl'), [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      join(dir, 'k.pem'),
-      '-out',
-      cert,
-      '-subj',
-      '/CN=t',
-      '-days',
-      '90',
-    ]);
-    const pem = readFileSync(cert, 'utf8');
+    const { pem } = await makeSelfSigned(dir, 'c', { days: 90, subject: '/CN=t' });
     const x = new X509Certificate(pem);
     const from = Date.parse(x.validFrom);
     const to = Date.parse(x.validTo);
