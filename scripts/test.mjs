@@ -183,7 +183,6 @@ const nodeArgs = [
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
   `--test-timeout=${timeout}`, // node 20 applies it per test file
-  '--test-force-exit', // a leaked handle must not hang CI
   ...runnerArgs,
   ...files,
 ];

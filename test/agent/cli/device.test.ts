@@ -569,7 +569,7 @@ describe('gatehouse device', () => {
           }
         });
         const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-        const waitFor = async (pred: (ls: Record<string, unknown>[]) => boolean, ms = 15_000) => {
+        const waitFor = async (pred: (ls: Record<string, unknown>[]) => boolean, ms = 45_000) => {
           const end = Date.now() + ms;
           while (!pred(lines)) {
             if (Date.now() > end || child.exitCode !== null)
