@@ -8,6 +8,7 @@ import { AccessService } from '../access/index.js';
 import { DeviceService } from '../devices/index.js';
 import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
+import { PostureService } from '../posture/index.js';
 import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installErrorHandling } from './errors.js';
@@ -18,9 +19,10 @@ import { deviceAdminRoutes, deviceRoutes } from './routes/devices.js';
 import { hostnameRoutes } from './routes/hostnames.js';
 import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
 import { organizationRoutes } from './routes/organization.js';
+import { postureAdminRoutes } from './routes/posture.js';
 import { publicRoutes } from './routes/public.js';
 
-export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access' | 'devices'> {
+export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access' | 'devices' | 'posture'> {
   logger?: Logger;
   /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
   tls?: SecureContextOptions & { requestCert?: boolean };
@@ -34,6 +36,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     hostnames: new HostnameService(options.authority),
     access: new AccessService(options.authority),
     devices: new DeviceService(options.authority),
+    posture: new PostureService(options.authority),
     metrics: options.metrics,
   };
   const tls = options.tls;
@@ -93,6 +96,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
       await admin.register(hostnameRoutes, context);
       await admin.register(accessRoutes, context);
       await admin.register(deviceAdminRoutes, context);
+      await admin.register(postureAdminRoutes, context);
       await admin.register(auditRoutes, context);
       await admin.register(organizationRoutes, context);
     },

@@ -11,6 +11,7 @@ import type { AccessService } from '../access/index.js';
 import type { DeviceService } from '../devices/index.js';
 import type { HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
+import type { PostureService } from '../posture/index.js';
 
 /** What every route plugin receives: the domain service and the metrics registry. */
 export interface ApiContext {
@@ -18,6 +19,7 @@ export interface ApiContext {
   hostnames: HostnameService;
   access: AccessService;
   devices: DeviceService;
+  posture: PostureService;
   metrics: Metrics;
 }
 

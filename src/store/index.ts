@@ -3,7 +3,14 @@ import type { Dialect } from './migrations.js';
 import { Repositories } from './repositories.js';
 
 export type { Dialect } from './migrations.js';
-export type { AuditFilter, ClientCertificateFilter, Page, PageResult } from './repositories.js';
+export type {
+  AuditFilter,
+  ClientCertificateFilter,
+  Page,
+  PageResult,
+  PassingPosture,
+  PostureLogFilter,
+} from './repositories.js';
 export { Repositories } from './repositories.js';
 export type * from './schema.js';
 export { dialectOf };

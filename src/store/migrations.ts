@@ -266,6 +266,98 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('registrations_device').on('registrations').column('device_id').execute();
       },
     },
+    '0006_posture': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        // Device posture rules. certificate_id is a real column (not only inside `input`) so that
+        // a CA a rule uses counts as referenced and cannot be deleted.
+        await db.schema
+          .createTable('posture_rules')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('schedule', 'text', (c) => c.notNull())
+          .addColumn('expiration', 'text')
+          .addColumn('match', 'text', (c) => c.notNull())
+          .addColumn('input', 'text', (c) => c.notNull())
+          .addColumn('certificate_id', 'text', (c) => c.notNull().references('certificate_authorities.id'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('posture_rules_ca')
+          .on('posture_rules')
+          .column('certificate_id')
+          .execute();
+
+        // Every reported result: the "Logs > Posture" view. Rule name and device name are copied
+        // so the log still reads after a rule or device is gone.
+        await db.schema
+          .createTable('posture_results')
+          .addColumn('seq', dialect === 'postgres' ? 'serial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('id', 'text', (c) => c.notNull().unique())
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('device_name', 'text', (c) => c.notNull())
+          .addColumn('registration_id', 'text', (c) => c.notNull())
+          .addColumn('rule_id', 'text', (c) => c.notNull())
+          .addColumn('rule_name', 'text', (c) => c.notNull())
+          .addColumn('success', 'integer', (c) => c.notNull())
+          .addColumn('reasons', 'text', (c) => c.notNull())
+          .addColumn('certificate', 'text')
+          .addColumn('key_proved', 'integer', (c) => c.notNull())
+          .addColumn('reported_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('posture_results_at')
+          .on('posture_results')
+          .column('reported_at')
+          .execute();
+        await db.schema
+          .createIndex('posture_results_device')
+          .on('posture_results')
+          .columns(['device_id', 'reported_at'])
+          .execute();
+        await db.schema
+          .createIndex('posture_results_rule')
+          .on('posture_results')
+          .columns(['rule_id', 'reported_at'])
+          .execute();
+
+        // The latest result per device and rule: what access decisions read (through the edge's cache).
+        await db.schema
+          .createTable('posture_status')
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('rule_id', 'text', (c) => c.notNull().references('posture_rules.id').onDelete('cascade'))
+          .addColumn('registration_id', 'text', (c) => c.notNull())
+          .addColumn('result_id', 'text', (c) => c.notNull())
+          .addColumn('success', 'integer', (c) => c.notNull())
+          .addColumn('reported_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text')
+          .addPrimaryKeyConstraint('posture_status_pk', ['device_id', 'rule_id'])
+          .execute();
+
+        // Single-use challenges for the private-key proof.
+        await db.schema
+          .createTable('posture_nonces')
+          .addColumn('nonce', 'text', (c) => c.primaryKey())
+          .addColumn('registration_id', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+
+        // Bumped when posture status changes; edges poll it apart from config_version so that
+        // frequent reports reload only the small posture cache, never the TLS snapshot.
+        await db.schema
+          .createTable('posture_version')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .execute();
+        await db.insertInto('posture_version').values({ id: 1, version: 1 }).execute();
+      },
+    },
   };
 }
 

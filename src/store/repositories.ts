@@ -22,6 +22,10 @@ import type {
   NewClientCertificate,
   Organization,
   TlsIdentity,
+  NewPostureResult,
+  PostureResultRow,
+  PostureRuleRow,
+  PostureStatusRow,
 } from './schema.js';
 
 export interface Page {
@@ -103,7 +107,7 @@ export class CertificateAuthorities {
 
   /** Everything that points at a CA; a CA with references cannot be deleted. */
   async references(id: string): Promise<{ kind: string; count: number }[]> {
-    const [certs, children, hostnames] = await Promise.all([
+    const [certs, children, hostnames, postureRules] = await Promise.all([
       this.db
         .selectFrom('client_certificates')
         .select((eb) => eb.fn.countAll<string | number>().as('n'))
@@ -119,11 +123,17 @@ export class CertificateAuthorities {
         .select((eb) => eb.fn.countAll<string | number>().as('n'))
         .where('ca_id', '=', id)
         .executeTakeFirstOrThrow(),
+      this.db
+        .selectFrom('posture_rules')
+        .select((eb) => eb.fn.countAll<string | number>().as('n'))
+        .where('certificate_id', '=', id)
+        .executeTakeFirstOrThrow(),
     ]);
     return [
       { kind: 'client_certificates', count: Number(certs.n) },
       { kind: 'certificate_authorities', count: Number(children.n) },
       { kind: 'hostnames', count: Number(hostnames.n) },
+      { kind: 'posture_rules', count: Number(postureRules.n) },
     ].filter((r) => r.count > 0);
   }
 }
@@ -612,6 +622,165 @@ export class Registrations {
   }
 }
 
+export class PostureRules {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(rule: PostureRuleRow): Promise<void> {
+    await this.db.insertInto('posture_rules').values(rule).execute();
+  }
+
+  async update(rule: PostureRuleRow): Promise<void> {
+    const { id, created_at: _created, ...rest } = rule;
+    await this.db.updateTable('posture_rules').set(rest).where('id', '=', id).execute();
+  }
+
+  async get(id: string): Promise<PostureRuleRow | undefined> {
+    return this.db.selectFrom('posture_rules').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async all(): Promise<PostureRuleRow[]> {
+    return this.db.selectFrom('posture_rules').selectAll().orderBy('created_at').orderBy('id').execute();
+  }
+
+  /** Deletes the rule and its current statuses (its logged results stay). */
+  async delete(id: string): Promise<number> {
+    await this.db.deleteFrom('posture_status').where('rule_id', '=', id).execute();
+    const res = await this.db.deleteFrom('posture_rules').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
+export interface PostureLogFilter {
+  deviceId?: string;
+  ruleId?: string;
+  success?: boolean;
+  /** ISO-8601 bounds on reported_at: from inclusive, to exclusive. */
+  from?: string;
+  to?: string;
+}
+
+export interface PassingPosture {
+  certificate_fingerprint: string;
+  rule_id: string;
+  expires_at: string | null;
+}
+
+export class PostureResults {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Logs a result and makes it the current status of its device and rule. */
+  async record(result: NewPostureResult): Promise<void> {
+    await this.db.insertInto('posture_results').values(result).execute();
+    const status: PostureStatusRow = {
+      device_id: result.device_id,
+      rule_id: result.rule_id,
+      registration_id: result.registration_id,
+      result_id: result.id,
+      success: result.success,
+      reported_at: result.reported_at,
+      expires_at: result.expires_at ?? null,
+    };
+    await this.db
+      .insertInto('posture_status')
+      .values(status)
+      .onConflict((oc) =>
+        oc.columns(['device_id', 'rule_id']).doUpdateSet({
+          registration_id: status.registration_id,
+          result_id: status.result_id,
+          success: status.success,
+          reported_at: status.reported_at,
+          expires_at: status.expires_at,
+        }),
+      )
+      .execute();
+  }
+
+  async list(filter: PostureLogFilter, page: Page): Promise<PageResult<PostureResultRow>> {
+    let query = this.db.selectFrom('posture_results');
+    if (filter.deviceId) query = query.where('device_id', '=', filter.deviceId);
+    if (filter.ruleId) query = query.where('rule_id', '=', filter.ruleId);
+    if (filter.success !== undefined) query = query.where('success', '=', filter.success ? 1 : 0);
+    if (filter.from) query = query.where('reported_at', '>=', filter.from);
+    if (filter.to) query = query.where('reported_at', '<', filter.to);
+    const [items, count] = await Promise.all([
+      query.selectAll().orderBy('seq', 'desc').limit(page.perPage).offset(offsetOf(page)).execute(),
+      query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items, total: Number(count.n) };
+  }
+
+  /** Current statuses of one device. */
+  async statusFor(deviceId: string): Promise<PostureStatusRow[]> {
+    return this.db.selectFrom('posture_status').selectAll().where('device_id', '=', deviceId).execute();
+  }
+
+  /**
+   * Passing, unexpired statuses of active hardware-backed registrations, keyed by the
+   * registration certificate's fingerprint: what the edge loads into memory.
+   */
+  async passing(now: string): Promise<PassingPosture[]> {
+    return this.db
+      .selectFrom('posture_status')
+      .innerJoin('registrations', 'registrations.id', 'posture_status.registration_id')
+      .select([
+        'registrations.certificate_fingerprint as certificate_fingerprint',
+        'posture_status.rule_id as rule_id',
+        'posture_status.expires_at as expires_at',
+      ])
+      .where('posture_status.success', '=', 1)
+      .where('registrations.status', '=', 'active')
+      .where('registrations.certificate_fingerprint', 'is not', null)
+      .where((eb) =>
+        eb.or([eb('posture_status.expires_at', 'is', null), eb('posture_status.expires_at', '>', now)]),
+      )
+      .execute() as Promise<PassingPosture[]>;
+  }
+}
+
+export class PostureNonces {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(nonce: string, registrationId: string, expiresAt: string): Promise<void> {
+    await this.db
+      .insertInto('posture_nonces')
+      .values({ nonce, registration_id: registrationId, expires_at: expiresAt })
+      .execute();
+  }
+
+  /** Uses a nonce up: true once, for its registration, before it expires; expired ones are purged. */
+  async consume(nonce: string, registrationId: string, now: string): Promise<boolean> {
+    await this.db.deleteFrom('posture_nonces').where('expires_at', '<=', now).execute();
+    const res = await this.db
+      .deleteFrom('posture_nonces')
+      .where('nonce', '=', nonce)
+      .where('registration_id', '=', registrationId)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows) === 1;
+  }
+}
+
+/** Like ConfigVersion, for posture status: edges reload their posture cache when it moves. */
+export class PostureVersion {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async bump(): Promise<void> {
+    await this.db
+      .updateTable('posture_version')
+      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .where('id', '=', 1)
+      .execute();
+  }
+
+  async current(): Promise<number> {
+    const row = await this.db
+      .selectFrom('posture_version')
+      .select('version')
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
+    return Number(row.version);
+  }
+}
+
 export interface AuditFilter {
   resourceId?: string;
   action?: string;
@@ -655,6 +824,10 @@ export class Repositories {
   readonly settings: Settings;
   readonly devices: Devices;
   readonly registrations: Registrations;
+  readonly postureRules: PostureRules;
+  readonly postureResults: PostureResults;
+  readonly postureNonces: PostureNonces;
+  readonly postureVersion: PostureVersion;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -675,5 +848,9 @@ export class Repositories {
     this.settings = new Settings(db);
     this.devices = new Devices(db);
     this.registrations = new Registrations(db);
+    this.postureRules = new PostureRules(db);
+    this.postureResults = new PostureResults(db);
+    this.postureNonces = new PostureNonces(db);
+    this.postureVersion = new PostureVersion(db);
   }
 }

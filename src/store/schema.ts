@@ -23,6 +23,11 @@ export interface Database {
   organization_settings: OrganizationSettingsTable;
   devices: DeviceTable;
   registrations: RegistrationTable;
+  posture_rules: PostureRuleTable;
+  posture_results: PostureResultTable;
+  posture_status: PostureStatusTable;
+  posture_nonces: PostureNonceTable;
+  posture_version: ConfigVersionTable;
 }
 
 export interface OrganizationTable {
@@ -246,6 +251,57 @@ export interface RegistrationTable {
   ended_at: string | null;
 }
 
+export interface PostureRuleTable {
+  id: string;
+  name: string;
+  type: 'client_certificate_v2' | 'client_certificate';
+  description: string;
+  schedule: string;
+  expiration: string | null;
+  /** JSON array of { platform }. */
+  match: string;
+  /** JSON: the rule's input, as validated by the API schema. */
+  input: string;
+  certificate_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PostureResultTable {
+  seq: Generated<number>;
+  id: string;
+  device_id: string;
+  device_name: string;
+  registration_id: string;
+  rule_id: string;
+  rule_name: string;
+  success: number;
+  /** JSON array of reason codes. */
+  reasons: string;
+  /** JSON { subject, serial_number, fingerprint_sha256, not_after } of the certificate considered. */
+  certificate: string | null;
+  /** 1 when the private key was proved by a verified nonce signature. */
+  key_proved: number;
+  reported_at: string;
+  expires_at: string | null;
+}
+
+export interface PostureStatusTable {
+  device_id: string;
+  rule_id: string;
+  registration_id: string;
+  result_id: string;
+  success: number;
+  reported_at: string;
+  expires_at: string | null;
+}
+
+export interface PostureNonceTable {
+  nonce: string;
+  registration_id: string;
+  expires_at: string;
+}
+
 export type Organization = Selectable<OrganizationTable>;
 export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
 export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
@@ -266,3 +322,7 @@ export type IdentityProvider = Selectable<IdentityProviderTable>;
 export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
 export type Device = Selectable<DeviceTable>;
 export type Registration = Selectable<RegistrationTable>;
+export type PostureRuleRow = Selectable<PostureRuleTable>;
+export type PostureResultRow = Selectable<PostureResultTable>;
+export type NewPostureResult = Insertable<PostureResultTable>;
+export type PostureStatusRow = Selectable<PostureStatusTable>;

@@ -1,6 +1,7 @@
 // Test material made with the real openssl CLI: CA chains, non-CA certificates and CSRs, the way
 // an admin would make them by hand.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTool, runOk } from './tools.js';
 
@@ -150,4 +151,83 @@ export function corruptCsrSignature(pem: string): string {
     .match(/.{1,64}/g)
     ?.join('\n');
   return `-----BEGIN CERTIFICATE REQUEST-----\n${b64}\n-----END CERTIFICATE REQUEST-----\n`;
+}
+
+export interface LeafOptions {
+  /** Subject CN (default: the name). */
+  cn?: string;
+  /** extendedKeyUsage values (openssl names: clientAuth, emailProtection); [] for none. */
+  eku?: string[];
+  /** Validity as openssl ca dates (YYYYMMDDHHMMSSZ); default: from an hour ago for 30 days. */
+  startDate?: string;
+  endDate?: string;
+  /** Reuse an existing key instead of making one. */
+  keyPath?: string;
+}
+
+const caDate = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
+
+/**
+ * An end-entity certificate signed by `issuer` with `openssl ca`, which (unlike `openssl x509`)
+ * takes explicit start and end dates: expired certificates are made, not waited for.
+ */
+export async function makeLeafCert(dir: string, name: string, issuer: CaFiles, opts: LeafOptions = {}) {
+  const certPath = join(dir, `${name}.pem`);
+  const keyPath = opts.keyPath ?? join(dir, `${name}.key`);
+  const csrPath = join(dir, `${name}.csr`);
+  const caDir = join(dir, `${name}.ca`);
+  mkdirSync(caDir, { recursive: true });
+  writeFileSync(join(caDir, 'index.txt'), '');
+  writeFileSync(join(caDir, 'serial'), `${randomBytes(8).toString('hex')}\n`);
+  const eku = opts.eku ?? ['clientAuth'];
+  writeFileSync(
+    join(caDir, 'ca.cnf'),
+    [
+      '[ca]',
+      'default_ca = leaf',
+      '[leaf]',
+      `database = ${join(caDir, 'index.txt')}`,
+      `serial = ${join(caDir, 'serial')}`,
+      `new_certs_dir = ${caDir}`,
+      'default_md = sha256',
+      'policy = any',
+      'unique_subject = no',
+      'email_in_dn = no',
+      'x509_extensions = ext',
+      '[any]',
+      'commonName = supplied',
+      '[ext]',
+      'basicConstraints = critical,CA:FALSE',
+      'keyUsage = critical,digitalSignature',
+      'subjectKeyIdentifier = hash',
+      'authorityKeyIdentifier = keyid',
+      ...(eku.length > 0 ? [`extendedKeyUsage = ${eku.join(',')}`] : []),
+      '',
+    ].join('\n'),
+  );
+  const keyArgs = opts.keyPath
+    ? ['-key', opts.keyPath]
+    : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath];
+  await runOk(openssl(), ['req', '-new', ...keyArgs, '-out', csrPath, '-subj', `/CN=${opts.cn ?? name}`]);
+  const now = Date.now();
+  await runOk(openssl(), [
+    'ca',
+    '-batch',
+    '-notext',
+    '-config',
+    join(caDir, 'ca.cnf'),
+    '-cert',
+    issuer.certPath,
+    '-keyfile',
+    issuer.keyPath,
+    '-in',
+    csrPath,
+    '-out',
+    certPath,
+    '-startdate',
+    opts.startDate ?? caDate(new Date(now - 3_600_000)),
+    '-enddate',
+    opts.endDate ?? caDate(new Date(now + 30 * 86_400_000)),
+  ]);
+  return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
 }

@@ -253,6 +253,136 @@ function storeSuite(
       assert.equal((await store.apiTokens.byHash('h1'))?.last_used_at, iso(NOW + 5));
       assert.equal(await store.apiTokens.byHash('nope'), undefined);
     });
+
+    test('posture: rules reference their CA, results log and keep one status, nonces are single use', async () => {
+      await store.authorities.insert(ca('ca-posture'));
+      const rule = {
+        id: 'rule-1',
+        name: 'corp cert',
+        type: 'client_certificate_v2' as const,
+        description: '',
+        schedule: '5m',
+        expiration: '1h',
+        match: '[]',
+        input: '{}',
+        certificate_id: 'ca-posture',
+        created_at: iso(NOW),
+        updated_at: iso(NOW),
+      };
+      await assert.rejects(
+        store.postureRules.insert({ ...rule, id: 'orphan', certificate_id: 'no-such-ca' }),
+      );
+      await store.postureRules.insert(rule);
+      assert.deepEqual(await store.authorities.references('ca-posture'), [
+        { kind: 'posture_rules', count: 1 },
+      ]);
+      await store.postureRules.update({ ...rule, name: 'renamed', created_at: 'ignored' });
+      assert.equal((await store.postureRules.get('rule-1'))?.name, 'renamed');
+      assert.equal((await store.postureRules.get('rule-1'))?.created_at, iso(NOW));
+
+      await store.devices.insert({
+        id: 'dev-1',
+        name: 'laptop',
+        serial_number: 'SN1',
+        hostname: null,
+        os: 'linux',
+        os_version: null,
+        model: null,
+        created_at: iso(NOW),
+        last_seen_at: null,
+      });
+      await store.registrations.insert({
+        id: 'reg-1',
+        device_id: 'dev-1',
+        mode: 'hardware_backed',
+        key_protection: 'tpm2',
+        token_hash: 'th-posture',
+        certificate_id: null,
+        certificate_fingerprint: 'fp-reg-1',
+        public_key_sha256: null,
+        enrolled_by: 'test',
+        status: 'active',
+        created_at: iso(NOW),
+        last_seen_at: null,
+        ended_at: null,
+      });
+      const result = (id: string, at: number, success: number, expires: number | null) => ({
+        id,
+        device_id: 'dev-1',
+        device_name: 'laptop',
+        registration_id: 'reg-1',
+        rule_id: 'rule-1',
+        rule_name: 'renamed',
+        success,
+        reasons: success ? '[]' : '["not_found"]',
+        certificate: null,
+        key_proved: 0,
+        reported_at: iso(at),
+        expires_at: expires === null ? null : iso(expires),
+      });
+      const v0 = await store.postureVersion.current();
+      await store.transaction(async (tx) => {
+        await tx.postureResults.record(result('r1', NOW, 1, NOW + 3_600_000));
+        await tx.postureVersion.bump();
+      });
+      assert.equal(await store.postureVersion.current(), v0 + 1);
+      assert.deepEqual(await store.postureResults.passing(iso(NOW + 10)), [
+        { certificate_fingerprint: 'fp-reg-1', rule_id: 'rule-1', expires_at: iso(NOW + 3_600_000) },
+      ]);
+      assert.deepEqual(await store.postureResults.passing(iso(NOW + 3_600_000)), [], 'expired');
+      await store.postureResults.record(result('r2', NOW + 1000, 0, null));
+      assert.deepEqual(await store.postureResults.passing(iso(NOW + 2000)), [], 'the latest result failed');
+      await store.postureResults.record(result('r3', NOW + 2000, 1, null));
+      assert.equal((await store.postureResults.passing(iso(NOW + 10 ** 12))).length, 1, 'no expiration');
+      assert.equal(
+        (await store.postureResults.statusFor('dev-1')).length,
+        1,
+        'one status per device and rule',
+      );
+
+      const logs = await store.postureResults.list({ ruleId: 'rule-1' }, { page: 1, perPage: 10 });
+      assert.deepEqual(
+        logs.items.map((r) => r.id),
+        ['r3', 'r2', 'r1'],
+      );
+      assert.equal((await store.postureResults.list({ success: false }, { page: 1, perPage: 10 })).total, 1);
+      assert.equal(
+        (
+          await store.postureResults.list(
+            { from: iso(NOW + 1000), to: iso(NOW + 2000) },
+            { page: 1, perPage: 10 },
+          )
+        ).total,
+        1,
+      );
+      assert.equal(
+        (await store.postureResults.list({ deviceId: 'other' }, { page: 1, perPage: 10 })).total,
+        0,
+      );
+
+      await store.registrations.end('reg-1', 'revoked', iso(NOW + 3000));
+      assert.deepEqual(
+        await store.postureResults.passing(iso(NOW + 4000)),
+        [],
+        'ended registrations do not pass',
+      );
+
+      await store.postureNonces.insert('n1', 'reg-1', iso(NOW + 60_000));
+      await store.postureNonces.insert('n2', 'reg-1', iso(NOW + 60_000));
+      assert.equal(
+        await store.postureNonces.consume('n1', 'reg-other', iso(NOW)),
+        false,
+        'another registration',
+      );
+      assert.equal(await store.postureNonces.consume('n1', 'reg-1', iso(NOW)), true);
+      assert.equal(await store.postureNonces.consume('n1', 'reg-1', iso(NOW)), false, 'single use');
+      assert.equal(await store.postureNonces.consume('n2', 'reg-1', iso(NOW + 60_000)), false, 'expired');
+
+      assert.equal(await store.postureRules.delete('rule-1'), 1);
+      assert.equal((await store.postureResults.statusFor('dev-1')).length, 0);
+      assert.equal((await store.postureResults.list({}, { page: 1, perPage: 10 })).total, 3, 'logs stay');
+      assert.deepEqual(await store.authorities.references('ca-posture'), []);
+    });
   });
 }
 

@@ -10,6 +10,7 @@ import {
 import type { OrganizationSettings, Registration } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
+import { postureDeviceRoutes } from './posture.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -66,7 +67,8 @@ const registrationView = async (devices: DeviceService, r: Registration) => ({
 });
 
 /** Registration (service-token or identity authenticated) and the device's own API. */
-export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { devices }) => {
+export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, context) => {
+  const { devices, posture } = context;
   app.post(
     '/registrations',
     {
@@ -123,6 +125,9 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
       request.device = await devices.authenticate(bearer, peerCertificate(request.raw.socket));
     });
     const principal = (request: { device?: DevicePrincipal }) => request.device as DevicePrincipal;
+    // Without the outer prefix: the scope already has it.
+    const { prefix: _prefix, ...postureContext } = context as ApiContext & { prefix?: string };
+    await self.register(postureDeviceRoutes, postureContext);
 
     self.get(
       '/devices/self',
@@ -149,7 +154,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
           registration: await registrationView(devices, registration),
           device,
           settings: settingsView(await devices.settings()),
-          posture_rules: [],
+          posture_rules: await posture.rulesForDevice(device),
         });
       },
     );

@@ -1,0 +1,364 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parseDuration } from '../access/index.js';
+import { type Actor, appendAudit, type Authority, ORG_CA_ID } from '../authority/index.js';
+import { badRequest, GatehouseError, notFound } from '../errors/index.js';
+import type {
+  Device,
+  Page,
+  PageResult,
+  PostureLogFilter,
+  PostureResultRow,
+  PostureRuleRow,
+  Registration,
+  Repositories,
+} from '../store/index.js';
+import { certificateBlocks, checkOf, evaluateCertificates, type KeyEvidence } from './evaluate.js';
+import { verifyKeyProof } from './proof.js';
+import {
+  type CertificateSummary,
+  type Platform,
+  type PostureReason,
+  type PostureReport,
+  type PostureResultInput,
+  type PostureRule,
+  type PostureRuleInput,
+} from './schema.js';
+
+export const DEFAULT_SCHEDULE = '5m';
+const MIN_SCHEDULE_MS = 5_000;
+const MAX_DURATION_MS = 30 * 86_400_000;
+/** A nonce is good for one report, within this time. */
+export const NONCE_LIFETIME_MS = 5 * 60_000;
+
+/** A rule as a device sees it: the rule plus the certificates of its CA, to validate chains locally. */
+export interface DevicePostureRule extends PostureRule {
+  ca_certificates: string;
+}
+
+export interface StoredResult {
+  id: string;
+  device_id: string;
+  device_name: string;
+  registration_id: string;
+  rule_id: string;
+  rule_name: string;
+  success: boolean;
+  reasons: PostureReason[];
+  certificate: CertificateSummary | null;
+  key_proved: boolean;
+  reported_on: string;
+  expires_on: string | null;
+}
+
+/** Node's `os.platform()` names (what the agent reports as `os`) → rule platforms. */
+export function platformOf(os: string | null | undefined): Platform | undefined {
+  switch (os?.toLowerCase()) {
+    case 'linux':
+      return 'linux';
+    case 'win32':
+    case 'windows':
+      return 'windows';
+    case 'darwin':
+    case 'mac':
+    case 'macos':
+      return 'mac';
+    default:
+      return undefined;
+  }
+}
+
+export function ruleView(row: PostureRuleRow): PostureRule {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    description: row.description,
+    schedule: row.schedule,
+    expiration: row.expiration,
+    match: JSON.parse(row.match) as PostureRule['match'],
+    input: JSON.parse(row.input) as PostureRule['input'],
+    created_on: row.created_at,
+    updated_on: row.updated_at,
+  };
+}
+
+export function resultView(row: PostureResultRow): StoredResult {
+  return {
+    id: row.id,
+    device_id: row.device_id,
+    device_name: row.device_name,
+    registration_id: row.registration_id,
+    rule_id: row.rule_id,
+    rule_name: row.rule_name,
+    success: row.success === 1,
+    reasons: JSON.parse(row.reasons) as PostureReason[],
+    certificate: row.certificate ? (JSON.parse(row.certificate) as CertificateSummary) : null,
+    key_proved: row.key_proved === 1,
+    reported_on: row.reported_at,
+    expires_on: row.expires_at,
+  };
+}
+
+/**
+ * Device posture: rules (control plane), the device's reports with the private-key proof, and
+ * the logs. The server does not take a device's "pass" on trust: it re-checks the reported
+ * certificate against the rule's CA, CN and EKUs, and the key by the nonce signature.
+ */
+export class PostureService {
+  constructor(private readonly authority: Authority) {}
+
+  private get store() {
+    return this.authority.store;
+  }
+
+  async listRules(): Promise<PostureRule[]> {
+    return (await this.store.postureRules.all()).map(ruleView);
+  }
+
+  async getRule(id: string): Promise<PostureRule> {
+    const row = await this.store.postureRules.get(id);
+    if (!row) throw notFound('posture rule', id);
+    return ruleView(row);
+  }
+
+  /** The CA a rule names must exist: an uploaded CA or the organization's issuing CA. */
+  async #caCertificates(repos: Repositories, certificateId: string): Promise<string[]> {
+    const ca = await repos.authorities.get(certificateId);
+    if (!ca || (ca.source !== 'uploaded' && ca.id !== ORG_CA_ID)) {
+      throw badRequest(
+        'unknown_certificate',
+        `input.certificate_id ${certificateId} is not an uploaded CA (mTLS certificate) or the organization CA`,
+      );
+    }
+    return certificateBlocks(ca.certificates_pem);
+  }
+
+  #rowFrom(input: PostureRuleInput, id: string, createdAt: string): PostureRuleRow {
+    const scheduleMs = parseDuration(input.schedule ?? DEFAULT_SCHEDULE, MAX_DURATION_MS);
+    if (scheduleMs < MIN_SCHEDULE_MS) throw badRequest('invalid_duration', 'schedule must be at least 5s');
+    if (input.expiration !== undefined && parseDuration(input.expiration, MAX_DURATION_MS) < 1000)
+      throw badRequest('invalid_duration', 'expiration must be at least 1s');
+    return {
+      id,
+      name: input.name,
+      type: input.type,
+      description: input.description ?? '',
+      schedule: input.schedule ?? DEFAULT_SCHEDULE,
+      expiration: input.expiration ?? null,
+      match: JSON.stringify(input.match ?? []),
+      input: JSON.stringify(input.input),
+      certificate_id: input.input.certificate_id,
+      created_at: createdAt,
+      updated_at: this.authority.now().toISOString(),
+    };
+  }
+
+  async createRule(input: PostureRuleInput, actor: Actor): Promise<PostureRule> {
+    const row = this.#rowFrom(input, randomUUID(), this.authority.now().toISOString());
+    await this.store.transaction(async (tx) => {
+      // Checked inside the transaction so a concurrent CA deletion cannot leave a dangling id.
+      await this.#caCertificates(tx, row.certificate_id);
+      await tx.postureRules.insert(row);
+      await this.#audit(tx, actor, 'posture_rule.create', row.id, null, ruleView(row));
+    });
+    return ruleView(row);
+  }
+
+  async replaceRule(id: string, input: PostureRuleInput, actor: Actor): Promise<PostureRule> {
+    const current = await this.store.postureRules.get(id);
+    if (!current) throw notFound('posture rule', id);
+    const row = this.#rowFrom(input, id, current.created_at);
+    await this.store.transaction(async (tx) => {
+      await this.#caCertificates(tx, row.certificate_id);
+      await tx.postureRules.update(row);
+      await this.#audit(tx, actor, 'posture_rule.update', id, ruleView(current), ruleView(row));
+    });
+    return ruleView(row);
+  }
+
+  async deleteRule(id: string, actor: Actor): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const current = await tx.postureRules.get(id);
+      if (!current) throw notFound('posture rule', id);
+      await tx.postureRules.delete(id);
+      // Its statuses are gone: access policies naming the rule stop passing.
+      await tx.postureVersion.bump();
+      await this.#audit(tx, actor, 'posture_rule.delete', id, ruleView(current), null);
+    });
+  }
+
+  async #audit(
+    tx: Repositories,
+    actor: Actor,
+    action: string,
+    id: string,
+    before: object | null,
+    after: object | null,
+  ): Promise<void> {
+    await appendAudit(
+      tx,
+      { actor, action, resourceType: 'posture_rule', resourceId: id, before, after },
+      this.authority.now(),
+    );
+  }
+
+  /** The rules for a device's platform (rules without `match` apply everywhere), with their CAs. */
+  async rulesForDevice(device: Pick<Device, 'os'>): Promise<DevicePostureRule[]> {
+    const platform = platformOf(device.os);
+    const rules = (await this.listRules()).filter(
+      (r) => r.match.length === 0 || (platform !== undefined && r.match.some((m) => m.platform === platform)),
+    );
+    return Promise.all(
+      rules.map(async (r) => ({
+        ...r,
+        ca_certificates: (await this.#caCertificates(this.store, r.input.certificate_id)).join(''),
+      })),
+    );
+  }
+
+  async issueNonce(registration: Registration): Promise<{ nonce: string; expires_on: string }> {
+    const nonce = randomBytes(32).toString('base64url');
+    const expires = new Date(this.authority.now().getTime() + NONCE_LIFETIME_MS).toISOString();
+    await this.store.postureNonces.insert(nonce, registration.id, expires);
+    return { nonce, expires_on: expires };
+  }
+
+  /**
+   * Stores a device's results, all or none. A reported pass is re-checked here; a reported
+   * failure is taken as is (a device can always fail). Key proofs must all sign the same nonce,
+   * issued to this registration, unexpired and unused: it is consumed by this report.
+   */
+  async report(
+    principal: { registration: Registration; device: Device },
+    report: PostureReport,
+    facts: { serial_number?: string; hostname?: string } = {},
+  ): Promise<StoredResult[]> {
+    const { registration, device } = principal;
+    const now = this.authority.now();
+    const rules = new Map((await this.store.postureRules.all()).map((r) => [r.id, r]));
+    const seen = new Set<string>();
+    for (const r of report.results) {
+      if (!rules.has(r.rule_id)) throw badRequest('unknown_rule', `posture rule ${r.rule_id} does not exist`);
+      if (seen.has(r.rule_id)) throw badRequest('duplicate_rule', `rule ${r.rule_id} is reported twice`);
+      seen.add(r.rule_id);
+    }
+    const nonces = new Set(report.results.flatMap((r) => (r.key_proof ? [r.key_proof.nonce] : [])));
+    if (nonces.size > 1)
+      throw badRequest('invalid_nonce', 'every key proof of a report must sign the same nonce');
+    const nonce = [...nonces][0];
+
+    const context = {
+      // The facts the device registered with; those it reports only fill gaps.
+      serialNumber: device.serial_number ?? facts.serial_number,
+      hostname: device.hostname ?? facts.hostname,
+      now,
+    };
+    const rows: PostureResultRow[] = [];
+    for (const r of report.results) {
+      const rule = rules.get(r.rule_id) as PostureRuleRow;
+      const judged = await this.#judge(rule, r, context);
+      const expiresAt = rule.expiration
+        ? new Date(now.getTime() + parseDuration(rule.expiration, MAX_DURATION_MS)).toISOString()
+        : null;
+      rows.push({
+        seq: 0,
+        id: randomUUID(),
+        device_id: device.id,
+        device_name: device.name,
+        registration_id: registration.id,
+        rule_id: rule.id,
+        rule_name: rule.name,
+        success: judged.success ? 1 : 0,
+        reasons: JSON.stringify(judged.reasons),
+        certificate: judged.certificate ? JSON.stringify(judged.certificate) : null,
+        key_proved: judged.keyProved ? 1 : 0,
+        reported_at: now.toISOString(),
+        expires_at: expiresAt,
+      });
+    }
+    await this.store.transaction(async (tx) => {
+      if (nonce !== undefined && !(await tx.postureNonces.consume(nonce, registration.id, now.toISOString())))
+        throw badRequest(
+          'invalid_nonce',
+          'the key-proof nonce is unknown, used, expired or not this device’s',
+        );
+      for (const { seq: _seq, ...row } of rows) await tx.postureResults.record(row);
+      await tx.postureVersion.bump();
+    });
+    return rows.map(resultView);
+  }
+
+  async #judge(
+    rule: PostureRuleRow,
+    result: PostureResultInput,
+    context: { serialNumber?: string; hostname?: string; now: Date },
+  ): Promise<{
+    success: boolean;
+    reasons: PostureReason[];
+    certificate?: CertificateSummary;
+    keyProved: boolean;
+  }> {
+    if (!result.certificate) {
+      const reasons: PostureReason[] = result.reasons.length > 0 ? result.reasons : ['not_found'];
+      return { success: false, reasons: [...new Set(reasons)].sort(), keyProved: false };
+    }
+    const [leaf, ...besides] = this.#blocks(result.certificate.pem, 'certificate.pem');
+    if (!leaf || besides.length > 0)
+      throw badRequest('invalid_pem', 'certificate.pem must hold exactly one certificate');
+    const intermediates = result.certificate.intermediates
+      ? this.#blocks(result.certificate.intermediates, 'certificate.intermediates')
+      : [];
+    const proof = result.key_proof;
+    const key: KeyEvidence = !proof
+      ? { kind: 'absent' }
+      : verifyKeyProof(leaf, proof.nonce, proof.signature)
+        ? { kind: 'proved' }
+        : { kind: 'proof_invalid' };
+    const check = checkOf(ruleView(rule), await this.#caCertificates(this.store, rule.certificate_id));
+    const evaluation = evaluateCertificates(
+      [{ source: 'report', pem: leaf, intermediates, key }],
+      check,
+      context,
+    );
+    const certificate = evaluation.considered?.certificate;
+    const keyProved = key.kind === 'proved';
+    if (!result.success) {
+      // The device's own failure stands; the server's findings are added to it.
+      const reasons = [...new Set([...result.reasons, ...evaluation.reasons])].sort() as PostureReason[];
+      return {
+        success: false,
+        reasons: reasons.length > 0 ? reasons : ['evaluation_error'],
+        certificate,
+        keyProved,
+      };
+    }
+    return { success: evaluation.success, reasons: evaluation.reasons, certificate, keyProved };
+  }
+
+  #blocks(text: string, field: string): string[] {
+    try {
+      return certificateBlocks(text);
+    } catch (err) {
+      if (err instanceof GatehouseError) throw badRequest(err.code, `${field}: ${err.message}`);
+      throw err;
+    }
+  }
+
+  async logs(filter: PostureLogFilter, page: Page): Promise<PageResult<StoredResult>> {
+    const { items, total } = await this.store.postureResults.list(filter, page);
+    return { items: items.map(resultView), total };
+  }
+
+  /** The device's current status per rule (expired results count as failing). */
+  async statusFor(
+    deviceId: string,
+  ): Promise<{ rule_id: string; success: boolean; reported_on: string; expires_on: string | null }[]> {
+    const now = this.authority.now().toISOString();
+    return (await this.store.postureResults.statusFor(deviceId)).map((s) => ({
+      rule_id: s.rule_id,
+      success: s.success === 1 && (s.expires_at === null || s.expires_at > now),
+      reported_on: s.reported_at,
+      expires_on: s.expires_at,
+    }));
+  }
+}
