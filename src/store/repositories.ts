@@ -390,11 +390,15 @@ export class AttachedCrls {
  * query per interval, never per request) and reload their snapshot when it moves.
  */
 export class ConfigVersion {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** posture_version: the same kind of counter for posture statuses, polled apart. */
+    private readonly table: 'config_version' | 'posture_version' = 'config_version',
+  ) {}
 
   async bump(): Promise<void> {
     await this.db
-      .updateTable('config_version')
+      .updateTable(this.table)
       .set((eb) => ({ version: eb('version', '+', 1) }))
       .where('id', '=', 1)
       .execute();
@@ -402,7 +406,7 @@ export class ConfigVersion {
 
   async current(): Promise<number> {
     const row = await this.db
-      .selectFrom('config_version')
+      .selectFrom(this.table)
       .select('version')
       .where('id', '=', 1)
       .executeTakeFirstOrThrow();
@@ -759,28 +763,6 @@ export class PostureNonces {
   }
 }
 
-/** Like ConfigVersion, for posture status: edges reload their posture cache when it moves. */
-export class PostureVersion {
-  constructor(private readonly db: Kysely<Database>) {}
-
-  async bump(): Promise<void> {
-    await this.db
-      .updateTable('posture_version')
-      .set((eb) => ({ version: eb('version', '+', 1) }))
-      .where('id', '=', 1)
-      .execute();
-  }
-
-  async current(): Promise<number> {
-    const row = await this.db
-      .selectFrom('posture_version')
-      .select('version')
-      .where('id', '=', 1)
-      .executeTakeFirstOrThrow();
-    return Number(row.version);
-  }
-}
-
 export interface AuditFilter {
   resourceId?: string;
   action?: string;
@@ -827,7 +809,7 @@ export class Repositories {
   readonly postureRules: PostureRules;
   readonly postureResults: PostureResults;
   readonly postureNonces: PostureNonces;
-  readonly postureVersion: PostureVersion;
+  readonly postureVersion: ConfigVersion;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -851,6 +833,6 @@ export class Repositories {
     this.postureRules = new PostureRules(db);
     this.postureResults = new PostureResults(db);
     this.postureNonces = new PostureNonces(db);
-    this.postureVersion = new PostureVersion(db);
+    this.postureVersion = new ConfigVersion(db, 'posture_version');
   }
 }

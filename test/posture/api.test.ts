@@ -236,22 +236,36 @@ describe('device posture API', () => {
   const fingerprint = (pem: string) =>
     new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
 
-  test('a reported pass is re-checked: chain, CN, EKU and the nonce signature', async () => {
-    const rule = (await call('POST', '/api/v1/devices/posture', v2())).json().result;
-    const good = await makeLeafCert(dir, 'good', root, { cn: 'sn-42' }); // case differs from SN-42
-    const key = createPrivateKey(readFileSync(good.keyPath));
-    const n = await nonce();
-    const pass = await asDevice('POST', '/api/v1/devices/self/posture', {
+  /** Reports a pass for `cert` (proving its key with `keyPath` when given) under `nonceValue`. */
+  const reportPass = (ruleId: string, pem: string, keyPath: string | undefined, nonceValue?: string) =>
+    asDevice('POST', '/api/v1/devices/self/posture', {
       results: [
         {
-          rule_id: rule.id,
+          rule_id: ruleId,
           success: true,
           reasons: [],
-          certificate: { pem: good.pem },
-          key_proof: { nonce: n, signature: signKeyProof(key, n, fingerprint(good.pem)) },
+          certificate: { pem },
+          ...(keyPath && nonceValue
+            ? {
+                key_proof: {
+                  nonce: nonceValue,
+                  signature: signKeyProof(
+                    createPrivateKey(readFileSync(keyPath)),
+                    nonceValue,
+                    fingerprint(pem),
+                  ),
+                },
+              }
+            : {}),
         },
       ],
     });
+
+  test('a reported pass is re-checked: chain, CN, EKU and the nonce signature', async () => {
+    const rule = (await call('POST', '/api/v1/devices/posture', v2())).json().result;
+    const good = await makeLeafCert(dir, 'good', root, { cn: 'sn-42' }); // case differs from SN-42
+    const n = await nonce();
+    const pass = await reportPass(rule.id, good.pem, good.keyPath, n);
     assert.equal(pass.statusCode, 201, pass.body);
     const stored = pass.json().result[0];
     assert.equal(stored.success, true);
@@ -261,17 +275,7 @@ describe('device posture API', () => {
     assert.ok(stored.expires_on > stored.reported_on);
 
     // The nonce was used up.
-    const replay = await asDevice('POST', '/api/v1/devices/self/posture', {
-      results: [
-        {
-          rule_id: rule.id,
-          success: true,
-          reasons: [],
-          certificate: { pem: good.pem },
-          key_proof: { nonce: n, signature: signKeyProof(key, n, fingerprint(good.pem)) },
-        },
-      ],
-    });
+    const replay = await reportPass(rule.id, good.pem, good.keyPath, n);
     assert.equal(replay.statusCode, 400);
     assert.equal(replay.json().errors[0].code, 'invalid_nonce');
 
@@ -280,42 +284,15 @@ describe('device posture API', () => {
     const noEku = await makeLeafCert(dir, 'no-eku', root, { cn: 'SN-42', eku: ['emailProtection'] });
     const wrongCn = await makeLeafCert(dir, 'wrong-cn', root, { cn: 'SN-43' });
     const stranger = await makeLeafCert(dir, 'stranger', root, { cn: 'SN-42' });
-    const cases: [string, { pem: string; keyPath: string }, string[], boolean][] = [
-      ['wrong CA', wrongCa, ['untrusted'], true],
-      ['EKU missing', noEku, ['eku_missing'], true],
-      ['CN mismatch', wrongCn, ['cn_mismatch'], true],
-      [
-        'key not the certificate’s',
-        { pem: good.pem, keyPath: stranger.keyPath },
-        ['key_proof_invalid'],
-        true,
-      ],
-      ['no key proof', good, ['no_private_key'], false],
+    const cases: [string, string, string | undefined, string[]][] = [
+      ['wrong CA', wrongCa.pem, wrongCa.keyPath, ['untrusted']],
+      ['EKU missing', noEku.pem, noEku.keyPath, ['eku_missing']],
+      ['CN mismatch', wrongCn.pem, wrongCn.keyPath, ['cn_mismatch']],
+      ['key not the certificate’s', good.pem, stranger.keyPath, ['key_proof_invalid']],
+      ['no key proof', good.pem, undefined, ['no_private_key']],
     ];
-    for (const [what, cert, reasons, prove] of cases) {
-      const nn = await nonce();
-      const r = await asDevice('POST', '/api/v1/devices/self/posture', {
-        results: [
-          {
-            rule_id: rule.id,
-            success: true,
-            reasons: [],
-            certificate: { pem: cert.pem },
-            ...(prove
-              ? {
-                  key_proof: {
-                    nonce: nn,
-                    signature: signKeyProof(
-                      createPrivateKey(readFileSync(cert.keyPath)),
-                      nn,
-                      fingerprint(cert.pem),
-                    ),
-                  },
-                }
-              : {}),
-          },
-        ],
-      });
+    for (const [what, pem, keyPath, reasons] of cases) {
+      const r = await reportPass(rule.id, pem, keyPath, await nonce());
       assert.equal(r.statusCode, 201, `${what}: ${r.body}`);
       assert.equal(r.json().result[0].success, false, what);
       assert.deepEqual(r.json().result[0].reasons, reasons, what);
