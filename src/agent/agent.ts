@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { GatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
+import { renewalTime as certificateRenewalTime } from '../pki/index.js';
 import {
   certificateFile,
   checkOrganization,
@@ -160,18 +161,9 @@ export interface Status {
   last_successful_call: string | null;
 }
 
-/**
- * When to renew: once a third of the certificate's lifetime remains, minus up to a further 1/12 of
- * it so a fleet does not renew in step. The jitter comes from the certificate itself, so it is the
- * same for every check and across restarts.
- */
+/** When to renew the device certificate (see the PKI's `renewalTime`). */
 export function renewalTime(certificatePem: string): Date {
-  const leaf = leafCertificate(certificatePem);
-  const from = Date.parse(leaf.validFrom);
-  const to = Date.parse(leaf.validTo);
-  const lifetime = Math.max(0, to - from);
-  const jitter = createHash('sha256').update(leaf.raw).digest().readUInt32BE(0) / 2 ** 32;
-  return new Date(to - lifetime / 3 - (jitter * lifetime) / 12);
+  return certificateRenewalTime(leafCertificate(certificatePem));
 }
 
 /** `status`: what the state dir holds (no network). */

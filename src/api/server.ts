@@ -1,3 +1,4 @@
+import type { Server as TlsServer } from 'node:tls';
 import type { Authority, TlsMaterial } from '../authority/index.js';
 import { formatHostPort } from '../config/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
@@ -7,6 +8,8 @@ import type { ApiApp } from './context.js';
 export interface RunningApi {
   app: ApiApp;
   url: string;
+  /** Serves new connections with another certificate (renewal); open connections keep theirs. */
+  setTls(tls: TlsMaterial): void;
   close(): Promise<void>;
 }
 
@@ -24,19 +27,26 @@ export async function startApiServer(options: {
   const metrics = createMetrics();
   const extra = options.extraMetrics;
   if (extra) metrics.render = async () => `${await metrics.registry.metrics()}\n${await extra()}`;
+  const secureContext = (tls: TlsMaterial) => ({
+    cert: tls.certificatePem + tls.chainPem,
+    key: tls.privateKeyPem,
+    ca: clientCas,
+  });
   const app = await buildApi({
     authority: options.authority,
     metrics,
     logger: options.logger,
-    tls: {
-      cert: options.tls.certificatePem + options.tls.chainPem,
-      key: options.tls.privateKeyPem,
-      ca: clientCas,
-    },
+    tls: secureContext(options.tls),
   });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const displayHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
-  return { app, url: `https://${formatHostPort(displayHost, port)}`, close: () => app.close() };
+  return {
+    app,
+    url: `https://${formatHostPort(displayHost, port)}`,
+    // Fastify types its server as http.Server; with TLS it is the https.Server built in buildApi.
+    setTls: (tls) => (app.server as unknown as TlsServer).setSecureContext(secureContext(tls)),
+    close: () => app.close(),
+  };
 }

@@ -1,13 +1,15 @@
-import { hkdfSync, type X509Certificate } from 'node:crypto';
+import { hkdfSync, X509Certificate } from 'node:crypto';
 import { conflict, GatehouseError, notFound } from '../errors/index.js';
 import {
   type CrlReason,
   createServerCertificate,
   describeCertificate,
+  isKeyAlgorithm,
   issueClientCertificate,
   openPrivateKey,
   parseAttachedCrl,
   parseCaChain,
+  renewalTime,
   sealPrivateKey,
   type Signer,
   verifyCsr,
@@ -118,6 +120,57 @@ export class Authority {
       certificatePem: identity.certificate_pem,
       chainPem: identity.chain_pem,
       privateKeyPem: openPrivateKey(this.#masterKey, identity.sealed_private_key, identity.id),
+    };
+  }
+
+  /**
+   * Re-issues the control plane's server certificate (same names, new key) once its renewal time
+   * has come; returns the new material, or null when the current one is still good.
+   */
+  async renewControlPlaneTls(actor: Actor): Promise<TlsMaterial | null> {
+    const identity = await this.store.tlsIdentities.get(CONTROL_PLANE_TLS_ID);
+    if (!identity) return null;
+    const current = new X509Certificate(identity.certificate_pem);
+    const now = this.now();
+    if (renewalTime(current) > now) return null;
+    const sans = subjectAltNames(current);
+    const issuerRow = await this.store.authorities.get(ORG_CA_ID);
+    const issuer = await this.signer(ORG_CA_ID);
+    const issued = await createServerCertificate({
+      issuer,
+      commonName: 'Gatehouse control plane',
+      dnsNames: sans.dns,
+      ipAddresses: sans.ip,
+      algorithm: isKeyAlgorithm(issuerRow?.key_algorithm) ? issuerRow.key_algorithm : 'ecdsa-p256',
+      now,
+    });
+    const notAfter = new Date(new X509Certificate(issued.certificatePem).validTo).toISOString();
+    await this.store.transaction(async (tx) => {
+      await tx.tlsIdentities.put({
+        id: CONTROL_PLANE_TLS_ID,
+        certificate_pem: issued.certificatePem,
+        chain_pem: issuer.certificatePem,
+        sealed_private_key: this.sealKey(issued.privateKeyPem, CONTROL_PLANE_TLS_ID),
+        not_after: notAfter,
+        created_at: identity.created_at,
+      });
+      await appendAudit(
+        tx,
+        {
+          actor,
+          action: 'control_plane.certificate.renew',
+          resourceType: 'tls_identity',
+          resourceId: CONTROL_PLANE_TLS_ID,
+          before: { serial_number: current.serialNumber.toLowerCase(), not_after: identity.not_after },
+          after: { not_after: notAfter },
+        },
+        now,
+      );
+    });
+    return {
+      certificatePem: issued.certificatePem,
+      chainPem: issuer.certificatePem,
+      privateKeyPem: issued.privateKeyPem,
     };
   }
 
@@ -446,4 +499,15 @@ export class Authority {
   ): Promise<void> {
     return appendAudit(tx, { actor, action, resourceType, resourceId, before, after }, this.now());
   }
+}
+
+/** The DNS names and IP addresses of a certificate's subjectAltName. */
+function subjectAltNames(certificate: X509Certificate): { dns: string[]; ip: string[] } {
+  const dns: string[] = [];
+  const ip: string[] = [];
+  for (const entry of (certificate.subjectAltName ?? '').split(', ')) {
+    if (entry.startsWith('DNS:')) dns.push(entry.slice(4));
+    else if (entry.startsWith('IP Address:')) ip.push(entry.slice(11));
+  }
+  return { dns, ip };
 }

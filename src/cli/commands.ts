@@ -17,6 +17,7 @@ import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
 import { registerDeviceCommands } from './device.js';
 import { runInit } from './init.js';
 import { printJson, printTable } from './output.js';
+import { startCertificateRenewal } from './renewal.js';
 
 const intArg = (name: string, min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -168,6 +169,11 @@ export function buildProgram(): Command {
           logger,
           extraMetrics: () => aggregator.clusterMetrics(),
         });
+        const renewal = startCertificateRenewal({
+          authority: ctx.authority,
+          ...(o.tlsCert ? {} : { api }),
+          logger,
+        });
         logger.info(
           {
             api: api.url,
@@ -185,6 +191,7 @@ export function buildProgram(): Command {
           `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
         );
         onShutdown(logger, async () => {
+          renewal.stop();
           await api.close();
           await edge.stop();
           await ctx.close();

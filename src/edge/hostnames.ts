@@ -1,7 +1,7 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
-import { type Actor, appendAudit, type Authority, ORG_CA_ID } from '../authority/index.js';
+import { type Actor, appendAudit, type Authority, ORG_CA_ID, type TlsMaterial } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
-import { parsePem } from '../pki/index.js';
+import { parsePem, renewalTime } from '../pki/index.js';
 import type { Hostname, PageResult, Page } from '../store/index.js';
 import {
   type BlockResponse,
@@ -268,6 +268,72 @@ export class HostnameService {
       })),
       total,
     };
+  }
+
+  /**
+   * Re-issues the org-issued server certificates whose renewal time has come (a third of their
+   * lifetime left), in one transaction with a config-version bump so running edges load them.
+   * Admin-supplied certificates are not Gatehouse's to renew: those expiring within `warnDays`
+   * are returned so the caller can say so.
+   */
+  async renewServerCertificates(
+    actor: Actor,
+    warnDays = 30,
+  ): Promise<{ renewed: string[]; customExpiring: { hostname: string; notAfter: string }[] }> {
+    const now = this.authority.now();
+    const due: { row: Hostname; material: TlsMaterial }[] = [];
+    const customExpiring: { hostname: string; notAfter: string }[] = [];
+    for (const row of await this.store.hostnames.all()) {
+      const certificate = new X509Certificate(row.certificate_pem);
+      if (row.tls_source !== 'org') {
+        const notAfter = new Date(certificate.validTo);
+        if (notAfter.getTime() - now.getTime() < warnDays * 86_400_000)
+          customExpiring.push({ hostname: row.hostname, notAfter: notAfter.toISOString() });
+        continue;
+      }
+      if (renewalTime(certificate) > now) continue;
+      due.push({ row, material: await this.authority.issueServerCertificate(row.hostname) });
+    }
+    const renewed: string[] = [];
+    if (due.length === 0) return { renewed, customExpiring };
+    await this.store.transaction(async (tx) => {
+      for (const { row, material } of due) {
+        // Re-read: an admin change since the scan wins (it may have replaced the certificate).
+        const fresh = await tx.hostnames.get(row.id);
+        if (!fresh || fresh.certificate_pem !== row.certificate_pem) continue;
+        const caIds = (await tx.hostnames.caIds([row.id])).get(row.id) ?? [];
+        await tx.hostnames.update(
+          {
+            ...fresh,
+            certificate_pem: material.certificatePem,
+            chain_pem: material.chainPem,
+            sealed_private_key: this.authority.sealKey(material.privateKeyPem, row.id),
+            updated_at: now.toISOString(),
+          },
+          caIds,
+        );
+        await appendAudit(
+          tx,
+          {
+            actor,
+            action: 'hostname.certificate.renew',
+            resourceType: 'hostname',
+            resourceId: row.id,
+            before: {
+              hostname: row.hostname,
+              not_after: new Date(new X509Certificate(row.certificate_pem).validTo).toISOString(),
+            },
+            after: {
+              not_after: new Date(new X509Certificate(material.certificatePem).validTo).toISOString(),
+            },
+          },
+          now,
+        );
+        renewed.push(row.hostname);
+      }
+      if (renewed.length > 0) await tx.configVersion.bump();
+    });
+    return { renewed, customExpiring };
   }
 
   async delete(id: string, actor: Actor): Promise<void> {

@@ -8,4 +8,5 @@ export * from './describe.js';
 export * from './keys.js';
 export * from './keywrap.js';
 export { parsePem, parsePemBlocks, toPem } from './pem.js';
+export { renewalTime } from './renewal.js';
 export * from './verify/index.js';
