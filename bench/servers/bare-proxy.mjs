@@ -126,6 +126,7 @@ function runWorker() {
   );
   server.on('tlsClientError', () => {}); // refused certificates are the flood's expected outcome
   server.listen(Number(opts.port), '127.0.0.1', () => process.send?.('listening'));
+  process.on('SIGTERM', () => process.exit(0)); // a clean exit writes --cpu-prof profiles
 }
 
 function runPrimary() {

@@ -6,10 +6,14 @@ import { spawnServer, stopServer, waitForLog } from '../lib/procs.mjs';
 
 const SERVER = fileURLToPath(new URL('../servers/bare-proxy.mjs', import.meta.url));
 
-export async function startBareNode(dir, { port, originUrl, certs, opensslConf, workers = 2 }) {
+export async function startBareNode(
+  dir,
+  { port, originUrl, certs, opensslConf, workers = 2, nodeArgs = [] },
+) {
   const child = spawnServer(
     process.execPath,
     [
+      ...nodeArgs, // cluster workers inherit them
       SERVER,
       '--port',
       String(port),

@@ -121,13 +121,14 @@ async function waitForHostname(port, certs) {
 
 export async function startGatehouse(
   dir,
-  { port, apiPort, originUrl, certs, workers = 2, noAccessLog = false, buildWarning },
+  { port, apiPort, originUrl, certs, workers = 2, noAccessLog = false, buildWarning, nodeArgs = [] },
 ) {
   const dataDir = join(dir, 'gatehouse-data');
   const { admin_token: token, root_ca_pem: rootCaPem } = init(dataDir, apiPort);
   const child = spawnServer(
     process.execPath,
     [
+      ...nodeArgs, // the edge workers inherit them (bench/edge-cpu.mjs: --perf-basic-prof)
       CLI,
       'serve',
       '--data-dir',
