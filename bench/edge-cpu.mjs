@@ -20,7 +20,9 @@
 // and the server each get a core most of the time. Figures: min and median over the rounds.
 
 import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { generateCertificates } from './lib/certs.mjs';
 import { processTree, startCpuMeasurement } from './lib/cpu.mjs';
@@ -189,7 +191,12 @@ async function main() {
   }
   for (const st of stacks) {
     if (!profDirs.has(st.name)) continue;
-    await st.stop(); // profiles are written when the processes exit
+    // Profiles are written when the processes exit: stop the workers first and give them time
+    // (stopping the group would SIGKILL workers still writing theirs once the primary is gone).
+    const workersOf = processTree(st.pid).filter((p) => p !== st.pid);
+    for (const pid of workersOf) process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && workersOf.some((p) => existsSync(`/proc/${p}`)); i++) await sleep(100);
+    await st.stop();
     console.log(`\n## V8 profile: ${st.label} (% of non-idle samples: inclusive, self)`);
     for (const r of summarizeProfiles(profDirs.get(st.name)).slice(0, Number(o.top)))
       console.log(`${r.totalPct.toFixed(1).padStart(6)} ${r.selfPct.toFixed(1).padStart(6)}  ${r.fn}`);

@@ -24,6 +24,9 @@ export const DEFAULT_TIMEOUTS: ProxyTimeouts = { connectMs: 5_000, headersMs: 60
 
 export type UpstreamFailure = 'bad_gateway' | 'gateway_timeout';
 
+export type UpstreamOutcome =
+  { status: number; failure?: undefined } | { failure: UpstreamFailure; error: Error };
+
 /**
  * Builds the request headers for the origin: inbound headers minus hop-by-hop ones (and those
  * the Connection header names) minus everything the edge owns, then the edge's own.
@@ -37,7 +40,9 @@ export function upstreamHeaders(
     ? new Set(req.headers.connection.split(',').map((t) => t.trim().toLowerCase()))
     : undefined;
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  const inbound = req.headers;
+  for (const name in inbound) {
+    const value = inbound[name];
     if (value === undefined || HOP_BY_HOP.has(name) || stripped.has(name) || connectionTokens?.has(name))
       continue;
     out[name] = value;
@@ -52,7 +57,8 @@ function responseHeaders(headers: Record<string, string | string[] | undefined>)
       ? headers.connection.split(',').map((t) => t.trim().toLowerCase())
       : [];
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
     out[name] = value;
   }
@@ -62,6 +68,8 @@ function responseHeaders(headers: Record<string, string | string[] | undefined>)
 /** Keep-alive connection pools to origins, one per origin URL, reused across requests. */
 export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
+  /** By URL object too: host runtimes keep theirs, and `URL#origin` is not free per request. */
+  readonly #byUrl = new WeakMap<URL, Pool>();
   readonly #timeouts: ProxyTimeouts;
 
   constructor(timeouts: ProxyTimeouts = DEFAULT_TIMEOUTS) {
@@ -69,6 +77,8 @@ export class UpstreamPools {
   }
 
   pool(origin: URL): Pool {
+    const known = this.#byUrl.get(origin);
+    if (known && !known.closed) return known;
     let pool = this.#pools.get(origin.origin);
     if (!pool) {
       pool = new Pool(origin.origin, {
@@ -81,55 +91,56 @@ export class UpstreamPools {
       });
       this.#pools.set(origin.origin, pool);
     }
+    this.#byUrl.set(origin, pool);
     return pool;
   }
 
   /**
-   * Streams the request to the origin and the response back. Resolves with the upstream status,
-   * or with the failure class when the origin could not be reached or timed out (the caller
-   * answers 502/504 if nothing was sent yet).
+   * Streams the request to the origin and the response back, then calls `done` with the upstream
+   * status, or with the failure class when the origin could not be reached or timed out (the
+   * caller answers 502/504 if nothing was sent yet).
    */
   forward(
     origin: URL,
     req: IncomingMessage,
     res: ServerResponse,
     headers: Record<string, string | string[]>,
-    setCookies?: readonly string[],
-  ): Promise<{ status: number } | { failure: UpstreamFailure; error: Error }> {
+    setCookies: readonly string[] | undefined,
+    done: (outcome: UpstreamOutcome) => void,
+  ): void {
     const hasBody =
       req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    return this.pool(origin)
-      .stream(
-        {
-          path: req.url ?? '/',
-          method: req.method as 'GET',
-          headers,
-          body: hasBody ? req : null,
-        },
-        ({ statusCode, headers: upstream }) => {
-          const out = responseHeaders(upstream as Record<string, string | string[] | undefined>);
-          if (setCookies?.length) {
-            // The origin's cookies and the edge's session cookie both reach the client.
-            const theirs = out['set-cookie'];
-            const list = theirs === undefined ? [] : Array.isArray(theirs) ? theirs : [String(theirs)];
-            out['set-cookie'] = [...list, ...setCookies];
-          }
-          res.writeHead(statusCode, out);
-          return res;
-        },
-      )
-      .then(
-        () => ({ status: res.statusCode }),
-        (error: Error) => ({
+    this.pool(origin).stream(
+      {
+        path: req.url ?? '/',
+        method: req.method as 'GET',
+        headers,
+        body: hasBody ? req : null,
+      },
+      ({ statusCode, headers: upstream }) => {
+        const out = responseHeaders(upstream as Record<string, string | string[] | undefined>);
+        if (setCookies?.length) {
+          // The origin's cookies and the edge's session cookie both reach the client.
+          const theirs = out['set-cookie'];
+          const list = theirs === undefined ? [] : Array.isArray(theirs) ? theirs : [String(theirs)];
+          out['set-cookie'] = [...list, ...setCookies];
+        }
+        res.writeHead(statusCode, out);
+        return res;
+      },
+      (error) => {
+        if (!error) return done({ status: res.statusCode });
+        done({
           failure:
             error instanceof errors.HeadersTimeoutError ||
             error instanceof errors.BodyTimeoutError ||
             error instanceof errors.ConnectTimeoutError
-              ? ('gateway_timeout' as const)
-              : ('bad_gateway' as const),
+              ? 'gateway_timeout'
+              : 'bad_gateway',
           error,
-        }),
-      );
+        });
+      },
+    );
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ const escapeHtml = (s: string) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
   );
 
-const wantsJson = (accept: string | undefined) =>
+export const wantsJson = (accept: string | undefined): boolean =>
   Boolean(accept && /\bapplication\/(?:[\w.+-]*\+)?json\b/i.test(accept));
 
 const REASON_TEXT: Record<string, string> = {

@@ -10,7 +10,7 @@ import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
 import { type EdgeMetrics, RequestCounter } from './metrics.js';
 import { type UpstreamPools, upstreamHeaders } from './proxy.js';
-import { blockResponse, type EdgeResponse, edgeError } from './responses.js';
+import { blockResponse, type EdgeResponse, edgeError, wantsJson } from './responses.js';
 import { EDGE_SECURE_OPTIONS, type EdgeSnapshot, type HostRuntime } from './snapshot.js';
 import { type CachedVerdict, evaluateClientCertificate } from './verify-client.js';
 
@@ -22,7 +22,10 @@ export interface EdgeServerOptions {
   accessLog: boolean;
 }
 
-/** Per-connection state: the verdict and the headers rendered from it, computed once per TLS socket. */
+/**
+ * Per-connection state, computed once per TLS socket: the verdict, and every header the edge adds
+ * to the connection's forwarded requests (X-Forwarded-*, then the certificate headers).
+ */
 interface ConnectionState {
   host: HostRuntime;
   cached: CachedVerdict;
@@ -92,11 +95,20 @@ function connectionState(
   const fresh: ConnectionState = {
     host,
     cached,
-    headers: renderCertificateHeaders(host.forward, cached.verdict, mode),
+    headers: [
+      ...forwardedHeaders(socket, host),
+      ...renderCertificateHeaders(host.forward, cached.verdict, mode),
+    ],
   };
   connections.set(socket, fresh);
   return fresh;
 }
+
+const forwardedHeaders = (socket: Socket, host: HostRuntime): [string, string][] => [
+  ['x-forwarded-for', socket.remoteAddress ?? ''],
+  ['x-forwarded-proto', 'https'],
+  ['x-forwarded-host', host.hostname],
+];
 
 function send(res: ServerResponse, r: EdgeResponse): void {
   res.writeHead(r.status, {
@@ -105,6 +117,29 @@ function send(res: ServerResponse, r: EdgeResponse): void {
     'cache-control': 'no-store',
   });
   res.end(r.body);
+}
+
+/**
+ * The block pages of a hostname, rendered once per (reason, JSON or not): a refused client
+ * (a flood of them, in an attack) costs no rendering. Keyed by the host runtime, which a new
+ * snapshot replaces along with its block settings.
+ */
+const blockPages = new WeakMap<HostRuntime, Map<string, EdgeResponse>>();
+
+function blockPage(host: HostRuntime, reason: string, accept: string | undefined): EdgeResponse {
+  let pages = blockPages.get(host);
+  if (!pages) {
+    pages = new Map();
+    blockPages.set(host, pages);
+  }
+  const json = wantsJson(accept);
+  const key = `${json ? 'j' : 'h'}${reason}`;
+  let page = pages.get(key);
+  if (!page) {
+    page = blockResponse(host.block, reason, json ? 'application/json' : undefined);
+    pages.set(key, page);
+  }
+  return page;
 }
 
 export function createEdgeServer(options: EdgeServerOptions): https.Server {
@@ -131,16 +166,28 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       headersTimeout: 20_000,
       keepAliveTimeout: 30_000,
     },
-    (req, res) => void handle(req, res),
+    handle,
   );
 
+  // Handshake counters by (hostname, certificate presented), looked up once per combination.
+  const handshakeCounters = new Map<string, { inc(): void }>();
   server.on('secureConnection', (socket: TLSSocket) => {
+    const snapshot = options.snapshot();
     const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
-    const known = options.snapshot().hosts.has(name) ? name : 'unknown';
-    metrics.handshakes.inc({
-      hostname: known,
-      client_cert: socket.getPeerX509Certificate() ? 'presented' : 'none',
-    });
+    const host = snapshot.hosts.get(name);
+    // The verdict is needed by the first request anyway: computing it now reads the peer
+    // certificate once for both.
+    const presented =
+      host && host.mode !== 'off'
+        ? connectionState(socket, snapshot, host, host.mode).cached.verdict.status !== 'none'
+        : socket.getPeerX509Certificate() !== undefined;
+    const key = `${host ? name : ''}|${presented}`;
+    let counter = handshakeCounters.get(key);
+    if (!counter) {
+      counter = metrics.handshakes.labels(host ? name : 'unknown', presented ? 'presented' : 'none');
+      handshakeCounters.set(key, counter);
+    }
+    counter.inc();
   });
 
   // Malformed requests (smuggling attempts, obs-fold, bad chunking, oversized headers) are caught
@@ -184,53 +231,64 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       return {
         response: edgeError(421, 'unknown_hostname', 'Misdirected Request: hostname not served here', accept),
       };
-    if (host.mode === 'off') return { host, verdict: { status: 'none' }, headers: [] };
+    if (host.mode === 'off')
+      return { host, verdict: { status: 'none' }, headers: forwardedHeaders(socket, host) };
     const state = connectionState(socket, snapshot, host, host.mode);
     const verdict = state.cached.verdict;
     if (host.mode === 'enforce' && verdict.status !== 'valid') {
       const reason = verdict.status === 'none' ? 'no_certificate' : (verdict.reason ?? 'invalid');
-      return { host, verdict, response: blockResponse(host.block, reason, accept) };
+      return { host, verdict, response: blockPage(host, reason, accept) };
     }
     return { host, verdict, headers: state.headers };
   }
 
-  /** Proxies to the origin; answers 502/504 itself when the origin fails. Returns the upstream time. */
-  async function forward(
+  // Upstream latency histograms by hostname, looked up once per hostname.
+  const upstreamHistograms = new Map<string, { observe(v: number): void }>();
+  const upstreamHistogram = (hostname: string) => {
+    let h = upstreamHistograms.get(hostname);
+    if (!h) {
+      h = metrics.upstreamSeconds.labels(hostname);
+      upstreamHistograms.set(hostname, h);
+    }
+    return h;
+  };
+
+  /**
+   * Proxies to the origin; answers 502/504 itself when the origin fails. Calls `done` with the
+   * upstream time once the response is complete (callbacks, not promises: this is the hot path).
+   */
+  function forward(
     req: IncomingMessage,
     res: ServerResponse,
     host: HostRuntime,
-    extra: readonly [string, string][],
+    added: readonly (readonly [string, string])[],
     setCookie: readonly string[] | undefined,
-  ): Promise<number> {
-    const headers = upstreamHeaders(req, host.stripped, [...forwardedHeaders(req, host), ...extra]);
-    const t0 = process.hrtime.bigint();
-    const outcome = await options.pools.forward(host.origin, req, res, headers, setCookie);
-    const upstreamMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    metrics.upstreamSeconds.observe({ hostname: host.hostname }, upstreamMs / 1000);
-    if ('failure' in outcome) {
-      logger.warn(
-        { hostname: host.hostname, origin: host.origin.origin, err: outcome.error.message },
-        'origin request failed',
-      );
-      if (!res.headersSent) {
-        const status = outcome.failure === 'gateway_timeout' ? 504 : 502;
-        const message =
-          status === 504
-            ? 'Gateway Timeout: the origin did not answer in time'
-            : 'Bad Gateway: the origin could not be reached';
-        send(res, edgeError(status, outcome.failure, message, req.headers.accept));
-      } else {
-        res.destroy(outcome.error);
+    done: (upstreamMs: number) => void,
+  ): void {
+    const headers = upstreamHeaders(req, host.stripped, added);
+    const t0 = performance.now();
+    options.pools.forward(host.origin, req, res, headers, setCookie, (outcome) => {
+      const upstreamMs = performance.now() - t0;
+      upstreamHistogram(host.hostname).observe(upstreamMs / 1000);
+      if (outcome.failure) {
+        logger.warn(
+          { hostname: host.hostname, origin: host.origin.origin, err: outcome.error.message },
+          'origin request failed',
+        );
+        if (!res.headersSent) {
+          const status = outcome.failure === 'gateway_timeout' ? 504 : 502;
+          const message =
+            status === 504
+              ? 'Gateway Timeout: the origin did not answer in time'
+              : 'Bad Gateway: the origin could not be reached';
+          send(res, edgeError(status, outcome.failure, message, req.headers.accept));
+        } else {
+          res.destroy(outcome.error);
+        }
       }
-    }
-    return upstreamMs;
+      done(upstreamMs);
+    });
   }
-
-  const forwardedHeaders = (req: IncomingMessage, host: HostRuntime): [string, string][] => [
-    ['x-forwarded-for', req.socket.remoteAddress ?? ''],
-    ['x-forwarded-proto', 'https'],
-    ['x-forwarded-host', host.hostname],
-  ];
 
   /**
    * Access applications on this hostname decide next: either what to add to the forwarded
@@ -341,40 +399,18 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const started = process.hrtime.bigint();
-    const snapshot = options.snapshot();
-    const admitted = admit(req, snapshot);
+  /** Counts the request and writes its access log line, once it is answered. */
+  function finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    admitted: Admission,
+    started: number,
+    upstreamMs: number | undefined,
+    access: string | undefined,
+  ): void {
     const hostname = admitted.host?.hostname ?? 'unknown';
-    const mode = admitted.host?.mode ?? 'none';
     const certStatus = admitted.verdict?.status ?? 'none';
-    const ski = admitted.verdict?.cert?.ski ?? admitted.verdict?.ski;
-    let upstreamMs: number | undefined;
-    let access: string | undefined;
-    if (admitted.response) {
-      send(res, admitted.response);
-      req.resume();
-    } else {
-      let extra: [string, string][] = admitted.headers;
-      let setCookie: string[] | undefined;
-      let answered = false;
-      if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
-        const result = await runAccess(req, admitted.host, admitted.verdict, snapshot);
-        access = result.kind;
-        if ('reply' in result) {
-          answered = true;
-          const { status, headers, body } = result.reply;
-          res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) }).end(body);
-          req.resume();
-        } else {
-          if (result.forward.assertion)
-            extra = [...extra, ['gatehouse-jwt-assertion', result.forward.assertion]];
-          setCookie = result.forward.setCookie;
-        }
-      }
-      if (!answered) upstreamMs = await forward(req, res, admitted.host, extra, setCookie);
-    }
-    requestCounter.inc(hostname, mode, certStatus, res.statusCode);
+    requestCounter.inc(hostname, admitted.host?.mode ?? 'none', certStatus, res.statusCode);
     if (options.accessLog) {
       logger.info(
         {
@@ -384,15 +420,56 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
           path: req.url,
           status: res.statusCode,
           cert_status: certStatus,
-          ski,
+          ski: admitted.verdict?.cert?.ski ?? admitted.verdict?.ski,
           access,
           client: req.socket.remoteAddress,
-          duration_ms: Number(process.hrtime.bigint() - started) / 1e6,
+          duration_ms: performance.now() - started,
           upstream_ms: upstreamMs,
         },
         'request',
       );
     }
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = options.accessLog ? performance.now() : 0;
+    const snapshot = options.snapshot();
+    const admitted = admit(req, snapshot);
+    if (admitted.response) {
+      send(res, admitted.response);
+      req.resume();
+      return finish(req, res, admitted, started, undefined, undefined);
+    }
+    if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
+      void handleWithAccess(req, res, admitted, snapshot, started);
+      return;
+    }
+    forward(req, res, admitted.host, admitted.headers, undefined, (upstreamMs) =>
+      finish(req, res, admitted, started, upstreamMs, undefined),
+    );
+  }
+
+  /** A hostname with access applications: they decide before anything is forwarded. */
+  async function handleWithAccess(
+    req: IncomingMessage,
+    res: ServerResponse,
+    admitted: Admission & { host: HostRuntime; verdict: ClientCertVerdict; headers: [string, string][] },
+    snapshot: EdgeSnapshot,
+    started: number,
+  ): Promise<void> {
+    const result = await runAccess(req, admitted.host, admitted.verdict, snapshot);
+    if ('reply' in result) {
+      const { status, headers, body } = result.reply;
+      res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) }).end(body);
+      req.resume();
+      return finish(req, res, admitted, started, undefined, result.kind);
+    }
+    const extra: [string, string][] = result.forward.assertion
+      ? [...admitted.headers, ['gatehouse-jwt-assertion', result.forward.assertion]]
+      : admitted.headers;
+    forward(req, res, admitted.host, extra, result.forward.setCookie, (upstreamMs) =>
+      finish(req, res, admitted, started, upstreamMs, result.kind),
+    );
   }
 
   // WebSocket (and other) upgrades: same admission, then a raw tunnel to the origin.
@@ -438,10 +515,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       origin.protocol === 'https:'
         ? tlsConnect({ host: origin.hostname, port, servername: origin.hostname })
         : netConnect({ host: origin.hostname, port });
-    const headers = upstreamHeaders(req, admitted.host.stripped, [
-      ...forwardedHeaders(req, admitted.host),
-      ...extra,
-    ]);
+    const headers = upstreamHeaders(req, admitted.host.stripped, extra);
     upstream.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
       const lines = [
         `${req.method} ${req.url} HTTP/1.1`,

@@ -36,6 +36,18 @@ class Lru<V> {
 const parsedLeaves = new Lru<ParsedCertificate>(10_000);
 const infos = new Lru<ClientCertInfo>(10_000);
 
+/**
+ * Verdicts shared by the connections of one hostname: a client reconnecting (or a flood reusing
+ * one certificate) costs a lookup instead of a path validation. Keyed by the host runtime, which
+ * a new snapshot (revocation, CA change) replaces, and by the leaf's SHA-256 and OpenSSL's
+ * verdict. A valid verdict is reused until the path's earliest notAfter or a CRL deadline; an
+ * invalid one for a few seconds only, so a not-yet-valid certificate is not refused for long.
+ * Verdicts that used the chain the client sent are never shared: they depend on that chain.
+ */
+const sharedVerdicts = new WeakMap<HostRuntime, Lru<CachedVerdict & { reuseUntilMs: number }>>();
+const SHARED_VERDICTS_PER_HOST = 4_096;
+const INVALID_REUSE_MS = 5_000;
+
 function parseLeaf(cert: X509Certificate): ParsedCertificate {
   let parsed = parsedLeaves.get(cert.fingerprint256);
   if (!parsed) {
@@ -71,15 +83,43 @@ export function evaluateClientCertificate(
 ): CachedVerdict {
   const version = snapshot.version;
   if (!peer) return { verdict: { status: 'none' }, version, validUntilMs: Number.POSITIVE_INFINITY };
+  const shared = sharedVerdicts.get(host);
+  const key = `${peerAuthorized ? 'a' : 'u'}${peer.fingerprint256}`;
+  const reused = shared?.get(key);
+  if (reused && reused.version === version && now.getTime() <= reused.reuseUntilMs) return reused;
+  const { cached, usedPeerChain } = evaluate(snapshot, host, peer, peerChain, peerAuthorized, now);
+  if (!usedPeerChain) {
+    const reuseUntilMs =
+      cached.verdict.status === 'valid' ? cached.validUntilMs : now.getTime() + INVALID_REUSE_MS;
+    let lru = shared;
+    if (!lru) {
+      lru = new Lru(SHARED_VERDICTS_PER_HOST);
+      sharedVerdicts.set(host, lru);
+    }
+    lru.set(key, { ...cached, reuseUntilMs });
+  }
+  return cached;
+}
+
+function evaluate(
+  snapshot: EdgeSnapshot,
+  host: HostRuntime,
+  peer: X509Certificate,
+  peerChain: () => readonly Buffer[],
+  peerAuthorized: boolean,
+  now: Date,
+): { cached: CachedVerdict; usedPeerChain: boolean } {
+  const version = snapshot.version;
+  const done = (cached: CachedVerdict, usedPeerChain = false) => ({ cached, usedPeerChain });
   let leaf: ParsedCertificate;
   try {
     leaf = parseLeaf(peer);
   } catch {
-    return {
+    return done({
       verdict: { status: 'invalid', reason: 'malformed' },
       version,
       validUntilMs: Number.POSITIVE_INFINITY,
-    };
+    });
   }
   const options = {
     leaf,
@@ -89,39 +129,51 @@ export function evaluateClientCertificate(
     ...(leaf.extKeyUsage ? { requiredEku: CLIENT_AUTH_EKU } : {}),
   };
   let result = verifyChain({ ...options, intermediates: host.intermediates });
+  let usedPeerChain = false;
   // The client-sent chain is costly to extract; only worth it when OpenSSL, which saw it during
   // the handshake, found a path (with self-signed anchors OpenSSL's verdict is conclusive).
   if (!result.ok && result.code === 'untrusted' && (peerAuthorized || !host.anchorsSelfSigned)) {
     const sent = peerChain();
-    if (sent.length > 0)
+    if (sent.length > 0) {
+      usedPeerChain = true;
       result = verifyChain({ ...options, intermediates: [...host.intermediates, ...sent] });
+    }
   }
   if (!result.ok) {
     // No details for an unverified certificate (nothing would forward them); the SKI is for logs.
-    return {
-      verdict: { status: 'invalid', reason: result.code, ski: leaf.subjectKeyId },
-      version,
-      validUntilMs: Number.POSITIVE_INFINITY,
-    };
+    return done(
+      {
+        verdict: { status: 'invalid', reason: result.code, ski: leaf.subjectKeyId },
+        version,
+        validUntilMs: Number.POSITIVE_INFINITY,
+      },
+      usedPeerChain,
+    );
   }
   const chain = result.chain;
   const info = infoFor(leaf, chain);
   for (let i = 0; i < chain.length - 1; i++) {
     const cert = chain[i] as ParsedCertificate;
     if (snapshot.revoked.has(`${cert.issuer.key}|${cert.serial}`)) {
-      return {
-        verdict: { status: 'invalid', reason: 'revoked', cert: info },
-        version,
-        validUntilMs: Number.POSITIVE_INFINITY,
-      };
+      return done(
+        {
+          verdict: { status: 'invalid', reason: 'revoked', cert: info },
+          version,
+          validUntilMs: Number.POSITIVE_INFINITY,
+        },
+        usedPeerChain,
+      );
     }
     const crlDeadline = snapshot.crlDeadlines.get(cert.issuer.key);
     if (crlDeadline !== undefined && now.getTime() > crlDeadline) {
-      return {
-        verdict: { status: 'invalid', reason: 'crl_expired', cert: info },
-        version,
-        validUntilMs: Number.POSITIVE_INFINITY,
-      };
+      return done(
+        {
+          verdict: { status: 'invalid', reason: 'crl_expired', cert: info },
+          version,
+          validUntilMs: Number.POSITIVE_INFINITY,
+        },
+        usedPeerChain,
+      );
     }
   }
   // Anchors are trust input (their own validity is not checked), so only the path below them bounds the verdict.
@@ -129,5 +181,5 @@ export function evaluateClientCertificate(
     ...chain.slice(0, -1).map((c) => c.notAfter.getTime()),
     ...[...snapshot.crlDeadlines.values()],
   );
-  return { verdict: { status: 'valid', cert: info }, version, validUntilMs };
+  return done({ verdict: { status: 'valid', cert: info }, version, validUntilMs }, usedPeerChain);
 }
