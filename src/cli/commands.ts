@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AccessService } from '../access/index.js';
 import { startApiServer } from '../api/index.js';
 import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
@@ -18,6 +18,7 @@ import { registerDeviceCommands } from './device.js';
 import { runInit } from './init.js';
 import { printJson, printTable } from './output.js';
 import { startCertificateRenewal } from './renewal.js';
+import { rootProgram } from './root.js';
 
 const intArg = (name: string, min: number, max: number) => (value: string) => {
   const n = Number(value);
@@ -62,10 +63,7 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
 const dataDirOption = () => new Option('--data-dir <dir>', 'data directory').default(DEFAULT_DATA_DIR);
 
 export function buildProgram(): Command {
-  const program = new Command('gatehouse')
-    .description('Gatehouse: a zero-trust gateway built on client certificates and mutual TLS')
-    .version(process.env.npm_package_version ?? '0.1.0')
-    .showHelpAfterError();
+  const program = rootProgram();
 
   program
     .command('init')

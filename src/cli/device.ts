@@ -16,6 +16,7 @@ import {
 import { GatehouseError } from '../errors/index.js';
 import { createLogger } from '../observability/index.js';
 import { printJson } from './output.js';
+import { rootProgram } from './root.js';
 
 const DEFAULT_INTERVAL_MS = 300_000;
 
@@ -190,4 +191,11 @@ export function registerDeviceCommands(program: Command): void {
             : `unregistered ${r.registration_id}${r.server === 'already_ended' ? ' (it had already ended on the server)' : ''}; local state removed\n`,
         );
     });
+}
+
+/** `gatehouse` with only the device commands (what `gatehouse device …` needs). */
+export function buildDeviceProgram(): Command {
+  const program = rootProgram();
+  registerDeviceCommands(program);
+  return program;
 }

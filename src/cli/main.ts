@@ -1,8 +1,15 @@
 #!/usr/bin/env node
-import { buildProgram } from './commands.js';
+import type { Command } from 'commander';
 import { reportError } from './output.js';
 
-const program = buildProgram();
+// The device agent runs on every managed machine, often from timers: `gatehouse device …` loads
+// only the agent, not the server (API, edge, store), which roughly halves its start-up time.
+async function loadProgram(subcommand: string | undefined): Promise<Command> {
+  if (subcommand === 'device') return (await import('./device.js')).buildDeviceProgram();
+  return (await import('./commands.js')).buildProgram();
+}
+
+const program = await loadProgram(process.argv[2]);
 program.exitOverride();
 try {
   await program.parseAsync(process.argv);
