@@ -1,7 +1,7 @@
 /** Access: applications and policies, service tokens, identity logins and signed session tokens. */
 export { AccessAppInput, parseDuration, Policy, Rule } from './policy/index.js';
 export { IdentityProviderInput } from './oidc/index.js';
-export { keysFromRows } from './signing-keys.js';
+export { keysFromRows, publicKeysFromRows } from './signing-keys.js';
 export { AccessService, DEFAULT_SERVICE_TOKEN_DURATION, type NewServiceToken } from './service.js';
 export {
   type AccessDecision,

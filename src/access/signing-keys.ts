@@ -1,18 +1,32 @@
 import { type Actor, appendAudit, type Authority } from '../authority/index.js';
 import type { Repositories, SigningKey as SigningKeyRow } from '../store/index.js';
-import { type EcPrivateJwk, type EcPublicJwk, rotateSigningKeys, type SigningKey } from './tokens/index.js';
+import {
+  type EcPrivateJwk,
+  type EcPublicJwk,
+  type PublicSigningKey,
+  rotateSigningKeys,
+  type SigningKey,
+} from './tokens/index.js';
 
-/** Stored rows → keys (private halves unsealed with the master key, bound to their kid). */
-export function keysFromRows(rows: readonly SigningKeyRow[], authority: Authority): SigningKey[] {
+/** Stored rows → public keys only (nothing unsealed): for publishing the JWKS. */
+export function publicKeysFromRows(rows: readonly SigningKeyRow[]): PublicSigningKey[] {
   return rows.map((row) => ({
     kid: row.kid,
     algorithm: 'ES256',
     publicJwk: JSON.parse(row.public_jwk) as EcPublicJwk,
+    createdAt: new Date(row.created_at),
+    retireAfter: row.retire_after ? new Date(row.retire_after) : null,
+  }));
+}
+
+/** Stored rows → keys (private halves unsealed with the master key, bound to their kid). */
+export function keysFromRows(rows: readonly SigningKeyRow[], authority: Authority): SigningKey[] {
+  const publicKeys = publicKeysFromRows(rows);
+  return rows.map((row, i) => ({
+    ...(publicKeys[i] as PublicSigningKey),
     privateJwk: JSON.parse(
       authority.openKey(row.sealed_private_jwk, `signing-key:${row.kid}`),
     ) as EcPrivateJwk,
-    createdAt: new Date(row.created_at),
-    retireAfter: row.retire_after ? new Date(row.retire_after) : null,
   }));
 }
 

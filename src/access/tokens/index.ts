@@ -38,6 +38,7 @@ export {
   type RotationResult,
   SIGNING_ALGORITHM,
   type SigningAlgorithm,
+  type PublicSigningKey,
   type SigningKey,
   verifyingKeys,
 } from './keys.js';

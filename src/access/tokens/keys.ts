@@ -48,6 +48,9 @@ export interface SigningKey {
   retireAfter?: Date | null;
 }
 
+/** A signing key without its private half: all that publishing and choosing keys needs. */
+export type PublicSigningKey = Omit<SigningKey, 'privateJwk'>;
+
 /** A key as published in `/.well-known/jwks.json`. */
 export interface PublishedJwk extends EcPublicJwk {
   kid: string;
@@ -89,29 +92,29 @@ export function generateSigningKey(now: Date): SigningKey {
 }
 
 /** When the key stops verifying, in ms; +Infinity for a key that is not retiring. */
-function retireAfterMs(key: SigningKey): number {
+function retireAfterMs(key: PublicSigningKey): number {
   return key.retireAfter ? key.retireAfter.getTime() : Number.POSITIVE_INFINITY;
 }
 
-function isRetiring(key: SigningKey): boolean {
+function isRetiring(key: PublicSigningKey): boolean {
   return retireAfterMs(key) !== Number.POSITIVE_INFINITY;
 }
 
-function isRetired(key: SigningKey, now: Date): boolean {
+function isRetired(key: PublicSigningKey, now: Date): boolean {
   return retireAfterMs(key) <= now.getTime();
 }
 
-function newestFirst(a: SigningKey, b: SigningKey): number {
+function newestFirst(a: PublicSigningKey, b: PublicSigningKey): number {
   return b.createdAt.getTime() - a.createdAt.getTime() || (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0);
 }
 
 /** The key that signs: the newest key without `retireAfter`, or undefined when there is none. */
-export function activeSigningKey(keys: readonly SigningKey[]): SigningKey | undefined {
+export function activeSigningKey<K extends PublicSigningKey>(keys: readonly K[]): K | undefined {
   return keys.filter((k) => !isRetiring(k)).sort(newestFirst)[0];
 }
 
 /** Keys that still verify at `now`: the active one first, then the others newest first. */
-export function verifyingKeys(keys: readonly SigningKey[], now: Date): SigningKey[] {
+export function verifyingKeys<K extends PublicSigningKey>(keys: readonly K[], now: Date): K[] {
   const active = activeSigningKey(keys);
   const rest = keys.filter((k) => k !== active && !isRetired(k, now)).sort(newestFirst);
   return active ? [active, ...rest] : rest;
@@ -168,7 +171,7 @@ export function pruneSigningKeys(
  * The document for `/.well-known/jwks.json`: the public halves of the keys that verify at `now`,
  * built from an allow-list of members so that a private member can never leak.
  */
-export function jwks(keys: readonly SigningKey[], now: Date): Jwks {
+export function jwks(keys: readonly PublicSigningKey[], now: Date): Jwks {
   return {
     keys: verifyingKeys(keys, now).map((k) => ({
       ...publicPart(k.publicJwk),

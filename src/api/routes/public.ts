@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { jwks, keysFromRows } from '../../access/index.js';
+import { jwks, publicKeysFromRows } from '../../access/index.js';
 import { notFound } from '../../errors/index.js';
 import type { ApiContext } from '../context.js';
 
@@ -26,7 +26,7 @@ export const publicRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
     async (_request, reply) => {
       const rows = await authority.store.signingKeys.all();
       reply.header('cache-control', 'public, max-age=300');
-      return jwks(keysFromRows(rows, authority), authority.now());
+      return jwks(publicKeysFromRows(rows), authority.now());
     },
   );
 
