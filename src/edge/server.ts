@@ -10,6 +10,7 @@ import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
 import { type EdgeMetrics, RequestCounter } from './metrics.js';
 import { type UpstreamPools, upstreamHeaders } from './proxy.js';
+import { readRequestHead } from './request-head.js';
 import { blockResponse, type EdgeResponse, edgeError, wantsJson } from './responses.js';
 import { EDGE_SECURE_OPTIONS, type EdgeSnapshot, type HostRuntime } from './snapshot.js';
 import { type CachedVerdict, evaluateClientCertificate } from './verify-client.js';
@@ -119,6 +120,48 @@ function send(res: ServerResponse, r: EdgeResponse): void {
   res.end(r.body);
 }
 
+const HEADERS_TIMEOUT_MS = 20_000;
+/** How long a refused connection may take to send its request head (node:http: headersTimeout). */
+const HEAD_TIMEOUT_MS = HEADERS_TIMEOUT_MS;
+
+/** The plain answers to requests that cannot be parsed (node:http's clientError and ours). */
+function clientErrorResponse(status: number): string {
+  const text =
+    status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+  return `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`;
+}
+
+let dateSecond = -1;
+let dateText = '';
+/** The Date header value, formatted once per second (as node:http does). */
+function httpDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(now).toUTCString();
+  }
+  return dateText;
+}
+
+/** Everything after the Date line of a raw answer, per (cached) response: headers, then the body. */
+const rawTails = new WeakMap<EdgeResponse, { headers: string; body: string }>();
+
+/** A complete HTTP/1.1 response closing the connection, as one string (write it as UTF-8). */
+function rawResponse(r: EdgeResponse, headOnly: boolean): string {
+  let tail = rawTails.get(r);
+  if (!tail) {
+    tail = {
+      headers:
+        `content-type: ${r.contentType}\r\ncontent-length: ${Buffer.byteLength(r.body)}\r\n` +
+        'cache-control: no-store\r\nconnection: close\r\n\r\n',
+      body: r.body,
+    };
+    rawTails.set(r, tail);
+  }
+  return `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ''}\r\ndate: ${httpDate()}\r\n${tail.headers}${headOnly ? '' : tail.body}`;
+}
+
 /**
  * The block pages of a hostname, rendered once per (reason, JSON or not): a refused client
  * (a flood of them, in an attack) costs no rendering. Keyed by the host runtime, which a new
@@ -163,11 +206,19 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       key: options.snapshot().defaultTls.key,
       maxHeaderSize: 16 * 1024,
       requestTimeout: 60_000,
-      headersTimeout: 20_000,
+      headersTimeout: HEADERS_TIMEOUT_MS,
       keepAliveTimeout: 30_000,
     },
     handle,
   );
+
+  // node:https attaches its HTTP machinery to each connection in one 'secureConnection' listener;
+  // connections refused whatever they ask skip it (see refuseConnection).
+  const [listener, ...unexpected] = server.listeners('secureConnection');
+  if (typeof listener !== 'function' || unexpected.length > 0)
+    throw new Error('node:https no longer has exactly one secureConnection listener');
+  const httpConnection = listener as (this: https.Server, socket: TLSSocket) => void;
+  server.removeListener('secureConnection', httpConnection);
 
   // Handshake counters by (hostname, certificate presented), looked up once per combination.
   const handshakeCounters = new Map<string, { inc(): void }>();
@@ -175,12 +226,18 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     const snapshot = options.snapshot();
     const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
     const host = snapshot.hosts.get(name);
-    // The verdict is needed by the first request anyway: computing it now reads the peer
-    // certificate once for both.
-    const presented =
-      host && host.mode !== 'off'
-        ? connectionState(socket, snapshot, host, host.mode).cached.verdict.status !== 'none'
-        : socket.getPeerX509Certificate() !== undefined;
+    let presented: boolean;
+    let refused: boolean;
+    if (host && host.mode !== 'off') {
+      // The first request needs the verdict anyway: computing it now reads the peer certificate
+      // once for both, and tells whether anything on this connection can reach the origin.
+      const verdict = connectionState(socket, snapshot, host, host.mode).cached.verdict;
+      presented = verdict.status !== 'none';
+      refused = host.mode === 'enforce' && verdict.status !== 'valid';
+    } else {
+      presented = socket.getPeerX509Certificate() !== undefined;
+      refused = host === undefined; // no SNI or one not served here: every request gets 400/421
+    }
     const key = `${host ? name : ''}|${presented}`;
     let counter = handshakeCounters.get(key);
     if (!counter) {
@@ -188,6 +245,8 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       handshakeCounters.set(key, counter);
     }
     counter.inc();
+    if (refused) refuseConnection(socket);
+    else httpConnection.call(server, socket);
   });
 
   // Malformed requests (smuggling attempts, obs-fold, bad chunking, oversized headers) are caught
@@ -196,22 +255,24 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     if (!socket.writable) return socket.destroy();
     const status =
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const text =
-      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-    socket.end(
-      `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${text.length + 1}\r\n\r\n${text}\n`,
-    );
+    socket.end(clientErrorResponse(status));
   });
 
   /**
    * Shared by requests and upgrades: which hostname, what the certificate is worth, and either the
    * headers to forward or the response that ends the request here.
    */
-  function admit(req: IncomingMessage, snapshot: EdgeSnapshot): Admission {
-    const socket = req.socket as TLSSocket;
-    const accept = req.headers.accept;
+  const admit = (req: IncomingMessage, snapshot: EdgeSnapshot): Admission =>
+    admitOn(req.socket as TLSSocket, req.headers.host, req.headers.accept, snapshot);
+
+  function admitOn(
+    socket: TLSSocket,
+    hostHeader: string | undefined,
+    accept: string | undefined,
+    snapshot: EdgeSnapshot,
+  ): Admission {
     const sni = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : undefined;
-    const authority = hostOf(req.headers.host);
+    const authority = hostOf(hostHeader);
     if (!authority)
       return { response: edgeError(400, 'missing_host', 'Bad Request: no Host header', accept) };
     // SNI and Host must name the same hostname: otherwise a certificate accepted for one
@@ -400,29 +461,50 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   }
 
   /** Counts the request and writes its access log line, once it is answered. */
-  function finish(
+  const finish = (
     req: IncomingMessage,
     res: ServerResponse,
     admitted: Admission,
     started: number,
     upstreamMs: number | undefined,
     access: string | undefined,
+  ): void =>
+    record(
+      req.method,
+      req.url,
+      req.socket.remoteAddress,
+      admitted,
+      res.statusCode,
+      started,
+      upstreamMs,
+      access,
+    );
+
+  function record(
+    method: string | undefined,
+    path: string | undefined,
+    client: string | undefined,
+    admitted: Admission,
+    status: number,
+    started: number,
+    upstreamMs: number | undefined,
+    access: string | undefined,
   ): void {
     const hostname = admitted.host?.hostname ?? 'unknown';
     const certStatus = admitted.verdict?.status ?? 'none';
-    requestCounter.inc(hostname, admitted.host?.mode ?? 'none', certStatus, res.statusCode);
+    requestCounter.inc(hostname, admitted.host?.mode ?? 'none', certStatus, status);
     if (options.accessLog) {
       logger.info(
         {
           type: 'access',
           hostname,
-          method: req.method,
-          path: req.url,
-          status: res.statusCode,
+          method,
+          path,
+          status,
           cert_status: certStatus,
           ski: admitted.verdict?.cert?.ski ?? admitted.verdict?.ski,
           access,
-          client: req.socket.remoteAddress,
+          client,
           duration_ms: performance.now() - started,
           upstream_ms: upstreamMs,
         },
@@ -430,6 +512,69 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       );
     }
   }
+
+  /**
+   * A connection nothing on which can reach an origin (enforce mode and no valid certificate, or
+   * no SNI / one not served here): node:https's per-connection HTTP machinery (parser, request
+   * and response objects, keep-alive bookkeeping) is most of what such a connection costs beyond
+   * its handshake, and in a flood of refused clients it is the edge's main cost. Read the first
+   * request head, answer it exactly as a request on the normal path would be answered (400, 421
+   * or the 403 page), with `connection: close`, and close. Never forwards anything: a request the
+   * strict reader finds unusual gets 400, one too large 431.
+   */
+  const refusing = new Set<TLSSocket>();
+  function refuseConnection(socket: TLSSocket): void {
+    refusing.add(socket);
+    const started = options.accessLog ? performance.now() : 0;
+    let received: Buffer | undefined;
+    const onData = (chunk: Buffer) => {
+      received = received ? Buffer.concat([received, chunk]) : chunk;
+      const head = readRequestHead(received);
+      if (head.kind === 'incomplete') return;
+      socket.removeListener('data', onData); // later bytes (a body, pipelined requests) are dropped
+      socket.setTimeout(0);
+      let reply: string;
+      if (head.kind !== 'request') {
+        reply = clientErrorResponse(head.kind === 'too_large' ? 431 : 400);
+      } else {
+        const admitted = admitOn(socket, head.host, head.accept, options.snapshot());
+        // Forwarding here would mean the configuration changed since the handshake (a CA added,
+        // the hostname created): 421 invites the client to retry on a new connection.
+        const response =
+          admitted.response ??
+          edgeError(
+            421,
+            'configuration_changed',
+            'Misdirected Request: retry on a new connection',
+            head.accept,
+          );
+        reply = rawResponse(response, head.method === 'HEAD');
+        record(
+          head.method,
+          head.target,
+          socket.remoteAddress,
+          admitted.response ? admitted : { host: admitted.host, verdict: admitted.verdict, response },
+          response.status,
+          started,
+          undefined,
+          undefined,
+        );
+      }
+      socket.end(reply, 'utf8');
+      // As node:http does after a `connection: close` response: destroy once written.
+      socket.once('finish', () => socket.destroy());
+    };
+    socket.on('data', onData);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => refusing.delete(socket));
+    socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
+  }
+  // A refused connection waiting for its request is idle: close it with the HTTP ones.
+  const closeIdleConnections = server.closeIdleConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdleConnections();
+    for (const socket of refusing) socket.destroy();
+  };
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = options.accessLog ? performance.now() : 0;

@@ -469,6 +469,87 @@ describe('edge', () => {
     assert.equal(seen.length, before);
   });
 
+  test('connections refused whatever they ask get each answer with connection: close, and nothing reaches the origin', async () => {
+    /** Writes `chunks` (one per tick) on a new TLS connection and returns all it receives until closed. */
+    const exchange = (servername: string, chunks: string[], cert?: { cert: string; key: string }) =>
+      new Promise<string>((resolve, reject) => {
+        let out = '';
+        const socket = tls.connect(
+          {
+            host: '127.0.0.1',
+            port: edgePort,
+            servername,
+            ca: rootPem,
+            // nowhere.test gets the default certificate, as it should.
+            checkServerIdentity: () => undefined,
+            ...(cert ?? {}),
+          },
+          async () => {
+            for (const chunk of chunks) {
+              socket.write(chunk);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+        );
+        socket.on('data', (d) => (out += d));
+        socket.on('close', () => resolve(out));
+        socket.on('error', (err: NodeJS.ErrnoException) =>
+          err.code === 'ECONNRESET' || err.code === 'EPIPE' ? resolve(out) : reject(err),
+        );
+      });
+    const before = seen.length;
+    const head = (extra: string) => `GET /x HTTP/1.1\r\nhost: enforce.test\r\n${extra}\r\n`;
+
+    // Enforce without a certificate: the hostname's JSON or its HTML page, by Accept.
+    const json = await exchange('enforce.test', [head('accept: application/json\r\n')]);
+    assert.match(json, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    assert.match(json, /\r\nconnection: close\r\n/i);
+    assert.match(json, /\r\ncontent-type: application\/json/i);
+    assert.deepEqual(JSON.parse(json.slice(json.indexOf('\r\n\r\n') + 4)), {
+      error: 'certificate needed',
+      docs: 'https://intranet/mtls',
+    });
+    // A head split over several packets; a body and a pipelined request after it are ignored.
+    const split = await exchange('enforce.test', [
+      'POST /x HTTP/1.1\r\nho',
+      'st: enforce.test\r\ncontent-length: 5\r\n\r\nhello',
+      'GET / HTTP/1.1\r\nhost: enforce.test\r\n\r\n',
+    ]);
+    assert.match(split, /^HTTP\/1\.1 403 /);
+    assert.equal(split.match(/HTTP\/1\.1/g)?.length, 1, 'one answer, then the connection closes');
+    // HEAD: the headers of the page, no body.
+    const headOnly = await exchange('enforce.test', ['HEAD / HTTP/1.1\r\nhost: enforce.test\r\n\r\n']);
+    assert.match(headOnly, /^HTTP\/1\.1 403 [^]*content-length: [1-9][0-9]*\r\n[^]*\r\n\r\n$/i);
+    // A certificate from an unknown CA: the page states why.
+    const untrusted = await exchange('enforce.test', [head('')], stranger);
+    assert.match(untrusted, /^HTTP\/1\.1 403 [^]*untrusted/);
+    // SNI and Host still have to agree, and a Host is still required.
+    assert.match(
+      await exchange('enforce.test', ['GET / HTTP/1.1\r\nhost: open.test\r\n\r\n']),
+      /^HTTP\/1\.1 421 /,
+    );
+    assert.match(await exchange('enforce.test', ['GET / HTTP/1.1\r\n\r\n']), /^HTTP\/1\.1 400 /);
+    // Unknown SNI: nothing is served there.
+    assert.match(
+      await exchange('nowhere.test', ['GET / HTTP/1.1\r\nhost: nowhere.test\r\n\r\n']),
+      /^HTTP\/1\.1 421 [^]*unknown_hostname/,
+    );
+    // Malformed or oversized heads: 400 / 431, as on the normal path.
+    for (const raw of [
+      head('host: enforce.test\r\n'), // a second Host
+      head('x-folded: a\r\n b\r\n'),
+      'GET / HTTP/1.1\nhost: enforce.test\n\n\r\n\r\n',
+      'GET /a b HTTP/1.1\r\nhost: enforce.test\r\n\r\n',
+      'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    ])
+      assert.match(await exchange('enforce.test', [raw]), /^HTTP\/1\.1 400 /, JSON.stringify(raw));
+    assert.match(
+      await exchange('enforce.test', [head(`x-big: ${'a'.repeat(20_000)}\r\n`)]),
+      /^HTTP\/1\.1 431 /,
+    );
+    assert.equal(seen.length, before, 'nothing reached the origin');
+  });
+
   test('WebSocket upgrades are tunnelled to the origin, and blocked without a certificate in enforce mode', async () => {
     const upgrade = (servername: string, cert?: { cert: string; key: string }) =>
       new Promise<string>((resolve, reject) => {

@@ -1,0 +1,54 @@
+/**
+ * A strict reader of an HTTP/1.x request head, for connections the edge refuses whatever they ask
+ * (enforce mode without a valid certificate, unknown or no SNI): it only needs the method, Host
+ * and Accept to pick the answer (400, 421 or the 403 page), and never forwards anything, so
+ * everything beyond that is either ignored (the body: the connection closes after the answer)
+ * or, when unusual, refused as malformed (400), as Node's own parser would.
+ */
+
+export const MAX_HEAD_BYTES = 16 * 1024; // the edge's maxHeaderSize
+
+export type RequestHead =
+  | { kind: 'incomplete' }
+  | { kind: 'too_large' }
+  | { kind: 'malformed' }
+  | { kind: 'request'; method: string; target: string; host?: string; accept?: string };
+
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\s]+) HTTP\/1\.[01]$/;
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*$/;
+
+/** Reads the head at the start of `buf` (bytes received so far on the connection). */
+export function readRequestHead(buf: Buffer): RequestHead {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end === -1) return buf.length > MAX_HEAD_BYTES ? { kind: 'too_large' } : { kind: 'incomplete' };
+  if (end > MAX_HEAD_BYTES) return { kind: 'too_large' };
+  // latin1 maps each byte to one code unit: no decoding surprises, control bytes stay visible.
+  let text = buf.toString('latin1', 0, end);
+  // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+  while (text.startsWith('\r\n')) text = text.slice(2);
+  const lines = text.split('\r\n');
+  const line = REQUEST_LINE.exec(lines[0] ?? '');
+  if (!line) return { kind: 'malformed' };
+  let host: string | undefined;
+  let accept: string | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    // Also refuses obs-fold (a line starting with whitespace) and bare CR or LF inside a line.
+    const header = HEADER_LINE.exec(lines[i] as string);
+    if (!header) return { kind: 'malformed' };
+    const name = (header[1] as string).toLowerCase();
+    const value = header[2] as string;
+    if (name === 'host') {
+      if (host !== undefined) return { kind: 'malformed' }; // RFC 9112 §3.2: exactly one Host
+      host = value;
+    } else if (name === 'accept') {
+      accept = accept === undefined ? value : `${accept}, ${value}`;
+    }
+  }
+  return {
+    kind: 'request',
+    method: line[1] as string,
+    target: line[2] as string,
+    ...(host !== undefined ? { host } : {}),
+    ...(accept !== undefined ? { accept } : {}),
+  };
+}
