@@ -19,8 +19,10 @@ import { ensurePrivateDir } from './files.js';
 import { isServerError, isTransient, normalizeServerUrl, type ServerClient } from './http.js';
 import {
   type DeviceKey,
+  destroyKey,
   discardEngineConfig,
   discardKey,
+  type KeyDisposal,
   type KeyProtection,
   loadDeviceKey,
   prepareKeyProcess,
@@ -283,11 +285,14 @@ export async function renew(
   }));
 }
 
-/** `unregister`: the server first, then the local state. `force` removes it even if the server cannot be told. */
+/**
+ * `unregister`: the server first, then the local state and the key (deleted from the token, or its
+ * file). `force` removes the local state even if the server cannot be told.
+ */
 export async function unregister(
   stateDir: string,
   { force = false }: { force?: boolean } = {},
-): Promise<{ registration_id: string; server: 'unregistered' | 'already_ended' | 'not_told' }> {
+): Promise<{ registration_id: string; server: 'unregistered' | 'already_ended' | 'not_told' } & KeyDisposal> {
   const loaded = loadState(resolve(stateDir));
   let server: 'unregistered' | 'already_ended' | 'not_told' = 'unregistered';
   try {
@@ -301,10 +306,11 @@ export async function unregister(
     else throw err;
   }
   await removeRegistrationFiles(loaded.dir);
-  await discardKey(loaded.dir, loaded.state.key_reference);
-  await discardEngineConfig(providerOptions(loaded.dir, loaded.state.key_provider));
+  const keyOptions = providerOptions(loaded.dir, loaded.state.key_provider);
+  const disposal = await discardKey(keyOptions, loaded.state.key_reference);
+  await discardEngineConfig(keyOptions);
   await removeDirIfEmpty(loaded.dir);
-  return { registration_id: loaded.state.registration_id, server };
+  return { registration_id: loaded.state.registration_id, server, ...disposal };
 }
 
 /** 401 codes after which only a new registration helps. */
@@ -352,7 +358,15 @@ async function reRegister(
         );
     }
   }
-  await discardKey(old.dir, state.key_reference);
+  // The old key signed for a registration that is over: delete it (it is open in this session).
+  const disposal = session.key
+    ? await destroyKey(session.key)
+    : await discardKey(providerOptions(old.dir, state.key_provider), state.key_reference);
+  if (disposal.key === 'kept')
+    logger.warn(
+      { registration_id: state.registration_id, error: disposal.reason },
+      'the previous registration key could not be deleted',
+    );
   return next;
 }
 

@@ -8,7 +8,7 @@ import { GatehouseError } from '../errors/index.js';
 import { parseCaChain, parsePem, x509 } from '../pki/index.js';
 import { collectFacts } from './facts.js';
 import { ServerClient } from './http.js';
-import { createDeviceKey, type DeviceKey, discardKey } from './key-provider.js';
+import { createDeviceKey, type DeviceKey, destroyKey } from './key-provider.js';
 import { mdmForOrg, readMdmFile } from './mdm.js';
 import {
   type AgentState,
@@ -214,9 +214,9 @@ const keyLabel = () => `gatehouse-${Date.now().toString(36)}-${randomBytes(3).to
 
 /**
  * Registers with the server and keeps the result in the state dir. Creates a new key for
- * hardware-backed registrations. On failure nothing new is left behind: the new key file (software)
- * is removed, and a registration the server made is unregistered (best effort; the error says so
- * when that failed too).
+ * hardware-backed registrations. On failure nothing new is left behind: the new key is deleted
+ * (from the token, or its software key file), and a registration the server made is unregistered
+ * (best effort; the error says so when that failed too).
  */
 export async function enrol(input: EnrolInput): Promise<LoadedState> {
   const policy = registrationPolicy(mdmHardwareBacked(input.enrolment, input.org), input.serverRequires);
@@ -301,7 +301,16 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
     return loaded;
   } catch (err) {
     const failure = registered ? await undoRegistration(input, registered, key, err) : err;
-    if (key) await discardKey(input.dir, key.reference);
+    if (key) {
+      const disposal = await destroyKey(key);
+      if (disposal.key === 'kept' && failure instanceof GatehouseError)
+        throw new GatehouseError(
+          failure.code,
+          `${failure.message} (and the new key could not be deleted: ${disposal.reason})`,
+          failure.status,
+          { cause: failure },
+        );
+    }
     throw failure;
   } finally {
     await key?.close();

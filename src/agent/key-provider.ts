@@ -1,9 +1,10 @@
 // The device key as the agent uses it: the providers of ./keys (tpm2, pkcs11, software), plus what
 // the agent needs around them: the provider names for the command line, the engine re-execution
-// for token keys, and removing a key whose registration ended.
+// for token keys, and deleting a key whose registration ended.
 import { unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
 import {
+  type DeviceKey,
+  deleteDeviceKey,
   engineConfigPath,
   ensureEngineProcess,
   type KeyProtection,
@@ -32,13 +33,32 @@ export async function prepareKeyProcess(opts: KeyProviderOptions): Promise<void>
   await ensureEngineProcess(opts);
 }
 
+/** What became of a registration's key: deleted, already gone, none (standard), or kept and why. */
+export type KeyDisposal = { key: 'deleted' | 'not_found' | 'none' } | { key: 'kept'; reason: string };
+
 /**
- * Removes what the agent wrote for a key once its registration ended: the file of a software key.
- * Token keys stay in the token (the providers offer no deletion yet).
+ * Deletes the key of a registration that ended (unregistered, replaced): the token's objects or
+ * the software key file. Never throws: a key that cannot be deleted (token unreachable, PIN
+ * refused) is reported as kept, with the reason, for the caller to tell the user.
  */
-export async function discardKey(stateDir: string, ref: KeyReference | null): Promise<void> {
-  if (ref?.provider === 'software' && typeof ref.file === 'string' && basename(ref.file) === ref.file)
-    await unlink(join(stateDir, ref.file)).catch(() => undefined);
+export async function discardKey(opts: KeyProviderOptions, ref: KeyReference | null): Promise<KeyDisposal> {
+  if (!ref) return { key: 'none' };
+  try {
+    return { key: (await deleteDeviceKey(opts, ref)) ? 'deleted' : 'not_found' };
+  } catch (err) {
+    return { key: 'kept', reason: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** Deletes a key this process holds open (see discardKey); closes it in any case. */
+export async function destroyKey(key: DeviceKey): Promise<KeyDisposal> {
+  try {
+    await key.destroy();
+    return { key: 'deleted' };
+  } catch (err) {
+    await key.close();
+    return { key: 'kept', reason: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 /** The engine config ensureEngineProcess wrote into the state dir, removed with the state. */

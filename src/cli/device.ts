@@ -176,7 +176,7 @@ export function registerDeviceCommands(program: Command): void {
 
   device
     .command('unregister')
-    .description('unregister this device on the server, then remove the local state')
+    .description('unregister this device on the server, then remove the local state and delete the key')
     .addOption(stateDirOption())
     .option('--force', 'remove the local state even when the server cannot be told')
     .option('--json', 'print JSON')
@@ -184,12 +184,15 @@ export function registerDeviceCommands(program: Command): void {
       await prepareStateDir(o.stateDir);
       const r = await unregister(o.stateDir, { force: o.force ?? false });
       if (o.json) printJson(r);
-      else
+      else {
         process.stdout.write(
           r.server === 'not_told'
             ? `removed the local state; the server could not be told: an admin should revoke registration ${r.registration_id}\n`
             : `unregistered ${r.registration_id}${r.server === 'already_ended' ? ' (it had already ended on the server)' : ''}; local state removed\n`,
         );
+        if (r.key === 'kept')
+          process.stderr.write(`warning: the device key could not be deleted: ${r.reason}\n`);
+      }
     });
 }
 

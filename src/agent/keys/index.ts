@@ -28,8 +28,8 @@
 // given) are set in process.env, read by tpm2-pkcs11 when it initialises; one TCTI per process.
 
 import { keyError } from './errors.js';
-import { createTokenKey, loadTokenKey } from './pkcs11.js';
-import { createSoftwareKey, loadSoftwareKey } from './software.js';
+import { createTokenKey, deleteTokenKey, loadTokenKey } from './pkcs11.js';
+import { createSoftwareKey, deleteSoftwareKey, loadSoftwareKey } from './software.js';
 import type { DeviceKey, KeyProviderOptions, KeyReference } from './types.js';
 
 export type {
@@ -73,8 +73,7 @@ export async function createDeviceKey(opts: KeyProviderOptions, label: string): 
   return opts.provider === 'software' ? createSoftwareKey(opts, label) : createTokenKey(opts, label);
 }
 
-/** Finds the key a previous createDeviceKey() made, from its (JSON round-tripped) reference. */
-export async function loadDeviceKey(opts: KeyProviderOptions, ref: KeyReference): Promise<DeviceKey> {
+function checkReference(opts: KeyProviderOptions, ref: KeyReference): void {
   checkOptions(opts);
   if (!ref || typeof ref !== 'object' || !(PROVIDERS as readonly string[]).includes(ref.provider)) {
     throw keyError('invalid_key_options', 'malformed key reference');
@@ -85,5 +84,20 @@ export async function loadDeviceKey(opts: KeyProviderOptions, ref: KeyReference)
       `the stored key is a ${ref.provider} key but the provider is ${opts.provider}`,
     );
   }
+}
+
+/** Finds the key a previous createDeviceKey() made, from its (JSON round-tripped) reference. */
+export async function loadDeviceKey(opts: KeyProviderOptions, ref: KeyReference): Promise<DeviceKey> {
+  checkReference(opts, ref);
   return ref.provider === 'software' ? loadSoftwareKey(opts, ref) : loadTokenKey(opts, ref);
+}
+
+/**
+ * Deletes the key a reference names (token objects, or the software key file): true when it was
+ * deleted, false when it was not there. A token key needs its PIN; a key in the token under the
+ * reference's id but with another public key is not touched (key_not_found).
+ */
+export async function deleteDeviceKey(opts: KeyProviderOptions, ref: KeyReference): Promise<boolean> {
+  checkReference(opts, ref);
+  return ref.provider === 'software' ? deleteSoftwareKey(opts, ref) : deleteTokenKey(opts, ref);
 }

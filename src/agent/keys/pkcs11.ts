@@ -227,6 +227,19 @@ function findObjects(m: LoadedModule, session: Buffer, template: P11.Template): 
   }
 }
 
+/** Destroys every object with this CKA_ID (the key pair, and anything else filed under it). */
+function destroyObjects(m: LoadedModule, session: Buffer, id: Buffer): number {
+  const handles = findObjects(m, session, [{ type: m.api.CKA_ID, value: id }]);
+  for (const handle of handles) {
+    try {
+      m.lib.C_DestroyObject(session, handle);
+    } catch (err) {
+      throw keyError('token_error', `the token could not delete the key: ${errorMessage(err)}`, err);
+    }
+  }
+  return handles.length;
+}
+
 function attribute(m: LoadedModule, session: Buffer, object: Buffer, type: number): Buffer {
   const [attr] = m.lib.C_GetAttributeValue(session, object, [{ type }]);
   if (!attr || !Buffer.isBuffer(attr.value)) throw new Error(`attribute 0x${type.toString(16)} missing`);
@@ -344,6 +357,14 @@ class TokenDeviceKey implements DeviceKey {
     } catch (err) {
       throw keyError('token_error', `the OpenSSL engine could not use the key: ${errorMessage(err)}`, err);
     }
+  }
+
+  destroy(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#closed) throw keyError('key_not_found', 'the key is closed');
+      const { module, session, reference } = this.#parts;
+      destroyObjects(module, session, Buffer.from(reference.id, 'hex'));
+    }).then(() => this.close());
   }
 
   close(): Promise<void> {
@@ -477,6 +498,20 @@ export async function createTokenKey(opts: KeyProviderOptions, label: string): P
 }
 
 export async function loadTokenKey(opts: KeyProviderOptions, ref: TokenKeyReference): Promise<DeviceKey> {
+  const key = await findTokenKey(opts, ref);
+  if (!key)
+    throw keyError(
+      'key_not_found',
+      `no private key with id ${ref.id} (${ref.label}) in token ${JSON.stringify(ref.token)}`,
+    );
+  return key;
+}
+
+/** The key of a reference, or undefined when the token has no private key with its id. */
+async function findTokenKey(
+  opts: KeyProviderOptions,
+  ref: TokenKeyReference,
+): Promise<DeviceKey | undefined> {
   if (
     !/^[0-9a-f]{2,128}$/.test(ref.id) ||
     ref.id.length % 2 !== 0 ||
@@ -493,10 +528,8 @@ export async function loadTokenKey(opts: KeyProviderOptions, ref: TokenKeyRefere
       { type: api.CKA_ID, value: id },
     ]);
     if (!privateKey) {
-      throw keyError(
-        'key_not_found',
-        `no private key with id ${ref.id} (${ref.label}) in token ${JSON.stringify(ref.token)}`,
-      );
+      t.abandon();
+      return undefined;
     }
     const [publicKey] = findObjects(t.module, t.session, [
       { type: api.CKA_CLASS, value: api.CKO_PUBLIC_KEY },
@@ -531,4 +564,15 @@ export async function loadTokenKey(opts: KeyProviderOptions, ref: TokenKeyRefere
     t.abandon();
     throw err;
   }
+}
+
+/**
+ * Deletes the key a reference names from its token: false when no private key with its id is
+ * there. A key with that id but another public key is not the registered one and is left alone.
+ */
+export async function deleteTokenKey(opts: KeyProviderOptions, ref: TokenKeyReference): Promise<boolean> {
+  const key = await findTokenKey(opts, ref);
+  if (!key) return false;
+  await key.destroy();
+  return true;
 }

@@ -8,7 +8,7 @@ import {
   sign,
   type KeyObject,
 } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { promisify } from 'node:util';
@@ -40,6 +40,7 @@ class SoftwareDeviceKey implements DeviceKey {
   constructor(
     readonly reference: SoftwareKeyReference,
     privateKeyPem: string,
+    private readonly stateDir: string,
   ) {
     this.#privateKeyPem = privateKeyPem;
     this.#key = createPrivateKey(privateKeyPem);
@@ -61,7 +62,48 @@ class SoftwareDeviceKey implements DeviceKey {
     };
   }
 
+  async destroy(): Promise<void> {
+    await deleteSoftwareKey({ provider: 'software', stateDir: this.stateDir }, this.reference);
+  }
+
   async close(): Promise<void> {}
+}
+
+function keyPath(opts: KeyProviderOptions, ref: SoftwareKeyReference): string {
+  if (typeof ref.file !== 'string' || ref.file !== basename(ref.file) || ref.file.startsWith('.')) {
+    throw keyError('invalid_key_options', 'malformed key reference');
+  }
+  return join(opts.stateDir, ref.file);
+}
+
+/**
+ * Removes the key file; false when it was not there. A file holding another key than the
+ * reference's is left alone (key_not_found). Needs no insecureSoftwareKey: it only removes.
+ */
+export async function deleteSoftwareKey(
+  opts: KeyProviderOptions,
+  ref: SoftwareKeyReference,
+): Promise<boolean> {
+  const path = keyPath(opts, ref);
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  let matches = false;
+  try {
+    matches =
+      createHash('sha256')
+        .update(spkiDer(createPrivateKey(pem)))
+        .digest('hex') === ref.spkiSha256;
+  } catch {
+    // not a key: not ours to remove
+  }
+  if (!matches) throw keyError('key_not_found', `${path} is not the registered key (public key differs)`);
+  await unlink(path);
+  return true;
 }
 
 export async function createSoftwareKey(opts: KeyProviderOptions, label: string): Promise<DeviceKey> {
@@ -86,7 +128,7 @@ export async function createSoftwareKey(opts: KeyProviderOptions, label: string)
     throw err;
   }
   const spkiSha256 = createHash('sha256').update(spkiDer(privateKey)).digest('hex');
-  return new SoftwareDeviceKey({ provider: 'software', file, label, spkiSha256 }, pem);
+  return new SoftwareDeviceKey({ provider: 'software', file, label, spkiSha256 }, pem, opts.stateDir);
 }
 
 export async function loadSoftwareKey(
@@ -94,10 +136,7 @@ export async function loadSoftwareKey(
   ref: SoftwareKeyReference,
 ): Promise<DeviceKey> {
   requireFlag(opts);
-  if (typeof ref.file !== 'string' || ref.file !== basename(ref.file) || ref.file.startsWith('.')) {
-    throw keyError('invalid_key_options', 'malformed key reference');
-  }
-  const path = join(opts.stateDir, ref.file);
+  const path = keyPath(opts, ref);
   let pem: string;
   try {
     const st = await stat(path);
@@ -116,7 +155,7 @@ export async function loadSoftwareKey(
   }
   let key: SoftwareDeviceKey;
   try {
-    key = new SoftwareDeviceKey({ ...ref }, pem);
+    key = new SoftwareDeviceKey({ ...ref }, pem, opts.stateDir);
   } catch (err) {
     throw keyError('key_not_found', `${path} holds no usable private key: ${errorMessage(err)}`, err);
   }

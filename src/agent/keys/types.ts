@@ -73,5 +73,11 @@ export interface DeviceKey {
    * to have been started with the engine config: see ensureEngineProcess().
    */
   tlsOptions(certificatePem: string, extra?: ExtraTlsOptions): { secureContext: SecureContext };
+  /**
+   * Deletes the key from where it lives (every token object with its CKA_ID, or the software key
+   * file), then closes it. For a key whose registration ended; a SecureContext made from it must
+   * not be used afterwards.
+   */
+  destroy(): Promise<void>;
   close(): Promise<void>;
 }

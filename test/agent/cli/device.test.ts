@@ -20,9 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminApi, CLI, gatehouse, type RunningServer, startServer } from '../../helpers/gatehouse.js';
-import { makeRootCa } from '../../helpers/openssl.js';
+import { makeCsr, makeRootCa } from '../../helpers/openssl.js';
 import { startSoftHsm } from '../../helpers/softhsm.js';
-import { skipUnlessTools } from '../../helpers/tools.js';
+import { requireTool, run, runOk, skipUnlessTools } from '../../helpers/tools.js';
+import { SOFT_TPM_TOOLS, startSoftTpm } from '../../helpers/tpm.js';
 
 const ORG = 'Agent Org';
 /** A software key's file in the state dir (the provider's naming). */
@@ -95,8 +96,10 @@ describe('gatehouse device', () => {
   async function fails(args: string[], code: string, env: NodeJS.ProcessEnv = {}) {
     const r = await device(args, env);
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`^error: .+ \\[${code}\\]\\n$`), r.stderr);
-    return r.stderr;
+    // tpm2-pkcs11 logs its own "ERROR: …" lines (always, whatever its log level) before ours.
+    const ours = r.stderr.replace(/^ERROR: .*\n/gm, '');
+    assert.match(ours, new RegExp(`^error: .+ \\[${code}\\]\\n$`), r.stderr);
+    return ours;
   }
 
   /** A device call made here: the state dir's token, and its key + cert.pem when it has them. */
@@ -488,56 +491,245 @@ describe('gatehouse device', () => {
       assert.equal(existsSync(copy), false);
     });
 
+    /** A token the agent keeps its key in, for the scenario below. */
+    interface TokenUnderTest {
+      provider: 'pkcs11' | 'tpm2';
+      /** register flags naming the token and its PIN file */
+      flags: string[];
+      /** env of every agent process (token config, dbus address) */
+      env: Record<string, string>;
+      module: string;
+      label: string;
+      userPin: string;
+    }
+
+    /**
+     * The hardware-backed path through the CLI, the same for every token: a failed registration
+     * leaves nothing (no state, no key); register; the key is never extractable and the
+     * certificate chains to the org CA (openssl); check in and renew over mTLS signed in the
+     * token; the token copied without the key, or beside another certificate of the same CA, gets
+     * 401; a registration revoked by an admin is registered again by `run` and its key deleted;
+     * unregister deletes the key.
+     */
+    async function tokenScenario(name: string, serial: string, token: TokenUnderTest): Promise<void> {
+      const { env } = token;
+      const stateDir = join(dir, name);
+      const args = [
+        ...registerArgs(stateDir, serial)
+          .filter((v) => v !== '--insecure-software-key')
+          .map((v) => (v === 'software' ? token.provider : v)),
+        ...token.flags,
+      ];
+      const keyId = () =>
+        (JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as { key_reference: { id: string } })
+          .key_reference.id;
+      const allObjects = () =>
+        run(
+          requireTool('pkcs11-tool'),
+          [
+            '--module',
+            token.module,
+            '--token-label',
+            token.label,
+            '--login',
+            '--pin',
+            'env:GATEHOUSE_TEST_PIN',
+            '--list-objects',
+          ],
+          { env: { ...env, GATEHOUSE_TEST_PIN: token.userPin } },
+        ).then((r) => {
+          assert.equal(r.code, 0, r.stderr);
+          return r.stdout.split(/\n(?=\S)/).filter((b) => / Object;/.test(b));
+        });
+
+      // Failures leave nothing: a wrong PIN (tried once), a server that refuses the registration.
+      const wrongPin = join(dir, `${name}-wrong.pin`);
+      writeFileSync(wrongPin, '000000\n', { mode: 0o600 });
+      const withPin = (pin: string) => args.map((v, i) => (args[i - 1] === '--pkcs11-pin-file' ? pin : v));
+      await fails(withPin(wrongPin), 'wrong_pin', env);
+      const wrongSecret = join(dir, `${name}-wrong.secret`);
+      writeFileSync(wrongSecret, 'not-the-secret', { mode: 0o600 });
+      const refused = args.map((v) => (v === secretPath ? wrongSecret : v));
+      await fails(refused, 'invalid_service_token', env);
+      assert.equal(existsSync(stateDir), false, 'no state, not even the engine config');
+      assert.deepEqual(await allObjects(), [], 'the key made for the refused registration was deleted');
+
+      const r = await device([...args, '--json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      const reg = JSON.parse(r.stdout) as Status;
+      assert.equal(reg.mode, 'hardware_backed');
+      assert.equal(reg.key_protection, token.provider);
+      assert.deepEqual(
+        readdirSync(stateDir).sort(),
+        ['cert.pem', 'openssl-pkcs11.cnf', 'state.json', 'token'],
+        'no key material',
+      );
+      assert.ok(!readFileSync(join(stateDir, 'state.json'), 'utf8').includes(token.userPin));
+      const firstKey = keyId();
+      const [privateKey] = (await allObjects()).filter(
+        (b) => b.startsWith('Private Key Object') && b.includes(firstKey),
+      );
+      assert.ok(privateKey, 'the key is in the token');
+      const access = /Access:\s*(.*)/.exec(privateKey)?.[1] ?? '';
+      assert.match(access, /\bsensitive\b/);
+      assert.match(access, /never extractable/);
+      assert.doesNotMatch(access, /(^|, )extractable/);
+
+      // openssl: the certificate chains to the org root, and certifies the token's key.
+      const certPem = readFileSync(join(stateDir, 'cert.pem'), 'utf8');
+      const [leafPem, ...chainPems] = certPem.split(/(?<=-----END CERTIFICATE-----\n)/).filter(Boolean);
+      const leafPath = join(dir, `${name}-leaf.pem`);
+      const chainPath = join(dir, `${name}-chain.pem`);
+      writeFileSync(leafPath, leafPem ?? '');
+      writeFileSync(chainPath, chainPems.join(''));
+      const verified = await runOk(requireTool('openssl'), [
+        'verify',
+        '-CAfile',
+        rootPath,
+        '-untrusted',
+        chainPath,
+        leafPath,
+      ]);
+      assert.match(verified.stdout, /: OK\n$/);
+      const tokenPublic = /EC_POINT:\s*([0-9a-f]+)/.exec(
+        (await allObjects()).find((b) => b.startsWith('Public Key Object') && b.includes(firstKey)) ?? '',
+      )?.[1];
+      const leafPoint = new X509Certificate(leafPem ?? '').publicKey
+        .export({ type: 'spki', format: 'der' })
+        .subarray(-65)
+        .toString('hex');
+      assert.equal(tokenPublic?.slice(-130), leafPoint, "the certificate is the token key's");
+
+      // The device API over mTLS signed in the token: status, check-in, renewal.
+      const s = await status(stateDir);
+      assert.equal(s.registration_id, reg.registration_id);
+      assert.equal(s.key_protection, token.provider);
+      const checkedIn = await device(['run', '--once', '--state-dir', stateDir], env);
+      assert.equal(checkedIn.code, 0, checkedIn.stderr);
+      assert.match(checkedIn.stdout, new RegExp(`^checked in: registration ${reg.registration_id}\\n$`));
+      const renewed = await device(['renew', '--state-dir', stateDir, '--json'], env);
+      assert.equal(renewed.code, 0, renewed.stderr);
+      const after = await status(stateDir);
+      assert.equal(after.registration_id, reg.registration_id, 'renewal keeps the registration');
+      assert.equal(after.public_key_sha256, reg.public_key_sha256, 'renewal keeps the key');
+      assert.equal(keyId(), firstKey);
+      assert.notEqual(
+        new X509Certificate(readFileSync(join(stateDir, 'cert.pem'))).serialNumber,
+        new X509Certificate(leafPem ?? '').serialNumber,
+      );
+      assert.ok((after.last_successful_call ?? '') > (s.last_successful_call ?? ''));
+
+      // The token copied to another state dir: without the key (a standard-looking state), and
+      // presenting another certificate of the same org CA. Both 401.
+      const stolen = creds(stateDir).token;
+      const noKey = join(dir, `${name}-thief`);
+      mkdirSync(noKey, { mode: 0o700 });
+      const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(
+        join(noKey, 'state.json'),
+        JSON.stringify({
+          ...state,
+          mode: 'standard',
+          key_protection: 'software',
+          key_provider: { provider: 'software' },
+          key_reference: null,
+        }),
+        { mode: 0o600 },
+      );
+      writeFileSync(join(noKey, 'token'), stolen, { mode: 0o600 });
+      await fails(['run', '--once', '--state-dir', noKey], 'certificate_required');
+      const other = await makeCsr(dir, `${name}-other`);
+      const issued = await api<{ certificate: string }>('POST', '/api/v1/client_certificates', {
+        csr: other.pem,
+      });
+      assert.equal(issued.status, 201, JSON.stringify(issued.json));
+      const mismatch = await selfCall({
+        token: stolen,
+        key: readFileSync(other.keyPath, 'utf8'),
+        cert: issued.json.result.certificate,
+      });
+      assert.equal(mismatch.status, 401);
+      assert.equal(mismatch.json.errors[0]?.code, 'certificate_mismatch');
+      assert.equal((await selfCall({ token: stolen })).status, 401);
+
+      // Revoked by an admin: `run` registers again with the service token; the old key is deleted.
+      const revoked = await api('DELETE', `/api/v1/registrations/${reg.registration_id}`);
+      assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
+      const again = await device(['run', '--once', '--state-dir', stateDir], env);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^registered again \(registration_ended\)/);
+      const next = await status(stateDir);
+      assert.notEqual(next.registration_id, reg.registration_id);
+      assert.notEqual(keyId(), firstKey);
+      const secondKey = keyId();
+      const remaining = await allObjects();
+      assert.ok(!remaining.some((b) => b.includes(firstKey)), 'the old key is gone from the token');
+      assert.equal(remaining.filter((b) => b.includes(secondKey)).length, 2, 'the new key pair is there');
+
+      const gone = await device(['unregister', '--state-dir', stateDir, '--json'], env);
+      assert.equal(gone.code, 0, gone.stderr);
+      assert.deepEqual(JSON.parse(gone.stdout), {
+        registration_id: next.registration_id,
+        server: 'unregistered',
+        key: 'deleted',
+      });
+      assert.equal(existsSync(stateDir), false);
+      assert.equal(await registrationStatus(next.registration_id), 'revoked');
+      assert.deepEqual(await allObjects(), [], 'unregister deleted the key');
+    }
+
     test(
-      'a PKCS#11 key (SoftHSM2): register, check in and renew over mTLS signed in the token, wrong PIN, unregister',
-      { skip: skipUnlessTools('softhsm2-util') },
+      'a PKCS#11 key (SoftHSM2): the hardware-backed path through the CLI',
+      { skip: skipUnlessTools('softhsm2-util', 'pkcs11-tool') },
       async () => {
         const hsm = await startSoftHsm();
         try {
-          const env = hsm.env;
-          const stateDir = join(dir, 'hsm');
-          const args = registerArgs(stateDir, 'HSM-1')
-            .filter((v) => v !== '--insecure-software-key')
-            .map((v) => (v === 'software' ? 'pkcs11' : v));
-          const p11 = ['--pkcs11-module', hsm.module, '--pkcs11-token', hsm.token];
-
-          const wrongPin = join(dir, 'wrong.pin');
-          writeFileSync(wrongPin, '000000\n', { mode: 0o600 });
-          await fails([...args, ...p11, '--pkcs11-pin-file', wrongPin], 'wrong_pin', env);
-          assert.equal(existsSync(stateDir), false, 'no state, not even the engine config');
-
-          const r = await device([...args, ...p11, '--pkcs11-pin-file', hsm.pinFile, '--json'], env);
-          assert.equal(r.code, 0, r.stderr);
-          const reg = JSON.parse(r.stdout) as Status;
-          assert.equal(reg.mode, 'hardware_backed');
-          assert.equal(reg.key_protection, 'pkcs11');
-          const files = readdirSync(stateDir).sort();
-          assert.deepEqual(
-            files,
-            ['cert.pem', 'openssl-pkcs11.cnf', 'state.json', 'token'],
-            'no key material',
-          );
-          assert.ok(!readFileSync(join(stateDir, 'state.json'), 'utf8').includes(hsm.userPin));
-
-          const run = await device(['run', '--once', '--state-dir', stateDir], env);
-          assert.equal(run.code, 0, run.stderr);
-          assert.match(run.stdout, /^checked in: /);
-          const renewed = await device(['renew', '--state-dir', stateDir], env);
-          assert.equal(renewed.code, 0, renewed.stderr);
-          const after = await status(stateDir);
-          assert.equal(after.registration_id, reg.registration_id);
-          assert.equal(after.public_key_sha256, reg.public_key_sha256);
-          // Without the key the token holds, the token and certificate are useless.
-          const stolen = await selfCall(creds(stateDir));
-          assert.equal(stolen.status, 401);
-          assert.equal(stolen.json.errors[0]?.code, 'certificate_required');
-
-          const gone = await device(['unregister', '--state-dir', stateDir], env);
-          assert.equal(gone.code, 0, gone.stderr);
-          assert.equal(existsSync(stateDir), false);
-          assert.equal(await registrationStatus(reg.registration_id), 'revoked');
+          await tokenScenario('hsm', 'HSM-1', {
+            provider: 'pkcs11',
+            flags: [
+              '--pkcs11-module',
+              hsm.module,
+              '--pkcs11-token',
+              hsm.token,
+              '--pkcs11-pin-file',
+              hsm.pinFile,
+            ],
+            env: hsm.env,
+            module: hsm.module,
+            label: hsm.token,
+            userPin: hsm.userPin,
+          });
         } finally {
           await hsm.stop();
+        }
+      },
+    );
+
+    test(
+      'a TPM 2.0 key (swtpm + tpm2-abrmd + tpm2-pkcs11): the hardware-backed path through the CLI',
+      { skip: skipUnlessTools(...SOFT_TPM_TOOLS, 'pkcs11-tool') },
+      async () => {
+        const tpm = await startSoftTpm();
+        try {
+          await tokenScenario('tpm', 'TPM-1', {
+            provider: 'tpm2',
+            // The token label is left to its default ('device').
+            flags: [
+              '--tpm-tcti',
+              tpm.tcti,
+              '--tpm2-pkcs11-store',
+              tpm.store,
+              '--pkcs11-pin-file',
+              tpm.pinFile,
+            ],
+            // tss2 logs a refused PIN on stderr too (tpm2-pkcs11 as well: see fails()).
+            env: { ...tpm.env, TSS2_LOG: 'all+NONE' },
+            module: tpm.module,
+            label: tpm.token,
+            userPin: tpm.userPin,
+          });
+        } finally {
+          await tpm.stop();
         }
       },
     );

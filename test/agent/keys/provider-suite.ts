@@ -1,12 +1,13 @@
 // The checks every key provider must pass (registered into the caller's describe()):
 // create → CSR verified by openssl → protection → mTLS from a fresh process that loads the key
-// again → errors for a missing key.
+// again → deletion → errors for a missing key.
 
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, X509Certificate } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import {
   createDeviceKey,
+  deleteDeviceKey,
   type DeviceKey,
   type KeyProviderOptions,
   type KeyReference,
@@ -31,6 +32,8 @@ export interface ProviderFixture {
   dir: string;
   /** asserts that the private key cannot leave its store */
   checkProtection(key: DeviceKey): Promise<void>;
+  /** asserts, looking into the store independently, that nothing of the key is left */
+  checkGone(ref: KeyReference): Promise<void>;
 }
 
 export function assertKeyError(code: string) {
@@ -150,6 +153,31 @@ export function providerTests(fixture: () => ProviderFixture): SuiteState {
     } finally {
       await server.close();
     }
+  });
+
+  test('destroy() and deleteDeviceKey() remove the key from its store; other keys stay', async () => {
+    assert.ok(state.ref);
+    const doomed = await createDeviceKey(f.opts, 'gatehouse-doomed');
+    const doomedRef = doomed.reference;
+    await doomed.destroy();
+    await f.checkGone(doomedRef);
+    await assert.rejects(loadDeviceKey(f.opts, doomedRef), assertKeyError('key_not_found'));
+
+    const byRef = await createDeviceKey(f.opts, 'gatehouse-doomed-2');
+    const byRefRef = JSON.parse(JSON.stringify(byRef.reference)) as KeyReference;
+    await byRef.close();
+    assert.equal(await deleteDeviceKey(f.opts, byRefRef), true);
+    await f.checkGone(byRefRef);
+    assert.equal(await deleteDeviceKey(f.opts, byRefRef), false, 'a second deletion finds nothing');
+
+    // A reference whose public key is not the stored key's deletes nothing.
+    await assert.rejects(
+      deleteDeviceKey(f.opts, { ...state.ref, spkiSha256: '0'.repeat(64) }),
+      assertKeyError('key_not_found'),
+    );
+    const survivor = await loadDeviceKey(f.opts, state.ref);
+    assert.equal(survivor.publicKeyPem, state.publicKeyPem);
+    await survivor.close();
   });
 
   test('loading a reference to a key that is not there → key_not_found', async () => {

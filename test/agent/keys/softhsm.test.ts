@@ -7,7 +7,7 @@ import { createDeviceKey, type KeyProviderOptions, loadDeviceKey } from '../../.
 import { type SoftHsm, startSoftHsm } from '../../helpers/softhsm.js';
 import { skipUnlessTools } from '../../helpers/tools.js';
 import { assertKeyError, providerTests, type SuiteState } from './provider-suite.js';
-import { assertTokenKeyProtected } from './token-checks.js';
+import { assertTokenKeyGone, assertTokenKeyProtected } from './token-checks.js';
 
 describe(
   'pkcs11 device keys (SoftHSM2)',
@@ -42,6 +42,7 @@ describe(
         env: hsm.env,
         dir,
         checkProtection: (key) => assertTokenKeyProtected(key, hsm.module, hsm.userPin, hsm.env),
+        checkGone: (ref) => assertTokenKeyGone(ref, hsm.module, hsm.userPin, hsm.env),
       }));
     });
 

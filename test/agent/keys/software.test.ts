@@ -29,6 +29,11 @@ describe('software device keys', { skip: skipUnlessTools('openssl') }, () => {
       assert.match(await readFile(file, 'utf8'), /^-----BEGIN PRIVATE KEY-----/);
       assert.equal((await stat(opts.stateDir)).mode & 0o777, 0o700);
     },
+    checkGone: async (ref) => {
+      assert.equal(ref.provider, 'software');
+      if (ref.provider !== 'software') return;
+      await assert.rejects(stat(join(opts.stateDir, ref.file)), { code: 'ENOENT' });
+    },
   }));
 
   test('software keys need the explicit flag → insecure_key_refused', async () => {

@@ -7,7 +7,7 @@ import { createDeviceKey, type KeyProviderOptions, loadDeviceKey } from '../../.
 import { requireTool, runOk, skipUnlessTools } from '../../helpers/tools.js';
 import { SOFT_TPM_TOOLS, type SoftTpm, startSoftTpm } from '../../helpers/tpm.js';
 import { assertKeyError, providerTests, type SuiteState } from './provider-suite.js';
-import { assertTokenKeyProtected } from './token-checks.js';
+import { assertTokenKeyGone, assertTokenKeyProtected } from './token-checks.js';
 
 async function lockoutState(tpm: SoftTpm): Promise<{ counter: number; inLockout: boolean }> {
   const r = await runOk(requireTool('tpm2_getcap'), ['properties-variable'], { env: tpm.env });
@@ -66,6 +66,7 @@ describe(
         env: tpm.env,
         dir,
         checkProtection: (key) => assertTokenKeyProtected(key, tpm.module, tpm.userPin, tpm.env),
+        checkGone: (ref) => assertTokenKeyGone(ref, tpm.module, tpm.userPin, tpm.env),
       }));
     });
 
