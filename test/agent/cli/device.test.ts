@@ -491,6 +491,89 @@ describe('gatehouse device', () => {
       assert.equal(existsSync(copy), false);
     });
 
+    describe('the daemon', () => {
+      /** Starts `gatehouse device run`; resolves lines of its JSON log as they come. */
+      function startAgent(stateDir: string, intervalMs: number) {
+        const child: ChildProcess = spawn(process.execPath, [CLI, 'device', 'run', '--state-dir', stateDir], {
+          env: {
+            ...process.env,
+            GATEHOUSE_AGENT_INTERVAL_MS: String(intervalMs),
+            GATEHOUSE_LOG_LEVEL: 'info',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const lines: Record<string, unknown>[] = [];
+        let buffer = '';
+        child.stderr?.on('data', (d: Buffer) => {
+          buffer += d.toString();
+          let nl: number;
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, nl);
+            buffer = buffer.slice(nl + 1);
+            try {
+              lines.push(JSON.parse(line) as Record<string, unknown>);
+            } catch {
+              lines.push({ msg: line });
+            }
+          }
+        });
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        const waitFor = async (pred: (ls: Record<string, unknown>[]) => boolean, ms = 45_000) => {
+          const end = Date.now() + ms;
+          while (!pred(lines)) {
+            if (Date.now() > end || child.exitCode !== null)
+              assert.fail(`agent log never matched:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        };
+        return { child, lines, exited, waitFor };
+      }
+
+      test('checks in every interval and stops cleanly on SIGTERM', async () => {
+        const stateDir = join(dir, 'daemon');
+        const reg = await register(stateDir, 'DAEMON-1');
+        const agent = startAgent(stateDir, 200);
+        try {
+          await agent.waitFor((ls) => ls.filter((l) => l.msg === 'checked in').length >= 3);
+        } finally {
+          agent.child.kill('SIGTERM');
+        }
+        assert.equal(await agent.exited, 0);
+        assert.ok(agent.lines.some((l) => l.msg === 'stopped'));
+        const checks = agent.lines.filter((l) => l.msg === 'checked in');
+        assert.ok(checks.every((l) => l.registration_id === reg.registration_id));
+      });
+
+      test('retries with exponential backoff while the server is unreachable; SIGTERM stops the wait', async () => {
+        const stateDir = join(dir, 'offline');
+        await register(stateDir, 'OFFLINE-1');
+        const statePath = join(stateDir, 'state.json');
+        const state = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>;
+        writeFileSync(statePath, JSON.stringify({ ...state, server_url: 'https://127.0.0.1:1' }));
+        const agent = startAgent(stateDir, 4000);
+        const retries = () => agent.lines.filter((l) => l.msg === 'check-in failed, retrying');
+        try {
+          await agent.waitFor(() => retries().length >= 4);
+        } finally {
+          agent.child.kill('SIGTERM');
+        }
+        const started = Date.now();
+        assert.equal(await agent.exited, 0);
+        assert.ok(Date.now() - started < 2000, 'SIGTERM ends the backoff wait');
+        const waits = retries().map((l) => l.retry_in_ms as number);
+        assert.ok(retries().every((l) => l.code === 'server_unreachable'));
+        // base 400 ms (interval / 10), doubling, jittered within the upper half: 200-400, 400-800, 800-1600, 1600-3200
+        waits.slice(0, 4).forEach((ms, i) => {
+          const ceiling = 400 * 2 ** i;
+          assert.ok(ms >= ceiling / 2 - 1 && ms <= ceiling + 1, `retry ${i + 1}: ${ms} ms`);
+        });
+      });
+    });
+  });
+
+  // The token scenarios, one after the other and after the concurrent tests: the TPM is slow
+  // enough without the other agents competing for the two cores.
+  describe('hardware keys', () => {
     /** A token the agent keeps its key in, for the scenario below. */
     interface TokenUnderTest {
       provider: 'pkcs11' | 'tpm2';
@@ -733,85 +816,6 @@ describe('gatehouse device', () => {
         }
       },
     );
-
-    describe('the daemon', () => {
-      /** Starts `gatehouse device run`; resolves lines of its JSON log as they come. */
-      function startAgent(stateDir: string, intervalMs: number) {
-        const child: ChildProcess = spawn(process.execPath, [CLI, 'device', 'run', '--state-dir', stateDir], {
-          env: {
-            ...process.env,
-            GATEHOUSE_AGENT_INTERVAL_MS: String(intervalMs),
-            GATEHOUSE_LOG_LEVEL: 'info',
-          },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        const lines: Record<string, unknown>[] = [];
-        let buffer = '';
-        child.stderr?.on('data', (d: Buffer) => {
-          buffer += d.toString();
-          let nl: number;
-          while ((nl = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, nl);
-            buffer = buffer.slice(nl + 1);
-            try {
-              lines.push(JSON.parse(line) as Record<string, unknown>);
-            } catch {
-              lines.push({ msg: line });
-            }
-          }
-        });
-        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-        const waitFor = async (pred: (ls: Record<string, unknown>[]) => boolean, ms = 45_000) => {
-          const end = Date.now() + ms;
-          while (!pred(lines)) {
-            if (Date.now() > end || child.exitCode !== null)
-              assert.fail(`agent log never matched:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`);
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        };
-        return { child, lines, exited, waitFor };
-      }
-
-      test('checks in every interval and stops cleanly on SIGTERM', async () => {
-        const stateDir = join(dir, 'daemon');
-        const reg = await register(stateDir, 'DAEMON-1');
-        const agent = startAgent(stateDir, 200);
-        try {
-          await agent.waitFor((ls) => ls.filter((l) => l.msg === 'checked in').length >= 3);
-        } finally {
-          agent.child.kill('SIGTERM');
-        }
-        assert.equal(await agent.exited, 0);
-        assert.ok(agent.lines.some((l) => l.msg === 'stopped'));
-        const checks = agent.lines.filter((l) => l.msg === 'checked in');
-        assert.ok(checks.every((l) => l.registration_id === reg.registration_id));
-      });
-
-      test('retries with exponential backoff while the server is unreachable; SIGTERM stops the wait', async () => {
-        const stateDir = join(dir, 'offline');
-        await register(stateDir, 'OFFLINE-1');
-        const statePath = join(stateDir, 'state.json');
-        const state = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>;
-        writeFileSync(statePath, JSON.stringify({ ...state, server_url: 'https://127.0.0.1:1' }));
-        const agent = startAgent(stateDir, 4000);
-        const retries = () => agent.lines.filter((l) => l.msg === 'check-in failed, retrying');
-        try {
-          await agent.waitFor(() => retries().length >= 4);
-        } finally {
-          agent.child.kill('SIGTERM');
-        }
-        const started = Date.now();
-        assert.equal(await agent.exited, 0);
-        assert.ok(Date.now() - started < 2000, 'SIGTERM ends the backoff wait');
-        const waits = retries().map((l) => l.retry_in_ms as number);
-        assert.ok(retries().every((l) => l.code === 'server_unreachable'));
-        // base 400 ms (interval / 10), doubling, jittered within the upper half: 200-400, 400-800, 800-1600, 1600-3200
-        waits.slice(0, 4).forEach((ms, i) => {
-          const ceiling = 400 * 2 ** i;
-          assert.ok(ms >= ceiling / 2 - 1 && ms <= ceiling + 1, `retry ${i + 1}: ${ms} ms`);
-        });
-      });
-    });
   });
 
   // Changes the organization's certificate validity: alone, after the others.
