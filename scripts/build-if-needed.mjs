@@ -1,6 +1,7 @@
 // Build dist/ with `npm run build` unless it is already up to date.
 // Up to date = every src/**/*.ts has its dist/**/*.js, newer than the source and newer than the
-// tsconfig files. (`npm ci` runs `prepare` → build, so in CI this is usually a no-op.)
+// tsconfig files, and the console's dist/web/index.html is newer than every file under web/.
+// (`npm ci` runs `prepare` → build, so in CI this is usually a no-op.)
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -43,6 +44,15 @@ export function buildNeeded(root = REPO_ROOT) {
     if (outTime < 0) return `dist/${rel} is missing`;
     if (outTime < mtime(file)) return `src/${relative(src, file)} changed`;
     if (outTime < configTime) return 'tsconfig changed';
+  }
+  // The console: dist/web/index.html must be newer than everything under web/.
+  const web = join(root, 'web');
+  if (existsSync(web)) {
+    const index = mtime(join(dist, 'web', 'index.html'));
+    if (index < 0) return 'dist/web/index.html is missing';
+    for (const file of walk(web)) {
+      if (mtime(file) > index) return `web/${relative(web, file)} changed`;
+    }
   }
   return null;
 }

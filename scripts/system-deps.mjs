@@ -74,6 +74,9 @@ export const SYSTEM_DEPS = [
   { package: 'opensc', commands: ['pkcs11-tool'], why: 'independent look at token key attributes' },
   { package: 'softhsm2', commands: ['softhsm2-util'], why: 'software PKCS#11 token for device-key tests' },
   { package: 'dbus', commands: ['dbus-daemon', 'dbus-send'], why: 'private session bus for tpm2-abrmd' },
+  // The console's browser tests (test/web) drive Debian's chromium with playwright-core; no
+  // browser is ever downloaded.
+  { package: 'chromium', commands: ['chromium'], why: 'headless browser for the console tests' },
 ];
 
 const EXTRA_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];

@@ -13,3 +13,16 @@ export {
   JWKS_PATH,
 } from './runtime.js';
 export { ASSERTION_HEADER, jwks } from './tokens/index.js';
+export {
+  ADMIN_CALLBACK_PATH,
+  ADMIN_CSRF_HEADER,
+  ADMIN_SESSION_COOKIE,
+  type AdminIdentity,
+  type AdminSignInConfig,
+  adminSignInConfig,
+  clearAdminSessionCookie,
+  completeAdminLogin,
+  isAllowedAdmin,
+  startAdminLogin,
+  verifyAdminSession,
+} from './admin-login.js';

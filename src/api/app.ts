@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { AccessService } from '../access/index.js';
 import { DeviceService } from '../devices/index.js';
+import { serveConsole } from '../console/index.js';
 import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
 import { PostureService } from '../posture/index.js';
@@ -13,6 +14,7 @@ import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installErrorHandling } from './errors.js';
 import { accessRoutes } from './routes/access.js';
+import { adminSessionRoutes, adminSignInRoutes } from './routes/admin.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientCertificateRoutes } from './routes/client-certificates.js';
 import { deviceAdminRoutes, deviceRoutes } from './routes/devices.js';
@@ -20,12 +22,15 @@ import { hostnameRoutes } from './routes/hostnames.js';
 import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
 import { organizationRoutes } from './routes/organization.js';
 import { postureAdminRoutes } from './routes/posture.js';
+import { overviewRoutes } from './routes/overview.js';
 import { publicRoutes } from './routes/public.js';
 
 export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access' | 'devices' | 'posture'> {
   logger?: Logger;
   /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
   tls?: SecureContextOptions & { requestCert?: boolean };
+  /** The built console (dist/web) to serve at `/`; without it only the API is served. */
+  webRoot?: string;
 }
 
 export const API_VERSION_PREFIX = '/api/v1';
@@ -38,6 +43,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     devices: new DeviceService(options.authority),
     posture: new PostureService(options.authority),
     metrics: options.metrics,
+    ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
   };
   const tls = options.tls;
   const app: ApiApp = Fastify({
@@ -86,6 +92,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
   });
 
   await app.register(publicRoutes, context);
+  await app.register(adminSignInRoutes, { ...context, prefix: API_VERSION_PREFIX });
   app.get(`${API_VERSION_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(
@@ -99,10 +106,13 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
       await admin.register(postureAdminRoutes, context);
       await admin.register(auditRoutes, context);
       await admin.register(organizationRoutes, context);
+      await admin.register(adminSessionRoutes, context);
+      await admin.register(overviewRoutes, context);
     },
     { prefix: API_VERSION_PREFIX },
   );
   await app.register(deviceRoutes, { ...context, prefix: API_VERSION_PREFIX });
+  if (options.webRoot) serveConsole(app, options.webRoot);
 
   return app;
 }

@@ -7,7 +7,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Authority } from '../authority/index.js';
-import type { AccessService } from '../access/index.js';
+import type { AccessService, AdminSignInConfig } from '../access/index.js';
 import type { DeviceService } from '../devices/index.js';
 import type { HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
@@ -21,11 +21,13 @@ export interface ApiContext {
   devices: DeviceService;
   posture: PostureService;
   metrics: Metrics;
+  /** Admin sign-in with the org's OIDC provider, when the operator configured it. */
+  adminSignIn?: AdminSignInConfig;
 }
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the auth hook on authenticated routes: `token:<id>`. */
+    /** Set by the auth hook on authenticated routes: `token:<id>` or `oidc:<email>`. */
     actor: string;
   }
 }

@@ -1,4 +1,6 @@
 import type { Server as TlsServer } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import type { AdminSignInConfig } from '../access/index.js';
 import type { Authority, TlsMaterial } from '../authority/index.js';
 import { formatHostPort } from '../config/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
@@ -22,6 +24,9 @@ export async function startApiServer(options: {
   logger: Logger;
   /** Extra metrics text to append to /metrics (the edge workers'). */
   extraMetrics?: () => Promise<string>;
+  adminSignIn?: AdminSignInConfig;
+  /** The built console; defaults to dist/web beside this module. */
+  webRoot?: string;
 }): Promise<RunningApi> {
   const clientCas = await options.authority.orgCaChainPem();
   const metrics = createMetrics();
@@ -36,6 +41,8 @@ export async function startApiServer(options: {
     authority: options.authority,
     metrics,
     logger: options.logger,
+    webRoot: options.webRoot ?? fileURLToPath(new URL('../web', import.meta.url)),
+    ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
     tls: secureContext(options.tls),
   });
   await app.listen({ host: options.host, port: options.port });

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { AccessService } from '../access/index.js';
+import { AccessService, adminSignInConfig } from '../access/index.js';
 import { startApiServer } from '../api/index.js';
 import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
 import { DataDir, DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
@@ -126,6 +126,23 @@ export function buildProgram(): Command {
     .option('--no-access-log', 'do not log one JSON line per edge request')
     .option('--tls-cert <file>', 'PEM certificate chain for the API listener instead of the org-issued one')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
+    .addOption(
+      new Option('--admin-idp <id>', 'identity provider admins sign in to the console with').env(
+        'GATEHOUSE_ADMIN_IDP',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--admin-email <emails...>',
+        'e-mail addresses allowed to sign in as admins (comma list)',
+      ).env('GATEHOUSE_ADMIN_EMAILS'),
+    )
+    .addOption(
+      new Option(
+        '--admin-group <groups...>',
+        'IdP groups whose members may sign in as admins (comma list)',
+      ).env('GATEHOUSE_ADMIN_GROUPS'),
+    )
     .action(
       async (o: {
         dataDir: string;
@@ -135,9 +152,18 @@ export function buildProgram(): Command {
         accessLog: boolean;
         tlsCert?: string;
         tlsKey?: string;
+        adminIdp?: string;
+        adminEmail?: string[] | string;
+        adminGroup?: string[] | string;
       }) => {
         if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
           throw new GatehouseError('invalid_argument', '--tls-cert and --tls-key go together');
+        const asList = (v: string[] | string | undefined) => (v === undefined ? [] : [v].flat());
+        const adminSignIn = adminSignInConfig({
+          identityProviderId: o.adminIdp,
+          emails: asList(o.adminEmail),
+          groups: asList(o.adminGroup),
+        });
         const logger = createLogger();
         const ctx = await openDataDir(o.dataDir);
         const { host, port } = parseListen(o.apiListen ?? ctx.config.api_listen);
@@ -166,6 +192,7 @@ export function buildProgram(): Command {
           tls,
           logger,
           extraMetrics: () => aggregator.clusterMetrics(),
+          ...(adminSignIn ? { adminSignIn } : {}),
         });
         const renewal = startCertificateRenewal({
           authority: ctx.authority,

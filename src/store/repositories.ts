@@ -198,6 +198,18 @@ export class ClientCertificates {
     return { items, total: Number(count.n) };
   }
 
+  /** Expiry times of the active certificates that expire in [from, to) (for the overview chart). */
+  async expiringBetween(from: string, to: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('client_certificates')
+      .select('not_after')
+      .where('status', '=', 'active')
+      .where('not_after', '>=', from)
+      .where('not_after', '<', to)
+      .execute();
+    return rows.map((r) => r.not_after);
+  }
+
   async markRevoked(id: string, at: string, reason: string): Promise<boolean> {
     const res = await this.db
       .updateTable('client_certificates')

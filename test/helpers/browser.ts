@@ -1,0 +1,45 @@
+// Debian's chromium driven by playwright-core, for the console's end-to-end tests. Never downloads
+// a browser: `chromium` comes from SYSTEM_DEPS (scripts/system-deps.mjs) and is required in CI.
+import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { requireTool } from './tools.js';
+
+// Without the background-networking flags chromium keeps calling home, and this machine's closed
+// network refuses it many times a second.
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+export interface TestBrowser {
+  browser: Browser;
+  /** A fresh context (own cookies and sessionStorage) that accepts the org-issued certificate. */
+  newContext(): Promise<BrowserContext>;
+  close(): Promise<void>;
+}
+
+/**
+ * One headless chromium with an empty profile. The contexts ignore certificate errors: the
+ * control plane's certificate is issued by the test's own org CA, which chromium does not know.
+ * Use `skipUnlessTools('chromium')` on the suite so a machine without it skips (never in CI).
+ */
+export async function launchChromium(): Promise<TestBrowser> {
+  const executablePath = requireTool('chromium');
+  // playwright gives every launch a new, empty --user-data-dir of its own and removes it on close.
+  const browser = await chromium.launch({ executablePath, headless: true, args: FLAGS });
+  return {
+    browser,
+    newContext: () =>
+      browser.newContext({
+        ignoreHTTPSErrors: true,
+        viewport: { width: 1360, height: 900 },
+        deviceScaleFactor: 1,
+      }),
+    close: () => browser.close().catch(() => undefined),
+  };
+}

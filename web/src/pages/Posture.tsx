@@ -1,0 +1,486 @@
+import { type FormEvent, useState } from 'react';
+import { api, ApiError, errorFor, fieldErrors } from '../api';
+import {
+  Badge,
+  Card,
+  Empty,
+  Field,
+  fmtDate,
+  FormError,
+  LoadError,
+  Modal,
+  Page,
+  Pager,
+  useLoad,
+} from '../components';
+import type { Device, MtlsCertificate } from '../types';
+
+// Device posture (issue #6): client-certificate rules and Logs > Posture.
+
+export interface PostureRule {
+  id: string;
+  name: string;
+  type: 'client_certificate_v2' | 'client_certificate';
+  description?: string | null;
+  schedule?: string | null;
+  expiration?: string | null;
+  match?: { platform: string }[];
+  input: {
+    certificate_id: string;
+    cn?: string | null;
+    operating_system?: string;
+    check_private_key?: boolean;
+    extended_key_usage?: string[];
+    locations?: { paths?: string[]; trust_stores?: string[] };
+  };
+}
+
+export interface PostureResult {
+  id: string;
+  device_id: string;
+  rule_id: string;
+  success: boolean;
+  reasons: string[];
+  certificate?: { subject?: string; serial_number?: string; sha256?: string } | null;
+  timestamp: string;
+  expires_on?: string | null;
+}
+
+export async function listPostureRules(): Promise<PostureRule[]> {
+  return api.get<PostureRule[]>('/devices/posture');
+}
+
+/** Pass rate per day (UTC) over the last `days` days, from the posture logs; null on days without results. */
+export async function postureDailyPassRate(days: number): Promise<{ day: string; rate: number | null }[]> {
+  const since = new Date(Date.now() - days * 86_400_000);
+  const out = new Map<string, { pass: number; all: number }>();
+  for (let i = days - 1; i >= 0; i--)
+    out.set(new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10), { pass: 0, all: 0 });
+  let results: PostureResult[] = [];
+  try {
+    for (let page = 1; page <= 10; page++) {
+      const r = await api.list<PostureResult>(
+        `/devices/posture/logs?per_page=1000&page=${page}&since=${since.toISOString()}`,
+      );
+      results = results.concat(r.items);
+      if (!r.info || r.items.length < 1000) break;
+    }
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404)
+      return [...out.keys()].map((day) => ({ day, rate: null }));
+    throw err;
+  }
+  for (const r of results) {
+    const d = out.get(r.timestamp.slice(0, 10));
+    if (!d) continue;
+    d.all += 1;
+    if (r.success) d.pass += 1;
+  }
+  return [...out].map(([day, v]) => ({ day, rate: v.all ? (100 * v.pass) / v.all : null }));
+}
+
+const PLATFORMS = ['linux', 'windows', 'mac'];
+const EKUS = [
+  { id: 'clientAuth', label: 'Client authentication' },
+  { id: 'emailProtection', label: 'E-mail protection' },
+];
+
+export function PosturePage() {
+  const rules = useLoad(listPostureRules);
+  const cas = useLoad(() => api.list<MtlsCertificate>('/mtls_certificates?per_page=1000'));
+  const [editing, setEditing] = useState<PostureRule | 'new' | undefined>();
+  const caName = (id: string) => cas.data?.items.find((c) => c.id === id)?.name ?? id;
+  return (
+    <Page
+      title="Posture"
+      actions={
+        <button type="button" className="primary" onClick={() => setEditing('new')}>
+          Add client certificate rule
+        </button>
+      }
+    >
+      <LoadError error={rules.error ?? cas.error} />
+      <Card title="Device posture rules" testId="posture-rules">
+        {rules.data?.length === 0 ? (
+          <Empty>
+            No posture rule. A rule checks that devices hold a certificate signed by a CA you trust.
+          </Empty>
+        ) : (
+          <table>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Certificate (CA)</th>
+                <th>Common name</th>
+                <th>Platforms</th>
+                <th>Checks</th>
+                <th>Schedule</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {rules.data?.map((r) => (
+                <tr key={r.id} data-testid={`rule-${r.name}`}>
+                  <td>
+                    {r.name}
+                    <span className="sub mono">{r.id}</span>
+                  </td>
+                  <td>{caName(r.input.certificate_id)}</td>
+                  <td className="mono">{r.input.cn ?? '—'}</td>
+                  <td>{(r.match ?? []).map((m) => m.platform).join(', ') || 'all'}</td>
+                  <td>
+                    {r.input.check_private_key && <Badge tone="info">private key</Badge>}{' '}
+                    {(r.input.extended_key_usage ?? []).map((e) => (
+                      <Badge key={e}>{e}</Badge>
+                    ))}
+                  </td>
+                  <td>
+                    {r.schedule ?? '—'}
+                    <span className="sub">expires after {r.expiration ?? '—'}</span>
+                  </td>
+                  <td>
+                    <button type="button" className="small secondary" onClick={() => setEditing(r)}>
+                      Edit
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
+      {editing && (
+        <RuleForm
+          rule={editing === 'new' ? undefined : editing}
+          cas={cas.data?.items ?? []}
+          onClose={() => setEditing(undefined)}
+          onSaved={() => {
+            setEditing(undefined);
+            rules.reload();
+          }}
+        />
+      )}
+    </Page>
+  );
+}
+
+function RuleForm(props: {
+  rule: PostureRule | undefined;
+  cas: MtlsCertificate[];
+  onClose: () => void;
+  onSaved: () => void;
+}) {
+  const r = props.rule;
+  const [name, setName] = useState(r?.name ?? '');
+  const [description, setDescription] = useState(r?.description ?? '');
+  const [schedule, setSchedule] = useState(r?.schedule ?? '5m');
+  const [expiration, setExpiration] = useState(r?.expiration ?? '1h');
+  const [platforms, setPlatforms] = useState<string[]>(
+    (r?.match ?? [{ platform: 'linux' }]).map((m) => m.platform),
+  );
+  const [certificateId, setCertificateId] = useState(r?.input.certificate_id ?? '');
+  const [os, setOs] = useState(r?.input.operating_system ?? 'linux');
+  const [cn, setCn] = useState(r?.input.cn ?? '');
+  const [checkKey, setCheckKey] = useState(r?.input.check_private_key ?? true);
+  const [ekus, setEkus] = useState<string[]>(r?.input.extended_key_usage ?? []);
+  const [paths, setPaths] = useState((r?.input.locations?.paths ?? []).join('\n'));
+  const [stores, setStores] = useState<string[]>(r?.input.locations?.trust_stores ?? []);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const toggle = (list: string[], v: string, on: boolean) =>
+    on ? [...list, v] : list.filter((x) => x !== v);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const pathList = paths
+      .split('\n')
+      .map((p) => p.trim())
+      .filter(Boolean);
+    const body = {
+      name,
+      type: 'client_certificate_v2',
+      ...(description ? { description } : {}),
+      schedule,
+      expiration,
+      match: platforms.map((platform) => ({ platform })),
+      input: {
+        certificate_id: certificateId,
+        operating_system: os,
+        check_private_key: checkKey,
+        ...(cn ? { cn } : {}),
+        ...(ekus.length ? { extended_key_usage: ekus } : {}),
+        ...(pathList.length || stores.length
+          ? {
+              locations: {
+                ...(pathList.length ? { paths: pathList } : {}),
+                ...(stores.length ? { trust_stores: stores } : {}),
+              },
+            }
+          : {}),
+      },
+    };
+    try {
+      if (r) await api.put(`/devices/posture/${r.id}`, body);
+      else await api.post('/devices/posture', body);
+      props.onSaved();
+    } catch (err) {
+      setErrors(
+        fieldErrors(err, {
+          unknown_certificate: 'input/certificate_id',
+          certificate_not_found: 'input/certificate_id',
+        }),
+      );
+    }
+  };
+  const remove = async () => {
+    if (!r || !confirm(`Delete the posture rule ${r.name}?`)) return;
+    try {
+      await api.del(`/devices/posture/${r.id}`);
+      props.onSaved();
+    } catch (err) {
+      setErrors(fieldErrors(err));
+    }
+  };
+  return (
+    <Modal title={r ? `Edit ${r.name}` : 'Client certificate rule'} onClose={props.onClose}>
+      <form onSubmit={(e) => void submit(e)}>
+        <FormError error={errors._form} />
+        <div className="row">
+          <Field label="Name" error={errorFor(errors, 'name')}>
+            <input name="rule-name" value={name} onChange={(e) => setName(e.target.value)} />
+          </Field>
+          <Field label="Description" error={errorFor(errors, 'description')}>
+            <input name="description" value={description} onChange={(e) => setDescription(e.target.value)} />
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="Operating system" error={errorFor(errors, 'input/operating_system')}>
+            <select name="operating_system" value={os} onChange={(e) => setOs(e.target.value)}>
+              {PLATFORMS.map((p) => (
+                <option key={p}>{p}</option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Certificate (CA)" error={errorFor(errors, 'input/certificate_id')}>
+            <select
+              name="certificate_id"
+              value={certificateId}
+              onChange={(e) => setCertificateId(e.target.value)}
+            >
+              <option value="">choose a CA…</option>
+              {props.cas.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {c.name}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </div>
+        <Field
+          label="Common name"
+          error={errorFor(errors, 'input/cn')}
+          hint="Optional. ${serial_number} and ${hostname} are replaced with the device's."
+        >
+          <input
+            name="cn"
+            value={cn}
+            placeholder="${hostname}.example.com"
+            onChange={(e) => setCn(e.target.value)}
+          />
+        </Field>
+        <Field label="Extended key usage" error={errorFor(errors, 'input/extended_key_usage')}>
+          <div className="checks">
+            {EKUS.map((k) => (
+              <label key={k.id}>
+                <input
+                  type="checkbox"
+                  checked={ekus.includes(k.id)}
+                  onChange={(e) => setEkus(toggle(ekus, k.id, e.target.checked))}
+                />
+                {k.label}
+              </label>
+            ))}
+          </div>
+        </Field>
+        <label className="checks">
+          <input
+            type="checkbox"
+            name="check_private_key"
+            checked={checkKey}
+            onChange={(e) => setCheckKey(e.target.checked)}
+          />
+          Check for private key (the device proves it holds the certificate&apos;s key)
+        </label>
+        <Field
+          label="Locations: certificate paths"
+          error={errorFor(errors, 'input/locations')}
+          hint="One absolute path per line (PEM). Empty: the NSS database."
+        >
+          <textarea
+            name="paths"
+            value={paths}
+            onChange={(e) => setPaths(e.target.value)}
+            style={{ minHeight: 60 }}
+          />
+        </Field>
+        <Field label="Locations: trust stores" error={errorFor(errors, 'input/locations/trust_stores')}>
+          <div className="checks">
+            {['system', 'user'].map((s) => (
+              <label key={s}>
+                <input
+                  type="checkbox"
+                  checked={stores.includes(s)}
+                  onChange={(e) => setStores(toggle(stores, s, e.target.checked))}
+                />
+                {s}
+              </label>
+            ))}
+          </div>
+        </Field>
+        <div className="row">
+          <Field label="Platforms" error={errorFor(errors, 'match')}>
+            <div className="checks">
+              {PLATFORMS.map((p) => (
+                <label key={p}>
+                  <input
+                    type="checkbox"
+                    checked={platforms.includes(p)}
+                    onChange={(e) => setPlatforms(toggle(platforms, p, e.target.checked))}
+                  />
+                  {p}
+                </label>
+              ))}
+            </div>
+          </Field>
+          <Field label="Schedule" error={errorFor(errors, 'schedule')}>
+            <input name="schedule" value={schedule} onChange={(e) => setSchedule(e.target.value)} />
+          </Field>
+          <Field label="Expiration" error={errorFor(errors, 'expiration')}>
+            <input name="expiration" value={expiration} onChange={(e) => setExpiration(e.target.value)} />
+          </Field>
+        </div>
+        <div className="actions">
+          <button type="submit" className="primary">
+            Save rule
+          </button>
+          {r && (
+            <button type="button" className="danger" onClick={() => void remove()}>
+              Delete
+            </button>
+          )}
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+const PER_PAGE = 25;
+
+export function PostureLogsPage() {
+  const [deviceId, setDeviceId] = useState('');
+  const [ruleId, setRuleId] = useState('');
+  const [result, setResult] = useState('');
+  const [since, setSince] = useState('');
+  const [page, setPage] = useState(1);
+  const devices = useLoad(() => api.get<Device[]>('/devices'));
+  const rules = useLoad(() => listPostureRules().catch(() => [] as PostureRule[]));
+  const logs = useLoad(async () => {
+    const q = new URLSearchParams({ page: String(page), per_page: String(PER_PAGE) });
+    if (deviceId) q.set('device_id', deviceId);
+    if (ruleId) q.set('rule_id', ruleId);
+    if (result) q.set('result', result);
+    if (since) q.set('since', new Date(since).toISOString());
+    return api.list<PostureResult>(`/devices/posture/logs?${q}`);
+  }, [deviceId, ruleId, result, since, page]);
+  const deviceName = (id: string) => devices.data?.find((d) => d.id === id)?.name ?? id;
+  const ruleName = (id: string) => rules.data?.find((r) => r.id === id)?.name ?? id;
+  const reset =
+    <T,>(set: (v: T) => void) =>
+    (v: T) => {
+      set(v);
+      setPage(1);
+    };
+  return (
+    <Page title="Logs › Posture">
+      <Card>
+        <div className="filters">
+          <Field label="Device">
+            <select name="device" value={deviceId} onChange={(e) => reset(setDeviceId)(e.target.value)}>
+              <option value="">all</option>
+              {devices.data?.map((d) => (
+                <option key={d.id} value={d.id}>
+                  {d.name}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Rule">
+            <select name="rule" value={ruleId} onChange={(e) => reset(setRuleId)(e.target.value)}>
+              <option value="">all</option>
+              {rules.data?.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.name}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field label="Result">
+            <select name="result" value={result} onChange={(e) => reset(setResult)(e.target.value)}>
+              <option value="">all</option>
+              <option value="pass">pass</option>
+              <option value="fail">fail</option>
+            </select>
+          </Field>
+          <Field label="Since">
+            <input
+              name="since"
+              type="datetime-local"
+              value={since}
+              onChange={(e) => reset(setSince)(e.target.value)}
+            />
+          </Field>
+        </div>
+        <LoadError error={logs.error} />
+        {logs.data?.items.length === 0 ? (
+          <Empty>
+            No posture results{deviceId || ruleId || result || since ? ' match these filters' : ' yet'}.
+          </Empty>
+        ) : (
+          <table data-testid="posture-logs">
+            <thead>
+              <tr>
+                <th>Time</th>
+                <th>Device</th>
+                <th>Rule</th>
+                <th>Result</th>
+                <th>Reasons</th>
+                <th>Certificate</th>
+              </tr>
+            </thead>
+            <tbody>
+              {logs.data?.items.map((l) => (
+                <tr key={l.id}>
+                  <td>{fmtDate(l.timestamp)}</td>
+                  <td>{deviceName(l.device_id)}</td>
+                  <td>{ruleName(l.rule_id)}</td>
+                  <td>
+                    <Badge tone={l.success ? 'good' : 'bad'}>{l.success ? 'pass' : 'fail'}</Badge>
+                  </td>
+                  <td>{l.reasons.length ? l.reasons.join(', ') : '—'}</td>
+                  <td>
+                    {l.certificate?.subject ?? '—'}
+                    {l.certificate?.serial_number && (
+                      <span className="sub mono">{l.certificate.serial_number}</span>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {logs.data?.info && (
+          <Pager page={page} perPage={PER_PAGE} total={logs.data.info.total_count} onPage={setPage} />
+        )}
+      </Card>
+    </Page>
+  );
+}
