@@ -34,6 +34,8 @@ describe('admin sign-in with the organization OIDC provider', { skip: skipUnless
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
+  /** Uncaught errors in the console's own scripts: none expected. */
+  const pageErrors: string[] = [];
   const api = adminApi(
     () => server.url,
     () => token,
@@ -110,11 +112,12 @@ describe('admin sign-in with the organization OIDC provider', { skip: skipUnless
     context = await chromium.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
-    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   }
 
   after(async () => {
     await chromium?.close();
+    assert.deepEqual(pageErrors, []);
     if (server) assert.equal(await server.stop(), 0, server.output());
     await op?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });

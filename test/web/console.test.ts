@@ -2,16 +2,17 @@
 // dist/web) driven by Debian's chromium through playwright-core. One browser for the whole file.
 // Each main page is saved as a screenshot under docs/screenshots/ (the README shows them).
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { launchChromium, type TestBrowser } from '../helpers/browser.js';
 import { adminApi, gatehouse, REPO_ROOT, type RunningServer, startServer } from '../helpers/gatehouse.js';
-import { makeCsr, makeRootCa } from '../helpers/openssl.js';
+import { type CaFiles, makeCsr, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
+import { signKeyProof } from '../../src/posture/index.js';
 import { requireTool, runOk, skipUnlessTools } from '../helpers/tools.js';
 
 const SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
@@ -24,6 +25,10 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
+  /** Uncaught errors in the console's own scripts: none expected. */
+  const pageErrors: string[] = [];
+  let deviceToken: string;
+  let partnerCa: CaFiles;
   const api = adminApi(
     () => server.url,
     () => token,
@@ -54,6 +59,17 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     await page.getByRole('navigation').getByRole('link', { name: label, exact: true }).click();
     await page.getByRole('heading', { level: 1, name: heading }).waitFor();
   };
+  /** Polls until the locator matches `n` elements (more than `n` with `more`); the page's CSP forbids eval. */
+  const waitForCount = async (locator: Locator, n: number, more = false) => {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const count = await locator.count();
+      if (more ? count > n : count === n) return;
+      if (Date.now() > deadline)
+        assert.fail(`expected ${more ? 'more than ' : ''}${n} elements, found ${count}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   before(async () => {
@@ -69,11 +85,12 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     context = await chromium.newContext();
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
-    page.on('pageerror', (err) => assert.fail(`page error: ${err.message}`));
+    page.on('pageerror', (err) => pageErrors.push(err.message));
   });
 
   after(async () => {
     await chromium?.close();
+    assert.deepEqual(pageErrors, []);
     if (server) assert.equal(await server.stop(), 0, server.output());
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -137,6 +154,7 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
 
   test('upload a CA: a bad PEM is shown next to the field and nothing typed is lost; then issuer, expiry, fingerprint', async () => {
     const ca = await makeRootCa(dir, 'Partner Root CA');
+    partnerCa = ca;
     await goto('Certificates', 'Certificates');
     await page.getByRole('button', { name: 'Add a new certificate' }).click();
     const dialog = page.getByRole('dialog');
@@ -333,6 +351,7 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
       { name: 'kiosk-3', serial_number: 'KIOSK-3', os: 'linux', key_protection: 'software' },
     );
     assert.equal(reg.status, 201, JSON.stringify(reg.json));
+    deviceToken = String(reg.json.result.token);
     await goto('Devices', 'Devices');
     const row = page.getByTestId('device-kiosk-3');
     await row.waitFor();
@@ -370,16 +389,93 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     await shot('devices');
   });
 
+  test('posture: a client-certificate rule made in the console, and the results a device reports in Logs › Posture', async () => {
+    await goto('Posture', 'Posture');
+    await page.getByRole('button', { name: 'Add client certificate rule' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.locator('input[name=rule-name]').fill('Managed laptop certificate');
+    await dialog.locator('input[name=cn]').fill('${serial_number}.acme.test');
+    await dialog.getByLabel('Client authentication').check();
+    // No CA chosen yet: the API's error lands next to the certificate field, the rest stays.
+    await dialog.getByRole('button', { name: 'Save rule' }).click();
+    const caField = dialog
+      .locator('.field.has-error')
+      .filter({ has: page.locator('select[name=certificate_id]') });
+    await caField.locator('.field-error').waitFor();
+    assert.equal(await dialog.locator('input[name=cn]').inputValue(), '${serial_number}.acme.test');
+    await dialog.locator('select[name=certificate_id]').selectOption({ label: 'Partner root' });
+    await dialog.getByRole('button', { name: 'Save rule' }).click();
+    const row = page.getByTestId('rule-Managed laptop certificate');
+    await row.waitFor();
+    assert.match(await row.innerText(), /Partner root/);
+    assert.match(await row.innerText(), /private key/);
+    await shot('posture');
+
+    const rules = await api<{ id: string; input: Record<string, unknown> }[]>(
+      'GET',
+      '/api/v1/devices/posture',
+    );
+    const rule = rules.json.result[0];
+    assert.ok(rule);
+    assert.equal(rule.input.cn, '${serial_number}.acme.test');
+    assert.equal(rule.input.check_private_key, true);
+    assert.deepEqual(rule.input.extended_key_usage, ['clientAuth']);
+
+    // The device (kiosk-3, serial KIOSK-3) reports through the device API with its token: first a
+    // pass with a certificate from the Partner CA and a key proof over a server nonce, then a
+    // failure (the certificate is gone).
+    const device = { authorization: `Bearer ${deviceToken}` };
+    const cert = await makeSignedCert(dir, 'KIOSK-3.acme.test', partnerCa, { ca: false });
+    const nonce = await raw('POST', '/api/v1/devices/self/posture/nonce', device);
+    assert.equal(nonce.status, 201, JSON.stringify(nonce.json));
+    const sha256 = new X509Certificate(cert.pem).fingerprint256.replaceAll(':', '').toLowerCase();
+    const n = String(nonce.json.result.nonce);
+    const signature = signKeyProof(createPrivateKey(readFileSync(cert.keyPath)), n, sha256);
+    const pass = await raw('POST', '/api/v1/devices/self/posture', device, {
+      results: [
+        {
+          rule_id: rule.id,
+          success: true,
+          reasons: [],
+          certificate: { pem: cert.pem },
+          key_proof: { nonce: n, signature },
+        },
+      ],
+    });
+    assert.equal(pass.status, 201, JSON.stringify(pass.json));
+    const fail = await raw('POST', '/api/v1/devices/self/posture', device, {
+      results: [{ rule_id: rule.id, success: false, reasons: ['not_found'] }],
+    });
+    assert.equal(fail.status, 201, JSON.stringify(fail.json));
+
+    await goto('Logs › Posture', 'Logs › Posture');
+    const results = page.getByTestId('posture-result');
+    await waitForCount(page.locator('[data-testid=posture-result]'), 2);
+    const [newest, oldest] = await results.allInnerTexts();
+    assert.match(
+      newest ?? '',
+      /kiosk-3[\s\S]*Managed laptop certificate[\s\S]*fail[\s\S]*not_found[\s\S]*no certificate found/,
+    );
+    assert.match(oldest ?? '', /pass[\s\S]*key proved[\s\S]*CN=KIOSK-3\.acme\.test/);
+    await page.locator('select[name=result]').selectOption('fail');
+    await waitForCount(page.locator('[data-testid=posture-result]'), 1);
+    assert.match(await results.first().innerText(), /not_found/);
+    await page.locator('select[name=result]').selectOption('');
+    await page.locator('select[name=device]').selectOption({ label: 'kiosk-3' });
+    await waitForCount(page.locator('[data-testid=posture-result]'), 2);
+    await shot('posture-logs');
+  });
+
   test('the audit log lists the changes made in the console, filterable by action', async () => {
     await goto('Audit log', 'Audit log');
     await page.locator('input[name=action]').fill('client_certificate.revoke');
     const rows = page.locator('tbody tr');
-    await page.waitForFunction("document.querySelectorAll('tbody tr').length === 1");
+    await waitForCount(page.locator('tbody tr'), 1);
     assert.match(await rows.first().innerText(), /client_certificate\.revoke/);
     await rows.first().getByRole('button', { name: 'Details' }).click();
     await page.getByText('keyCompromise').first().waitFor();
     await page.locator('input[name=action]').fill('');
-    await page.waitForFunction("document.querySelectorAll('tbody tr').length > 3");
+    await waitForCount(page.locator('tbody tr'), 3, true);
     await shot('audit');
   });
 
@@ -393,6 +489,12 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     assert.equal(certBars.length, 1, titles.join('\n'));
     const edge = page.getByTestId('chart-edge');
     await edge.getByText('invalid').or(edge.getByText('none')).first().waitFor();
+    // Today: one pass and one failure.
+    await page
+      .getByTestId('chart-posture')
+      .locator('circle title')
+      .filter({ hasText: '50%' })
+      .waitFor({ state: 'attached' });
     await shot('overview');
     const overview = await api<{ edge_requests: { cert_status: string; count: number }[] }>(
       'GET',

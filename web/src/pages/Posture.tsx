@@ -17,14 +17,15 @@ import type { Device, MtlsCertificate } from '../types';
 
 // Device posture (issue #6): client-certificate rules and Logs > Posture.
 
+// Shapes of GET /devices/posture and /devices/posture/logs (src/api/routes/posture.ts).
 export interface PostureRule {
   id: string;
   name: string;
   type: 'client_certificate_v2' | 'client_certificate';
-  description?: string | null;
-  schedule?: string | null;
-  expiration?: string | null;
-  match?: { platform: string }[];
+  description: string;
+  schedule: string;
+  expiration: string | null;
+  match: { platform: string }[];
   input: {
     certificate_id: string;
     cn?: string | null;
@@ -38,13 +39,37 @@ export interface PostureRule {
 export interface PostureResult {
   id: string;
   device_id: string;
+  device_name: string;
+  registration_id: string;
   rule_id: string;
+  rule_name: string;
   success: boolean;
   reasons: string[];
-  certificate?: { subject?: string; serial_number?: string; sha256?: string } | null;
-  timestamp: string;
-  expires_on?: string | null;
+  certificate: {
+    subject: string;
+    serial_number: string;
+    fingerprint_sha256: string;
+    not_after?: string;
+  } | null;
+  key_proved: boolean;
+  reported_on: string;
+  expires_on: string | null;
 }
+
+/** What each failure reason means, for the Logs › Posture table. */
+const REASON_TEXT: Record<string, string> = {
+  not_found: 'no certificate found',
+  untrusted: 'not issued by the rule’s CA',
+  expired: 'certificate expired',
+  not_yet_valid: 'certificate not yet valid',
+  cn_mismatch: 'common name does not match',
+  eku_missing: 'extended key usage missing',
+  no_private_key: 'private key not on the device',
+  key_mismatch: 'private key is not the certificate’s',
+  key_proof_invalid: 'key proof did not verify',
+  unsupported_platform: 'platform not evaluated',
+  evaluation_error: 'the agent could not evaluate',
+};
 
 export async function listPostureRules(): Promise<PostureRule[]> {
   return api.get<PostureRule[]>('/devices/posture');
@@ -71,7 +96,7 @@ export async function postureDailyPassRate(days: number): Promise<{ day: string;
     throw err;
   }
   for (const r of results) {
-    const d = out.get(r.timestamp.slice(0, 10));
+    const d = out.get(r.reported_on.slice(0, 10));
     if (!d) continue;
     d.all += 1;
     if (r.success) d.pass += 1;
@@ -127,7 +152,7 @@ export function PosturePage() {
                   </td>
                   <td>{caName(r.input.certificate_id)}</td>
                   <td className="mono">{r.input.cn ?? '—'}</td>
-                  <td>{(r.match ?? []).map((m) => m.platform).join(', ') || 'all'}</td>
+                  <td>{r.match.map((m) => m.platform).join(', ') || 'all'}</td>
                   <td>
                     {r.input.check_private_key && <Badge tone="info">private key</Badge>}{' '}
                     {(r.input.extended_key_usage ?? []).map((e) => (
@@ -135,8 +160,10 @@ export function PosturePage() {
                     ))}
                   </td>
                   <td>
-                    {r.schedule ?? '—'}
-                    <span className="sub">expires after {r.expiration ?? '—'}</span>
+                    every {r.schedule}
+                    <span className="sub">
+                      {r.expiration ? `valid for ${r.expiration}` : 'valid until replaced'}
+                    </span>
                   </td>
                   <td>
                     <button type="button" className="small secondary" onClick={() => setEditing(r)}>
@@ -174,9 +201,9 @@ function RuleForm(props: {
   const [name, setName] = useState(r?.name ?? '');
   const [description, setDescription] = useState(r?.description ?? '');
   const [schedule, setSchedule] = useState(r?.schedule ?? '5m');
-  const [expiration, setExpiration] = useState(r?.expiration ?? '1h');
+  const [expiration, setExpiration] = useState(r ? (r.expiration ?? '') : '1h');
   const [platforms, setPlatforms] = useState<string[]>(
-    (r?.match ?? [{ platform: 'linux' }]).map((m) => m.platform),
+    (r ? r.match : [{ platform: 'linux' }]).map((m) => m.platform),
   );
   const [certificateId, setCertificateId] = useState(r?.input.certificate_id ?? '');
   const [os, setOs] = useState(r?.input.operating_system ?? 'linux');
@@ -200,7 +227,7 @@ function RuleForm(props: {
       type: 'client_certificate_v2',
       ...(description ? { description } : {}),
       schedule,
-      expiration,
+      ...(expiration ? { expiration } : {}),
       match: platforms.map((platform) => ({ platform })),
       input: {
         certificate_id: certificateId,
@@ -380,6 +407,7 @@ export function PostureLogsPage() {
   const [ruleId, setRuleId] = useState('');
   const [result, setResult] = useState('');
   const [since, setSince] = useState('');
+  const [until, setUntil] = useState('');
   const [page, setPage] = useState(1);
   const devices = useLoad(() => api.get<Device[]>('/devices'));
   const rules = useLoad(() => listPostureRules().catch(() => [] as PostureRule[]));
@@ -389,10 +417,9 @@ export function PostureLogsPage() {
     if (ruleId) q.set('rule_id', ruleId);
     if (result) q.set('result', result);
     if (since) q.set('since', new Date(since).toISOString());
+    if (until) q.set('until', new Date(until).toISOString());
     return api.list<PostureResult>(`/devices/posture/logs?${q}`);
-  }, [deviceId, ruleId, result, since, page]);
-  const deviceName = (id: string) => devices.data?.find((d) => d.id === id)?.name ?? id;
-  const ruleName = (id: string) => rules.data?.find((r) => r.id === id)?.name ?? id;
+  }, [deviceId, ruleId, result, since, until, page]);
   const reset =
     <T,>(set: (v: T) => void) =>
     (v: T) => {
@@ -438,11 +465,20 @@ export function PostureLogsPage() {
               onChange={(e) => reset(setSince)(e.target.value)}
             />
           </Field>
+          <Field label="Until">
+            <input
+              name="until"
+              type="datetime-local"
+              value={until}
+              onChange={(e) => reset(setUntil)(e.target.value)}
+            />
+          </Field>
         </div>
         <LoadError error={logs.error} />
         {logs.data?.items.length === 0 ? (
           <Empty>
-            No posture results{deviceId || ruleId || result || since ? ' match these filters' : ' yet'}.
+            No posture results
+            {deviceId || ruleId || result || since || until ? ' match these filters' : ' yet'}.
           </Empty>
         ) : (
           <table data-testid="posture-logs">
@@ -458,18 +494,32 @@ export function PostureLogsPage() {
             </thead>
             <tbody>
               {logs.data?.items.map((l) => (
-                <tr key={l.id}>
-                  <td>{fmtDate(l.timestamp)}</td>
-                  <td>{deviceName(l.device_id)}</td>
-                  <td>{ruleName(l.rule_id)}</td>
+                <tr key={l.id} data-testid="posture-result">
                   <td>
-                    <Badge tone={l.success ? 'good' : 'bad'}>{l.success ? 'pass' : 'fail'}</Badge>
+                    {fmtDate(l.reported_on)}
+                    {l.expires_on && <span className="sub">valid until {fmtDate(l.expires_on)}</span>}
                   </td>
-                  <td>{l.reasons.length ? l.reasons.join(', ') : '—'}</td>
+                  <td>{l.device_name}</td>
+                  <td>{l.rule_name}</td>
+                  <td>
+                    <Badge tone={l.success ? 'good' : 'bad'}>{l.success ? 'pass' : 'fail'}</Badge>{' '}
+                    {l.key_proved && <Badge tone="info">key proved</Badge>}
+                  </td>
+                  <td>
+                    {l.reasons.length
+                      ? l.reasons.map((r) => (
+                          <div key={r}>
+                            <code>{r}</code> <span className="muted">{REASON_TEXT[r] ?? ''}</span>
+                          </div>
+                        ))
+                      : '—'}
+                  </td>
                   <td>
                     {l.certificate?.subject ?? '—'}
-                    {l.certificate?.serial_number && (
-                      <span className="sub mono">{l.certificate.serial_number}</span>
+                    {l.certificate && (
+                      <span className="sub mono" title={l.certificate.fingerprint_sha256}>
+                        serial {l.certificate.serial_number}
+                      </span>
                     )}
                   </td>
                 </tr>
