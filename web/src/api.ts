@@ -123,9 +123,11 @@ export function fieldErrors(err: unknown, byCode: Record<string, string> = {}): 
       /^(?:body|querystring)\/([A-Za-z0-9_/]+)/.exec(e.message) ??
       (dotted ? [dotted, dotted.replace(/\[(\d+)\]/g, '/$1').replaceAll('.', '/')] : null);
     const extra = /\(([a-z_]+)\)$/.exec(e.message);
+    // The path in the message is the most precise; then the form's code map.
     const field =
+      (m ? (m[1] as string) : undefined) ??
       byCode[e.code] ??
-      (m ? (m[1] as string) : e.code === 'invalid_request' && extra ? (extra[1] as string) : undefined) ??
+      (e.code === 'invalid_request' && extra ? (extra[1] as string) : undefined) ??
       '_form';
     out[field] = out[field] ? `${out[field]}; ${e.message}` : e.message;
   }
@@ -137,4 +139,37 @@ export function errorFor(errors: Record<string, string>, field: string): string 
   if (errors[field]) return errors[field];
   const nested = Object.keys(errors).find((k) => k.startsWith(`${field}/`));
   return nested ? errors[nested] : undefined;
+}
+
+/**
+ * Creates (POST to the collection) or replaces (PUT to collection/id) a resource. Returns the
+ * errors by field on failure, undefined on success; the form keeps its state either way.
+ */
+export async function saveResource(
+  collection: string,
+  id: string | undefined,
+  body: unknown,
+  byCode: Record<string, string> = {},
+): Promise<Record<string, string> | undefined> {
+  try {
+    if (id) await api.put(`${collection}/${id}`, body);
+    else await api.post(collection, body);
+    return undefined;
+  } catch (err) {
+    return fieldErrors(err, byCode);
+  }
+}
+
+/** Asks `question`, then deletes `path`: whether it was deleted, and the errors when it failed. */
+export async function confirmDelete(
+  question: string,
+  path: string,
+): Promise<{ deleted: boolean; errors?: Record<string, string> }> {
+  if (!confirm(question)) return { deleted: false };
+  try {
+    await api.del(path);
+    return { deleted: true };
+  } catch (err) {
+    return { deleted: false, errors: fieldErrors(err) };
+  }
 }

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, errorFor, fieldErrors } from '../api';
+import { api, confirmDelete, errorFor, fieldErrors, saveResource } from '../api';
 import {
   Badge,
   Card,
@@ -210,28 +210,19 @@ function AppForm(props: {
       })),
       ...(allowedIdps.length ? { allowed_idps: allowedIdps } : {}),
     };
-    try {
-      if (a) await api.put(`/access/apps/${a.id}`, body);
-      else await api.post('/access/apps', body);
-      props.onSaved();
-    } catch (err) {
-      setErrors(
-        fieldErrors(err, {
-          invalid_domain: 'domain',
-          invalid_policy: 'policies',
-          unknown_service_token: 'policies',
-        }),
-      );
-    }
+    const failed = await saveResource('/access/apps', a?.id, body, {
+      invalid_domain: 'domain',
+      invalid_policy: 'policies',
+      unknown_service_token: 'policies',
+    });
+    if (failed) setErrors(failed);
+    else props.onSaved();
   };
   const remove = async () => {
-    if (!a || !confirm(`Delete the application ${a.name}?`)) return;
-    try {
-      await api.del(`/access/apps/${a.id}`);
-      props.onSaved();
-    } catch (err) {
-      setErrors(fieldErrors(err));
-    }
+    if (!a) return;
+    const r = await confirmDelete(`Delete the application ${a.name}?`, `/access/apps/${a.id}`);
+    if (r.errors) setErrors(r.errors);
+    else if (r.deleted) props.onSaved();
   };
 
   return (
@@ -486,13 +477,9 @@ function IdentityProviders(props: { idps: IdentityProvider[]; reload: () => void
     }
   };
   const remove = async (i: IdentityProvider) => {
-    if (!confirm(`Delete ${i.name}?`)) return;
-    try {
-      await api.del(`/identity_providers/${i.id}`);
-      props.reload();
-    } catch (err) {
-      setErrors(fieldErrors(err));
-    }
+    const done = await confirmDelete(`Delete ${i.name}?`, `/identity_providers/${i.id}`);
+    if (done.errors) setErrors(done.errors);
+    else if (done.deleted) props.reload();
   };
   const input = (k: keyof typeof form, label: string, type = 'text') => (
     <Field label={label} error={errorFor(errors, k)}>

@@ -181,9 +181,10 @@ function SettingsCard(props: { settings: OrgSettings; devices: Device[]; onSaved
             confirming.length > 0 ? (
               <>
                 <p>
-                  From now on only hardware-backed registrations are accepted. These devices are registered
-                  without a hardware key and must <strong>register again</strong> with one (their next
-                  registration or renewal is refused otherwise):
+                  From now on only hardware-backed registrations are accepted (a TPM or PKCS#11 key and a
+                  CSR). These devices are registered without one and must <strong>register again</strong>,
+                  hardware-backed, to comply: their current registrations keep working until revoked, and a
+                  standard or software-key registration is refused from now on.
                 </p>
                 <ul data-testid="affected-devices">
                   {confirming.map((n) => (

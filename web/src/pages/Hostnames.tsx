@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, errorFor, fieldErrors } from '../api';
+import { api, confirmDelete, errorFor, saveResource } from '../api';
 import { Badge, Card, Empty, Expiry, Field, FormError, LoadError, Modal, Page, useLoad } from '../components';
 import type { BlockResponse, ForwardConfig, Hostname, Mode, MtlsCertificate } from '../types';
 
@@ -158,33 +158,23 @@ function HostnameForm(props: {
         },
       },
     };
-    try {
-      if (h) await api.put(`/hostnames/${h.id}`, body);
-      else await api.post('/hostnames', body);
-      props.onSaved();
-    } catch (err) {
-      setErrors(
-        fieldErrors(err, {
-          invalid_hostname: 'hostname',
-          hostname_exists: 'hostname',
-          invalid_origin: 'origin',
-          missing_ca: 'client_auth/mtls_certificate_ids',
-          invalid_block_response: 'client_auth/block_response/html',
-        }),
-      );
-    } finally {
-      setBusy(false);
-    }
+    const failed = await saveResource('/hostnames', h?.id, body, {
+      invalid_hostname: 'hostname',
+      hostname_exists: 'hostname',
+      invalid_origin: 'origin',
+      missing_ca: 'client_auth/mtls_certificate_ids',
+      invalid_block_response: 'client_auth/block_response/html',
+    });
+    setBusy(false);
+    if (failed) setErrors(failed);
+    else props.onSaved();
   };
 
   const remove = async () => {
-    if (!h || !confirm(`Remove ${h.hostname} from the edge?`)) return;
-    try {
-      await api.del(`/hostnames/${h.id}`);
-      props.onSaved();
-    } catch (err) {
-      setErrors(fieldErrors(err));
-    }
+    if (!h) return;
+    const r = await confirmDelete(`Remove ${h.hostname} from the edge?`, `/hostnames/${h.id}`);
+    if (r.errors) setErrors(r.errors);
+    else if (r.deleted) props.onSaved();
   };
 
   return (

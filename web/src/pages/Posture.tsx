@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, ApiError, errorFor, fieldErrors } from '../api';
+import { api, ApiError, confirmDelete, errorFor, saveResource } from '../api';
 import {
   Badge,
   Card,
@@ -245,27 +245,18 @@ function RuleForm(props: {
           : {}),
       },
     };
-    try {
-      if (r) await api.put(`/devices/posture/${r.id}`, body);
-      else await api.post('/devices/posture', body);
-      props.onSaved();
-    } catch (err) {
-      setErrors(
-        fieldErrors(err, {
-          unknown_certificate: 'input/certificate_id',
-          certificate_not_found: 'input/certificate_id',
-        }),
-      );
-    }
+    const failed = await saveResource('/devices/posture', r?.id, body, {
+      unknown_certificate: 'input/certificate_id',
+      certificate_not_found: 'input/certificate_id',
+    });
+    if (failed) setErrors(failed);
+    else props.onSaved();
   };
   const remove = async () => {
-    if (!r || !confirm(`Delete the posture rule ${r.name}?`)) return;
-    try {
-      await api.del(`/devices/posture/${r.id}`);
-      props.onSaved();
-    } catch (err) {
-      setErrors(fieldErrors(err));
-    }
+    if (!r) return;
+    const done = await confirmDelete(`Delete the posture rule ${r.name}?`, `/devices/posture/${r.id}`);
+    if (done.errors) setErrors(done.errors);
+    else if (done.deleted) props.onSaved();
   };
   return (
     <Modal title={r ? `Edit ${r.name}` : 'Client certificate rule'} onClose={props.onClose}>
