@@ -1,6 +1,10 @@
 // Debian's chromium driven by playwright-core, for the console's end-to-end tests. Never downloads
 // a browser: `chromium` comes from SYSTEM_DEPS (scripts/system-deps.mjs) and is required in CI.
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { REPO_ROOT } from './gatehouse.js';
 import { requireTool } from './tools.js';
 
 // Without the background-networking flags chromium keeps calling home, and this machine's closed
@@ -42,4 +46,17 @@ export async function launchChromium(): Promise<TestBrowser> {
       }),
     close: () => browser.close().catch(() => undefined),
   };
+}
+
+/**
+ * Where the console tests save their screenshots: docs/screenshots/ (the README's pictures) when
+ * GATEHOUSE_UPDATE_SCREENSHOTS=1, else a directory under the system temp dir.
+ */
+export function screenshotDir(): string {
+  const dir =
+    process.env.GATEHOUSE_UPDATE_SCREENSHOTS === '1'
+      ? join(REPO_ROOT, 'docs', 'screenshots')
+      : join(tmpdir(), 'gatehouse-console-screenshots');
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
-import { launchChromium, type TestBrowser } from '../helpers/browser.js';
-import { adminApi, gatehouse, REPO_ROOT, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { launchChromium, screenshotDir, type TestBrowser } from '../helpers/browser.js';
+import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import { startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { skipUnlessTools } from '../helpers/tools.js';
 
@@ -128,7 +128,7 @@ describe('admin sign-in with the organization OIDC provider', { skip: skipUnless
     await page.goto(server.url);
     const sso = page.getByRole('link', { name: 'Sign in with Acme SSO' });
     await sso.waitFor();
-    await page.screenshot({ path: join(REPO_ROOT, 'docs', 'screenshots', 'sign-in-sso.png') });
+    await page.screenshot({ path: join(screenshotDir(), 'sign-in-sso.png') });
     await sso.click();
     await page.getByText('That account is not on the list of Gatehouse admins.').waitFor();
     assert.match(page.url(), /\/sign-in\?error=admin_not_allowed$/);

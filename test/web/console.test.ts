@@ -3,19 +3,21 @@
 // Each main page is saved as a screenshot under docs/screenshots/ (the README shows them).
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BrowserContext, Locator, Page } from 'playwright-core';
-import { launchChromium, type TestBrowser } from '../helpers/browser.js';
-import { adminApi, gatehouse, REPO_ROOT, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { launchChromium, screenshotDir, type TestBrowser } from '../helpers/browser.js';
+import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import { type CaFiles, makeCsr, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
 import { signKeyProof } from '../../src/posture/index.js';
 import { requireTool, runOk, skipUnlessTools } from '../helpers/tools.js';
 
-const SCREENSHOTS = join(REPO_ROOT, 'docs', 'screenshots');
+// The README's pictures are refreshed with GATEHOUSE_UPDATE_SCREENSHOTS=1; otherwise the shots
+// go to a temp dir, so that a test run does not leave the working tree modified.
+const SCREENSHOTS = screenshotDir();
 
 describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'openssl', 'curl') }, () => {
   let dir: string;
@@ -74,7 +76,6 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-console-'));
-    mkdirSync(SCREENSHOTS, { recursive: true });
     const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', 'Acme Corp', '--json']);
     assert.equal(init.code, 0, init.stderr);
     const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
