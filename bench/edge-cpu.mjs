@@ -5,7 +5,8 @@
 //   node bench/edge-cpu.mjs --tests flood --rounds 5 --seconds 4
 //   node bench/edge-cpu.mjs --stacks gatehouse --tests keepalive --perf   + a flat perf profile
 //
-// Options: --stacks LIST (bare, gatehouse, nginx), --tests LIST (handshake, keepalive, flood),
+// Options: --stacks LIST (bare, bare403: the bare proxy answering refused clients with a node:http
+// 403 instead of closing, gatehouse, nginx), --tests LIST (handshake, keepalive, flood),
 // --workers N (server processes, default 1), --threads N (wrk, default 1), --seconds S per run,
 // --rounds N (stacks alternate within each round), --warmup S (per stack and test, once),
 // --perf (perf record -e cpu-clock on the server's processes during the last round; Node runs
@@ -99,9 +100,17 @@ async function main() {
       ...(o.perf ? ['--perf-basic-prof'] : []),
       ...(o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', profDir] : []),
     ];
-    if (name === 'bare')
+    if (name === 'bare' || name === 'bare403')
       stacks.push(
-        await startBareNode(dir, { port, originUrl: origin.url, certs, opensslConf, workers, nodeArgs }),
+        await startBareNode(dir, {
+          port,
+          originUrl: origin.url,
+          certs,
+          opensslConf,
+          workers,
+          nodeArgs,
+          refuse: name === 'bare403' ? '403' : 'close',
+        }),
       );
     else if (name === 'nginx')
       stacks.push(await startNginxEdge(dir, { port, originPort, certs, opensslConf }));

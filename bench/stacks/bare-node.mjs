@@ -8,7 +8,7 @@ const SERVER = fileURLToPath(new URL('../servers/bare-proxy.mjs', import.meta.ur
 
 export async function startBareNode(
   dir,
-  { port, originUrl, certs, opensslConf, workers = 2, nodeArgs = [] },
+  { port, originUrl, certs, opensslConf, workers = 2, nodeArgs = [], refuse = 'close' },
 ) {
   const child = spawnServer(
     process.execPath,
@@ -27,17 +27,19 @@ export async function startBareNode(
       certs.clientCaCert,
       '--workers',
       String(workers),
+      '--refuse',
+      refuse,
     ],
-    { logFile: join(dir, 'bare-node.log'), env: { OPENSSL_CONF: opensslConf } },
+    { logFile: join(dir, `bare-node-${refuse}.log`), env: { OPENSSL_CONF: opensslConf } },
   );
   await waitForLog(child, /bare node proxy listening on/, { what: 'bare Node proxy' });
   return {
-    name: 'bare',
-    label: 'bare Node',
+    name: refuse === '403' ? 'bare403' : 'bare',
+    label: refuse === '403' ? 'bare Node 403' : 'bare Node',
     pid: child.pid,
     port,
     version: `Node ${process.version} (OpenSSL ${process.versions.openssl}), undici`,
-    config: `node:https + undici Pool, cluster ×${workers} SCHED_NONE, tickets off`,
+    config: `node:https + undici Pool, cluster ×${workers} SCHED_NONE, tickets off${refuse === '403' ? ', refused clients get a node:http 403' : ''}`,
     stop: () => stopServer(child),
   };
 }

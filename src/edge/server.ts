@@ -96,10 +96,15 @@ function connectionState(
   const fresh: ConnectionState = {
     host,
     cached,
-    headers: [
-      ...forwardedHeaders(socket, host),
-      ...renderCertificateHeaders(host.forward, cached.verdict, mode),
-    ],
+    // Nothing is forwarded for a refused certificate: no headers to render (not even the peer
+    // address, a system call), which matters in a flood.
+    headers:
+      mode === 'enforce' && cached.verdict.status !== 'valid'
+        ? []
+        : [
+            ...forwardedHeaders(socket, host),
+            ...renderCertificateHeaders(host.forward, cached.verdict, mode),
+          ],
   };
   connections.set(socket, fresh);
   return fresh;
