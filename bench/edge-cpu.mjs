@@ -7,7 +7,8 @@
 //
 // Options: --stacks LIST (bare, bare403: the bare proxy answering refused clients with a node:http
 // 403 instead of closing, gatehouse, nginx), --tests LIST (handshake, keepalive, flood),
-// --workers N (server processes, default 1), --threads N (wrk, default 1), --seconds S per run,
+// --workers N (server processes, default 1), --threads N (wrk, default 1), --connections N (wrk;
+// default: the test's; 1 makes every request its own event-loop turn, the least load-dependent), --seconds S per run,
 // --rounds N (stacks alternate within each round), --warmup S (per stack and test, once),
 // --perf (perf record -e cpu-clock on the server's processes during the last round; Node runs
 // with --perf-basic-prof so JS frames have names), --cpu-prof (V8 profiles of the Node stacks
@@ -46,6 +47,7 @@ const { values: o } = parseArgs({
     tests: { type: 'string', default: 'keepalive,flood' },
     workers: { type: 'string', default: '1' },
     threads: { type: 'string', default: '1' },
+    connections: { type: 'string' },
     seconds: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '6' },
@@ -143,7 +145,7 @@ async function main() {
       port: stack.port,
       client,
       newConnectionEachRequest: test.newConnectionEachRequest,
-      connections: test.connections,
+      connections: o.connections ? Number(o.connections) : test.connections,
       threads: Number(o.threads),
       seconds,
     };

@@ -52,14 +52,16 @@ export function upstreamHeaders(
 }
 
 function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  // Connection usually says only keep-alive or close: then it names no other header to drop.
+  const connection = headers.connection;
   const connectionTokens =
-    typeof headers.connection === 'string'
-      ? headers.connection.split(',').map((t) => t.trim().toLowerCase())
-      : [];
+    typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+      ? connection.split(',').map((t) => t.trim().toLowerCase())
+      : undefined;
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens.includes(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || connectionTokens?.includes(name)) continue;
     out[name] = value;
   }
   return out;

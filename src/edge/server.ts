@@ -8,7 +8,7 @@ import { isGatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
-import { type EdgeMetrics, RequestCounter } from './metrics.js';
+import type { EdgeMetrics } from './metrics.js';
 import { type UpstreamPools, upstreamHeaders } from './proxy.js';
 import { readRequestHead } from './request-head.js';
 import { blockResponse, type EdgeResponse, edgeError, wantsJson } from './responses.js';
@@ -192,7 +192,6 @@ function blockPage(host: HostRuntime, reason: string, accept: string | undefined
 
 export function createEdgeServer(options: EdgeServerOptions): https.Server {
   const { metrics, logger } = options;
-  const requestCounter = new RequestCounter(metrics.requests);
 
   const server = https.createServer(
     {
@@ -225,8 +224,6 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   const httpConnection = listener as (this: https.Server, socket: TLSSocket) => void;
   server.removeListener('secureConnection', httpConnection);
 
-  // Handshake counters by (hostname, certificate presented), looked up once per combination.
-  const handshakeCounters = new Map<string, { inc(): void }>();
   server.on('secureConnection', (socket: TLSSocket) => {
     const snapshot = options.snapshot();
     const name = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
@@ -243,13 +240,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       presented = socket.getPeerX509Certificate() !== undefined;
       refused = host === undefined; // no SNI or one not served here: every request gets 400/421
     }
-    const key = `${host ? name : ''}|${presented}`;
-    let counter = handshakeCounters.get(key);
-    if (!counter) {
-      counter = metrics.handshakes.labels(host ? name : 'unknown', presented ? 'presented' : 'none');
-      handshakeCounters.set(key, counter);
-    }
-    counter.inc();
+    metrics.handshake(host ? name : 'unknown', presented);
     if (refused) refuseConnection(socket);
     else httpConnection.call(server, socket);
   });
@@ -308,17 +299,6 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     return { host, verdict, headers: state.headers };
   }
 
-  // Upstream latency histograms by hostname, looked up once per hostname.
-  const upstreamHistograms = new Map<string, { observe(v: number): void }>();
-  const upstreamHistogram = (hostname: string) => {
-    let h = upstreamHistograms.get(hostname);
-    if (!h) {
-      h = metrics.upstreamSeconds.labels(hostname);
-      upstreamHistograms.set(hostname, h);
-    }
-    return h;
-  };
-
   /**
    * Proxies to the origin; answers 502/504 itself when the origin fails. Calls `done` with the
    * upstream time once the response is complete (callbacks, not promises: this is the hot path).
@@ -335,7 +315,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     const t0 = performance.now();
     options.pools.forward(host.origin, req, res, headers, setCookie, (outcome) => {
       const upstreamMs = performance.now() - t0;
-      upstreamHistogram(host.hostname).observe(upstreamMs / 1000);
+      metrics.upstreamSeconds.observe(host.hostname, upstreamMs / 1000);
       if (outcome.failure) {
         logger.warn(
           { hostname: host.hostname, origin: host.origin.origin, err: outcome.error.message },
@@ -497,7 +477,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   ): void {
     const hostname = admitted.host?.hostname ?? 'unknown';
     const certStatus = admitted.verdict?.status ?? 'none';
-    requestCounter.inc(hostname, admitted.host?.mode ?? 'none', certStatus, status);
+    metrics.request(hostname, admitted.host?.mode ?? 'none', certStatus, status);
     if (options.accessLog) {
       logger.info(
         {

@@ -613,5 +613,18 @@ describe('edge', () => {
       res,
       /gatehouse_edge_tls_handshakes_total\{hostname="report.test",client_cert="presented"\} [1-9]/,
     );
+    // The upstream latency histogram: cumulative buckets ending in +Inf = count, and a sum.
+    const count = Number(
+      /gatehouse_edge_upstream_duration_seconds_count\{hostname="enforce.test"\} (\d+)/.exec(res)?.[1],
+    );
+    assert.ok(count > 0, 'upstream requests were observed');
+    assert.match(
+      res,
+      new RegExp(
+        `gatehouse_edge_upstream_duration_seconds_bucket\\{hostname="enforce.test",le="\\+Inf"\\} ${count}\\n`,
+      ),
+    );
+    assert.match(res, /gatehouse_edge_upstream_duration_seconds_sum\{hostname="enforce.test"\} [0-9.e-]+/);
+    assert.match(res, /# TYPE gatehouse_edge_upstream_duration_seconds histogram/);
   });
 });
