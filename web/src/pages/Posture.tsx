@@ -198,6 +198,8 @@ function RuleForm(props: {
   onSaved: () => void;
 }) {
   const r = props.rule;
+  const [type, setType] = useState<PostureRule['type']>(r?.type ?? 'client_certificate_v2');
+  const legacy = type === 'client_certificate';
   const [name, setName] = useState(r?.name ?? '');
   const [description, setDescription] = useState(r?.description ?? '');
   const [schedule, setSchedule] = useState(r?.schedule ?? '5m');
@@ -224,26 +226,29 @@ function RuleForm(props: {
       .filter(Boolean);
     const body = {
       name,
-      type: 'client_certificate_v2',
+      type,
       ...(description ? { description } : {}),
       schedule,
       ...(expiration ? { expiration } : {}),
       match: platforms.map((platform) => ({ platform })),
-      input: {
-        certificate_id: certificateId,
-        operating_system: os,
-        check_private_key: checkKey,
-        ...(cn ? { cn } : {}),
-        ...(ekus.length ? { extended_key_usage: ekus } : {}),
-        ...(pathList.length || stores.length
-          ? {
-              locations: {
-                ...(pathList.length ? { paths: pathList } : {}),
-                ...(stores.length ? { trust_stores: stores } : {}),
-              },
-            }
-          : {}),
-      },
+      // The older client_certificate type takes only the CA and the common name.
+      input: legacy
+        ? { certificate_id: certificateId, cn }
+        : {
+            certificate_id: certificateId,
+            operating_system: os,
+            check_private_key: checkKey,
+            ...(cn ? { cn } : {}),
+            ...(ekus.length ? { extended_key_usage: ekus } : {}),
+            ...(pathList.length || stores.length
+              ? {
+                  locations: {
+                    ...(pathList.length ? { paths: pathList } : {}),
+                    ...(stores.length ? { trust_stores: stores } : {}),
+                  },
+                }
+              : {}),
+          },
     };
     const failed = await saveResource('/devices/posture', r?.id, body, {
       unknown_certificate: 'input/certificate_id',
@@ -271,13 +276,21 @@ function RuleForm(props: {
           </Field>
         </div>
         <div className="row">
-          <Field label="Operating system" error={errorFor(errors, 'input/operating_system')}>
-            <select name="operating_system" value={os} onChange={(e) => setOs(e.target.value)}>
-              {PLATFORMS.map((p) => (
-                <option key={p}>{p}</option>
-              ))}
+          <Field label="Type" error={errorFor(errors, 'type')}>
+            <select name="type" value={type} onChange={(e) => setType(e.target.value as PostureRule['type'])}>
+              <option value="client_certificate_v2">client certificate (v2)</option>
+              <option value="client_certificate">client certificate (legacy: CA and common name)</option>
             </select>
           </Field>
+          {!legacy && (
+            <Field label="Operating system" error={errorFor(errors, 'input/operating_system')}>
+              <select name="operating_system" value={os} onChange={(e) => setOs(e.target.value)}>
+                {PLATFORMS.map((p) => (
+                  <option key={p}>{p}</option>
+                ))}
+              </select>
+            </Field>
+          )}
           <Field label="Certificate (CA)" error={errorFor(errors, 'input/certificate_id')}>
             <select
               name="certificate_id"
@@ -296,7 +309,7 @@ function RuleForm(props: {
         <Field
           label="Common name"
           error={errorFor(errors, 'input/cn')}
-          hint="Optional. ${serial_number} and ${hostname} are replaced with the device's."
+          hint={`${legacy ? 'Required' : 'Optional'}. \${serial_number} and \${hostname} are replaced with the device's.`}
         >
           <input
             name="cn"
@@ -305,55 +318,59 @@ function RuleForm(props: {
             onChange={(e) => setCn(e.target.value)}
           />
         </Field>
-        <Field label="Extended key usage" error={errorFor(errors, 'input/extended_key_usage')}>
-          <div className="checks">
-            {EKUS.map((k) => (
-              <label key={k.id}>
-                <input
-                  type="checkbox"
-                  checked={ekus.includes(k.id)}
-                  onChange={(e) => setEkus(toggle(ekus, k.id, e.target.checked))}
-                />
-                {k.label}
-              </label>
-            ))}
-          </div>
-        </Field>
-        <label className="checks">
-          <input
-            type="checkbox"
-            name="check_private_key"
-            checked={checkKey}
-            onChange={(e) => setCheckKey(e.target.checked)}
-          />
-          Check for private key (the device proves it holds the certificate&apos;s key)
-        </label>
-        <Field
-          label="Locations: certificate paths"
-          error={errorFor(errors, 'input/locations')}
-          hint="One absolute path per line (PEM). Empty: the NSS database."
-        >
-          <textarea
-            name="paths"
-            value={paths}
-            onChange={(e) => setPaths(e.target.value)}
-            style={{ minHeight: 60 }}
-          />
-        </Field>
-        <Field label="Locations: trust stores" error={errorFor(errors, 'input/locations/trust_stores')}>
-          <div className="checks">
-            {['system', 'user'].map((s) => (
-              <label key={s}>
-                <input
-                  type="checkbox"
-                  checked={stores.includes(s)}
-                  onChange={(e) => setStores(toggle(stores, s, e.target.checked))}
-                />
-                {s}
-              </label>
-            ))}
-          </div>
-        </Field>
+        {!legacy && (
+          <>
+            <Field label="Extended key usage" error={errorFor(errors, 'input/extended_key_usage')}>
+              <div className="checks">
+                {EKUS.map((k) => (
+                  <label key={k.id}>
+                    <input
+                      type="checkbox"
+                      checked={ekus.includes(k.id)}
+                      onChange={(e) => setEkus(toggle(ekus, k.id, e.target.checked))}
+                    />
+                    {k.label}
+                  </label>
+                ))}
+              </div>
+            </Field>
+            <label className="checks">
+              <input
+                type="checkbox"
+                name="check_private_key"
+                checked={checkKey}
+                onChange={(e) => setCheckKey(e.target.checked)}
+              />
+              Check for private key (the device proves it holds the certificate&apos;s key)
+            </label>
+            <Field
+              label="Locations: certificate paths"
+              error={errorFor(errors, 'input/locations')}
+              hint="One absolute path per line (PEM). Empty: the NSS database."
+            >
+              <textarea
+                name="paths"
+                value={paths}
+                onChange={(e) => setPaths(e.target.value)}
+                style={{ minHeight: 60 }}
+              />
+            </Field>
+            <Field label="Locations: trust stores" error={errorFor(errors, 'input/locations/trust_stores')}>
+              <div className="checks">
+                {['system', 'user'].map((s) => (
+                  <label key={s}>
+                    <input
+                      type="checkbox"
+                      checked={stores.includes(s)}
+                      onChange={(e) => setStores(toggle(stores, s, e.target.checked))}
+                    />
+                    {s}
+                  </label>
+                ))}
+              </div>
+            </Field>
+          </>
+        )}
         <div className="row">
           <Field label="Platforms" error={errorFor(errors, 'match')}>
             <div className="checks">
