@@ -1,6 +1,16 @@
 /** Access: applications and policies, service tokens, identity logins and signed session tokens. */
 export { AccessAppInput, parseDuration, Policy, Rule } from './policy/index.js';
-export { IdentityProviderInput } from './oidc/index.js';
+export {
+  completeLogin,
+  discover,
+  type IdentityProviderClaims,
+  IdentityProviderInput,
+  JwksCache,
+  MetadataCache,
+  openLoginState,
+  sealLoginState,
+  startLogin,
+} from './oidc/index.js';
 export { keysFromRows, publicKeysFromRows } from './signing-keys.js';
 export { AccessService, DEFAULT_SERVICE_TOKEN_DURATION, type NewServiceToken } from './service.js';
 export {
@@ -12,7 +22,7 @@ export {
   decideAccess,
   JWKS_PATH,
 } from './runtime.js';
-export { ASSERTION_HEADER, jwks } from './tokens/index.js';
+export { ASSERTION_HEADER, jwks, readCookies } from './tokens/index.js';
 export {
   ADMIN_CALLBACK_PATH,
   ADMIN_CSRF_HEADER,

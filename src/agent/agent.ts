@@ -8,6 +8,7 @@ import { renewalTime as certificateRenewalTime } from '../pki/index.js';
 import {
   certificateFile,
   checkOrganization,
+  type DeviceAuthorization,
   deviceClient,
   enrol,
   mdmHardwareBacked,
@@ -58,6 +59,10 @@ export interface RegisterOptions {
   pkcs11PinFile?: string;
   serviceTokenId?: string;
   serviceTokenSecretFile?: string;
+  /** Register by a person signing in through the organization's identity provider (no service token). */
+  identity?: boolean;
+  /** Shows that person where to sign in and the code (identity registration). */
+  onDeviceLogin?: (login: DeviceAuthorization) => void;
   /** An explicit MDM file (must exist); else the default one is used when present. */
   mdm?: string;
   caFile?: string;
@@ -95,7 +100,15 @@ export async function register(opts: RegisterOptions): Promise<LoadedState> {
       'invalid_argument',
       '--service-token-id and --service-token-secret-file go together',
     );
+  if (opts.identity && opts.serviceTokenId)
+    throw new GatehouseError(
+      'invalid_argument',
+      '--identity registers by signing in as a user; it does not go with a service token',
+    );
+  if (opts.identity && !opts.onDeviceLogin)
+    throw new GatehouseError('invalid_argument', 'an identity registration needs somewhere to show the code');
   const enrolment: EnrolmentSource = {};
+  if (opts.identity) enrolment.identity = true;
   if (opts.serviceTokenId && opts.serviceTokenSecretFile) {
     enrolment.service_token_id = opts.serviceTokenId;
     enrolment.service_token_secret_file = resolve(opts.serviceTokenSecretFile);
@@ -126,6 +139,7 @@ export async function register(opts: RegisterOptions): Promise<LoadedState> {
     key_provider: keyProvider,
     enrolment,
     fact_overrides: factOverrides,
+    ...(opts.onDeviceLogin ? { showDeviceLogin: opts.onDeviceLogin } : {}),
   };
   const keyOptions = providerOptions(dir, keyProvider);
   await prepareKeyProcess(keyOptions);

@@ -4,10 +4,12 @@
 // no orphan is left on the server.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { DeviceAuthorization } from '../devices/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { parseCaChain, parsePem, x509 } from '../pki/index.js';
 import { collectFacts } from './facts.js';
-import { ServerClient } from './http.js';
+import { isServerError, isTransient, ServerClient } from './http.js';
 import { createDeviceKey, type DeviceKey, destroyKey } from './key-provider.js';
 import { mdmForOrg, readMdmFile } from './mdm.js';
 import {
@@ -97,6 +99,11 @@ export function serviceToken(source: EnrolmentSource, org: string): { clientId: 
     : undefined;
   if (config?.authClientId && config.authClientSecret)
     return { clientId: config.authClientId, secret: config.authClientSecret };
+  if (source.identity)
+    throw new GatehouseError(
+      'identity_login_required',
+      'this device was registered by signing in as a user: registering it again needs a person (`gatehouse device register --identity`) or a service token in the MDM file',
+    );
   throw new GatehouseError(
     'service_token_required',
     'registering needs a service token: --service-token-id with --service-token-secret-file, or auth_client_id/auth_client_secret in the MDM file',
@@ -147,6 +154,8 @@ export function checkOrganization(pem: string, org: string, what: string): void 
 }
 
 /** What a registration is made from: the state's settings, the dir, and what the server said. */
+export type { DeviceAuthorization };
+
 export type EnrolInput = Pick<
   AgentState,
   'server_url' | 'org' | 'ca_file' | 'ca_pem' | 'key_provider' | 'enrolment' | 'fact_overrides'
@@ -154,7 +163,50 @@ export type EnrolInput = Pick<
   dir: string;
   /** The server's require_hardware_backed_registration, when known. */
   serverRequires?: boolean;
+  /**
+   * Shows a person where to sign in (identity registration, `enrolment.identity`). Without it
+   * (the daemon) only a service token can register.
+   */
+  showDeviceLogin?: (login: DeviceAuthorization) => void;
 };
+
+/**
+ * Identity registration: starts a device login with the registration request, shows the person
+ * where to sign in, and polls (RFC 8628 §3.4-3.5) until the server hands over the registration:
+ * every `interval` seconds, 5 more after each slow_down; transient failures are retried until
+ * the login expires.
+ */
+async function registerByDeviceLogin(
+  client: ServerClient,
+  body: Record<string, unknown>,
+  show: (login: DeviceAuthorization) => void,
+): Promise<RegistrationResponse> {
+  const login = await client.call<DeviceAuthorization>('POST', '/registrations/device_authorization', {
+    body,
+  });
+  show(login);
+  const deadline = Date.now() + login.expires_in * 1000;
+  let interval = Math.max(1, login.interval);
+  for (;;) {
+    await delay(interval * 1000);
+    try {
+      return await client.call<RegistrationResponse>('POST', '/registrations/device_token', {
+        body: { device_code: login.device_code },
+      });
+    } catch (err) {
+      const code = isServerError(err, 400) ? err.code : undefined;
+      if (code === 'access_denied')
+        throw new GatehouseError('device_login_denied', 'the registration was denied in the browser');
+      if (code === 'slow_down') interval += 5;
+      else if (code !== 'authorization_pending' && code !== 'expired_token' && !isTransient(err)) throw err;
+      if (code === 'expired_token' || Date.now() >= deadline)
+        throw new GatehouseError(
+          'device_login_expired',
+          'nobody signed in to approve this device in time: run the registration again',
+        );
+    }
+  }
+}
 
 interface RegistrationResponse {
   registration_id: string;
@@ -221,7 +273,9 @@ const keyLabel = () => `gatehouse-${Date.now().toString(36)}-${randomBytes(3).to
 export async function enrol(input: EnrolInput): Promise<LoadedState> {
   const policy = registrationPolicy(mdmHardwareBacked(input.enrolment, input.org), input.serverRequires);
   refuseSoftwareKey(policy, input.key_provider);
-  const credentials = serviceToken(input.enrolment, input.org);
+  // A person can approve only when one is there to be shown the code (register, not the daemon).
+  const showDeviceLogin = input.enrolment.identity ? input.showDeviceLogin : undefined;
+  const credentials = showDeviceLogin ? undefined : serviceToken(input.enrolment, input.org);
   const facts = collectFacts({
     name: input.fact_overrides.name,
     serialNumber: input.fact_overrides.serial_number,
@@ -240,18 +294,17 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
       serverUrl: input.server_url,
       ...(input.ca_pem ? { caPem: input.ca_pem } : {}),
     });
+    const body = { ...facts, key_protection: key ? key.protection : 'software', ...(csr ? { csr } : {}) };
     try {
-      registered = await client.call<RegistrationResponse>('POST', '/registrations', {
-        headers: {
-          'gatehouse-access-client-id': credentials.clientId,
-          'gatehouse-access-client-secret': credentials.secret,
-        },
-        body: {
-          ...facts,
-          key_protection: key ? key.protection : 'software',
-          ...(csr ? { csr } : {}),
-        },
-      });
+      registered = showDeviceLogin
+        ? await registerByDeviceLogin(client, body, showDeviceLogin)
+        : await client.call<RegistrationResponse>('POST', '/registrations', {
+            headers: {
+              'gatehouse-access-client-id': credentials?.clientId ?? '',
+              'gatehouse-access-client-secret': credentials?.secret ?? '',
+            },
+            body,
+          });
     } finally {
       await client.close();
     }

@@ -14,5 +14,6 @@ export {
   status,
   unregister,
 } from './agent.js';
+export type { DeviceAuthorization } from './enroll.js';
 export { KEY_PROTECTIONS } from './key-provider.js';
 export type { KeyProtection } from './keys/index.js';

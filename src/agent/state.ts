@@ -38,6 +38,11 @@ export interface EnrolmentSource {
   service_token_secret_file?: string;
   /** The MDM file in force (re-read by `run` for hardware_backed_registration and credentials). */
   mdm_file?: string;
+  /**
+   * Registered through an identity login (`register --identity`): registering again needs a
+   * person, unless the MDM file provides a service token.
+   */
+  identity?: true;
 }
 
 export interface AgentState {

@@ -17,6 +17,7 @@ import { accessRoutes } from './routes/access.js';
 import { adminSessionRoutes, adminSignInRoutes } from './routes/admin.js';
 import { auditRoutes } from './routes/audit.js';
 import { clientCertificateRoutes } from './routes/client-certificates.js';
+import { deviceLoginPages } from './routes/device-login-pages.js';
 import { deviceAdminRoutes, deviceRoutes } from './routes/devices.js';
 import { hostnameRoutes } from './routes/hostnames.js';
 import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
@@ -112,6 +113,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     { prefix: API_VERSION_PREFIX },
   );
   await app.register(deviceRoutes, { ...context, prefix: API_VERSION_PREFIX });
+  await app.register(deviceLoginPages, context);
   if (options.webRoot) serveConsole(app, options.webRoot);
 
   return app;

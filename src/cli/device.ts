@@ -12,6 +12,7 @@ import {
   unregister,
   type RegisterOptions,
   KEY_PROTECTIONS,
+  type DeviceAuthorization,
 } from '../agent/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { createLogger } from '../observability/index.js';
@@ -58,6 +59,17 @@ function printStatus(s: Status): void {
   process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join(''));
 }
 
+/** What a person must do to approve an identity registration (RFC 8628 §3.3). */
+function deviceLoginPrompt(login: DeviceAuthorization): string {
+  return (
+    `To register this device, open this address in a browser and sign in:\n\n` +
+    `    ${login.verification_uri_complete}\n\n` +
+    `(or open ${login.verification_uri} and enter the code ${login.user_code}).\n` +
+    `Check that the page shows the code ${login.user_code}. It expires in ${Math.round(login.expires_in / 60)} minutes.\n` +
+    'Waiting for the approval…\n'
+  );
+}
+
 export function registerDeviceCommands(program: Command): void {
   const device = program
     .command('device')
@@ -65,7 +77,9 @@ export function registerDeviceCommands(program: Command): void {
 
   device
     .command('register')
-    .description('register this device with a service token; keeps the registration in --state-dir')
+    .description(
+      'register this device with a service token (or --identity: a person signs in); keeps the registration in --state-dir',
+    )
     .addOption(stateDirOption())
     .option(
       '--server <url>',
@@ -87,6 +101,10 @@ export function registerDeviceCommands(program: Command): void {
     .option('--pkcs11-pin-file <file>', 'file holding the token user PIN (never pass a PIN as an argument)')
     .option('--service-token-id <id>', 'service token client id (Gatehouse-Access-Client-Id)')
     .option('--service-token-secret-file <file>', 'file holding the service token client secret')
+    .option(
+      '--identity',
+      "no service token: register by signing in through the organization's identity provider in a browser (shows a URL and a code)",
+    )
     .option('--mdm <file>', `MDM file (default: ${defaultMdmFile()} when present)`)
     .option('--ca-file <file>', "the organization's root CA (PEM): trust only it for the server")
     .option(
@@ -102,6 +120,8 @@ export function registerDeviceCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (o: RegisterOptions & { json?: boolean }) => {
       const { json, ...opts } = o;
+      // On stderr: stdout stays the result (--json).
+      if (opts.identity) opts.onDeviceLogin = (login) => process.stderr.write(deviceLoginPrompt(login));
       const loaded = await register(opts);
       const s = status(loaded.dir);
       if (json) printJson(s);

@@ -1,6 +1,14 @@
 /** Devices: standard and hardware-backed registration, the device API's authentication, org settings. */
 export {
+  type DeviceAuthorization,
+  DEVICE_LOGIN_INTERVAL_S,
+  DEVICE_LOGIN_TTL_S,
+  type PendingDeviceLogin,
+  USER_CODE_ALPHABET,
+} from './device-login.js';
+export {
   type DevicePrincipal,
+  type EnrollingIdentity,
   DeviceService,
   type Enroller,
   KEY_PROTECTIONS,

@@ -5,6 +5,7 @@ import { type Actor, appendAudit, type Authority } from '../authority/index.js';
 import { badRequest, GatehouseError, notFound } from '../errors/index.js';
 import { verifyCsr } from '../pki/index.js';
 import type { Device, OrganizationSettings, Registration, Repositories } from '../store/index.js';
+import { DeviceLogins } from './device-login.js';
 
 export const KEY_PROTECTIONS = ['tpm2', 'pkcs11', 'software'] as const;
 
@@ -52,8 +53,21 @@ export interface RegistrationResult {
   expiresOn?: string;
 }
 
+/** Who signed in to approve an identity registration. */
+export interface EnrollingIdentity {
+  issuer: string;
+  subject: string;
+  email: string;
+}
+
 /** Who may enrol a device: a service token, or a user who logged in with the org's IdP. */
-export type Enroller = { kind: 'service_token'; id: string } | { kind: 'identity'; email: string };
+export type Enroller = { kind: 'service_token'; id: string } | ({ kind: 'identity' } & EnrollingIdentity);
+
+/** A registration request that passed the checks that need no writes (see DeviceService.check). */
+export interface CheckedRegistration {
+  input: RegistrationInput;
+  csr?: Awaited<ReturnType<typeof verifyCsr>>;
+}
 
 export interface DevicePrincipal {
   registration: Registration;
@@ -71,9 +85,12 @@ const tokenPrefix = 'ghd_';
  */
 export class DeviceService {
   readonly #access: AccessService;
+  /** Identity registration: device logins approved by a user signing in (RFC 8628 style). */
+  readonly logins: DeviceLogins;
 
   constructor(private readonly authority: Authority) {
     this.#access = new AccessService(authority);
+    this.logins = new DeviceLogins(authority, this);
   }
 
   private get store() {
@@ -129,7 +146,13 @@ export class DeviceService {
     return { kind: 'service_token', id: token.id };
   }
 
-  async register(input: RegistrationInput, enroller: Enroller): Promise<RegistrationResult> {
+  /**
+   * The checks of a registration request that need no writes: a csr for token keys, the
+   * organization's hardware-backed requirement, the CSR's signature and key type. Run when an
+   * identity login starts (so the user is not sent to sign in for a request that cannot succeed)
+   * and again when the registration is made.
+   */
+  async check(input: RegistrationInput): Promise<CheckedRegistration> {
     const settings = await this.settings();
     const hardwareBacked = input.csr !== undefined;
     if (input.key_protection !== 'software' && !hardwareBacked) {
@@ -148,6 +171,27 @@ export class DeviceService {
         403,
       );
     }
+    if (!input.csr) return { input };
+    const csr = await verifyCsr(input.csr);
+    const okKey =
+      (csr.key.type === 'ec' && csr.key.curve === 'P-256') ||
+      (csr.key.type === 'rsa' && csr.key.bits === 2048);
+    if (!okKey) throw badRequest('unsupported_key_type', 'device keys must be ECDSA P-256 or RSA-2048');
+    return { input, csr };
+  }
+
+  /**
+   * Makes the registration. `within` runs in its transaction before the registration is stored
+   * (an identity login consumes its device code there: both land, or neither).
+   */
+  async register(
+    input: RegistrationInput,
+    enroller: Enroller,
+    opts: { within?: (tx: Repositories) => Promise<void> } = {},
+  ): Promise<RegistrationResult> {
+    const { csr } = await this.check(input);
+    const settings = await this.settings();
+    const hardwareBacked = csr !== undefined;
     const now = this.authority.now();
     const actor: Actor =
       enroller.kind === 'service_token' ? `service_token:${enroller.id}` : `identity:${enroller.email}`;
@@ -166,12 +210,7 @@ export class DeviceService {
     const registrationId = randomUUID();
     let certificate: Awaited<ReturnType<Authority['buildClientCertificate']>> | undefined;
     let publicKeySha256: string | null = null;
-    if (input.csr) {
-      const csr = await verifyCsr(input.csr);
-      const okKey =
-        (csr.key.type === 'ec' && csr.key.curve === 'P-256') ||
-        (csr.key.type === 'rsa' && csr.key.bits === 2048);
-      if (!okKey) throw badRequest('unsupported_key_type', 'device keys must be ECDSA P-256 or RSA-2048');
+    if (csr) {
       publicKeySha256 = sha256(csr.publicKeyDer);
       certificate = await this.authority.buildClientCertificate({
         publicKeyPem: csr.publicKeyPem,
@@ -191,12 +230,17 @@ export class DeviceService {
       certificate_fingerprint: certificate?.fingerprint_sha256 ?? null,
       public_key_sha256: publicKeySha256,
       enrolled_by: actor,
+      enrolled_identity:
+        enroller.kind === 'identity'
+          ? JSON.stringify({ issuer: enroller.issuer, subject: enroller.subject, email: enroller.email })
+          : null,
       status: 'active',
       created_at: now.toISOString(),
       last_seen_at: null,
       ended_at: null,
     };
     await this.store.transaction(async (tx) => {
+      await opts.within?.(tx);
       if (existing) {
         await tx.devices.update(device);
         // One device, one registration: registering again (in either mode) replaces the old one.

@@ -266,6 +266,34 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('registrations_device').on('registrations').column('device_id').execute();
       },
     },
+    '0005_device_logins': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        // Identity registration (RFC 8628 style): a device login waits here until a user signs in
+        // and approves it in a browser. Codes are stored hashed; a row goes once its registration
+        // is made (single use), and expired rows are purged.
+        await db.schema
+          .createTable('device_logins')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('device_code_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('user_code_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('request', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('interval_s', 'integer', (c) => c.notNull())
+          .addColumn('last_polled_at', 'text')
+          .addColumn('identity', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('device_logins_expiry')
+          .on('device_logins')
+          .column('expires_at')
+          .execute();
+        // Who registered a device by identity login: { issuer, subject, email } (JSON).
+        await db.schema.alterTable('registrations').addColumn('enrolled_identity', 'text').execute();
+      },
+    },
     '0006_posture': {
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
       async up(db: Kysely<any>) {

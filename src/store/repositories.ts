@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type {
   AccessApp,
   Device,
+  DeviceLogin,
   OrganizationSettings,
   Registration,
   RegistrationStatus,
@@ -775,6 +776,71 @@ export class PostureNonces {
   }
 }
 
+export class DeviceLogins {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(login: DeviceLogin): Promise<void> {
+    await this.db.insertInto('device_logins').values(login).execute();
+  }
+
+  async byDeviceCodeHash(hash: string): Promise<DeviceLogin | undefined> {
+    return this.db
+      .selectFrom('device_logins')
+      .selectAll()
+      .where('device_code_hash', '=', hash)
+      .executeTakeFirst();
+  }
+
+  async byUserCodeHash(hash: string): Promise<DeviceLogin | undefined> {
+    return this.db
+      .selectFrom('device_logins')
+      .selectAll()
+      .where('user_code_hash', '=', hash)
+      .executeTakeFirst();
+  }
+
+  async get(id: string): Promise<DeviceLogin | undefined> {
+    return this.db.selectFrom('device_logins').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** pending → approved/denied, only while pending and unexpired; false otherwise. */
+  async decide(
+    id: string,
+    status: 'approved' | 'denied',
+    identity: string | null,
+    now: string,
+  ): Promise<boolean> {
+    const res = await this.db
+      .updateTable('device_logins')
+      .set({ status, identity })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  async polled(id: string, at: string, intervalS: number): Promise<void> {
+    await this.db
+      .updateTable('device_logins')
+      .set({ last_polled_at: at, interval_s: intervalS })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Deletes the row (its codes are used up); `status` makes it conditional. False when nothing went. */
+  async delete(id: string, status?: DeviceLogin['status']): Promise<boolean> {
+    let query = this.db.deleteFrom('device_logins').where('id', '=', id);
+    if (status) query = query.where('status', '=', status);
+    return Number((await query.executeTakeFirst()).numDeletedRows) === 1;
+  }
+
+  async deleteExpired(now: string): Promise<number> {
+    const res = await this.db.deleteFrom('device_logins').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(res.numDeletedRows);
+  }
+}
+
 export interface AuditFilter {
   resourceId?: string;
   action?: string;
@@ -818,6 +884,7 @@ export class Repositories {
   readonly settings: Settings;
   readonly devices: Devices;
   readonly registrations: Registrations;
+  readonly deviceLogins: DeviceLogins;
   readonly postureRules: PostureRules;
   readonly postureResults: PostureResults;
   readonly postureNonces: PostureNonces;
@@ -842,6 +909,7 @@ export class Repositories {
     this.settings = new Settings(db);
     this.devices = new Devices(db);
     this.registrations = new Registrations(db);
+    this.deviceLogins = new DeviceLogins(db);
     this.postureRules = new PostureRules(db);
     this.postureResults = new PostureResults(db);
     this.postureNonces = new PostureNonces(db);

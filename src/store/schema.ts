@@ -23,6 +23,7 @@ export interface Database {
   organization_settings: OrganizationSettingsTable;
   devices: DeviceTable;
   registrations: RegistrationTable;
+  device_logins: DeviceLoginTable;
   posture_rules: PostureRuleTable;
   posture_results: PostureResultTable;
   posture_status: PostureStatusTable;
@@ -245,6 +246,8 @@ export interface RegistrationTable {
   public_key_sha256: string | null;
   /** `service_token:<id>` or `identity:<email>`. */
   enrolled_by: string;
+  /** JSON { issuer, subject, email } of the user who approved an identity registration, else null. */
+  enrolled_identity: string | null;
   status: RegistrationStatus;
   created_at: string;
   last_seen_at: string | null;
@@ -302,6 +305,27 @@ export interface PostureNonceTable {
   expires_at: string;
 }
 
+/** pending until the user approves (with their identity) or denies it in the browser. */
+export type DeviceLoginStatus = 'pending' | 'approved' | 'denied';
+
+export interface DeviceLoginTable {
+  id: string;
+  /** SHA-256 (hex) of the device code the agent polls with. */
+  device_code_hash: string;
+  /** SHA-256 (hex) of the normalised user code (8 letters, without the dash). */
+  user_code_hash: string;
+  /** JSON: the registration request (device facts, key_protection, csr). */
+  request: string;
+  status: DeviceLoginStatus;
+  /** Seconds the agent must wait between polls; grows by 5 on every slow_down. */
+  interval_s: number;
+  last_polled_at: string | null;
+  /** JSON { issuer, subject, email, idp_id } once approved. */
+  identity: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
 export type Organization = Selectable<OrganizationTable>;
 export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
 export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
@@ -322,6 +346,7 @@ export type IdentityProvider = Selectable<IdentityProviderTable>;
 export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
 export type Device = Selectable<DeviceTable>;
 export type Registration = Selectable<RegistrationTable>;
+export type DeviceLogin = Selectable<DeviceLoginTable>;
 export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;
 export type NewPostureResult = Insertable<PostureResultTable>;

@@ -254,6 +254,54 @@ function storeSuite(
       assert.equal(await store.apiTokens.byHash('nope'), undefined);
     });
 
+    test('device logins: codes unique by hash, decided once while unexpired, deleted conditionally', async () => {
+      const login = (id: string, over: Record<string, unknown> = {}) => ({
+        id,
+        device_code_hash: `dc-${id}`,
+        user_code_hash: `uc-${id}`,
+        request: '{"name":"x","key_protection":"software"}',
+        status: 'pending' as const,
+        interval_s: 5,
+        last_polled_at: null,
+        identity: null,
+        created_at: iso(NOW),
+        expires_at: iso(NOW + 600_000),
+        ...over,
+      });
+      await store.deviceLogins.insert(login('dl-1'));
+      await assert.rejects(store.deviceLogins.insert(login('dl-2', { user_code_hash: 'uc-dl-1' })));
+      await assert.rejects(store.deviceLogins.insert(login('dl-3', { device_code_hash: 'dc-dl-1' })));
+      assert.equal((await store.deviceLogins.byDeviceCodeHash('dc-dl-1'))?.id, 'dl-1');
+      assert.equal((await store.deviceLogins.byUserCodeHash('uc-dl-1'))?.id, 'dl-1');
+
+      await store.deviceLogins.polled('dl-1', iso(NOW + 1), 10);
+      assert.equal((await store.deviceLogins.get('dl-1'))?.interval_s, 10);
+      assert.equal(
+        await store.deviceLogins.decide('dl-1', 'approved', '{"email":"a@x"}', iso(NOW + 600_000)),
+        false,
+        'expired',
+      );
+      assert.equal(
+        await store.deviceLogins.decide('dl-1', 'approved', '{"email":"a@x"}', iso(NOW + 2)),
+        true,
+      );
+      assert.equal(
+        await store.deviceLogins.decide('dl-1', 'denied', null, iso(NOW + 3)),
+        false,
+        'decided once',
+      );
+      assert.equal((await store.deviceLogins.get('dl-1'))?.identity, '{"email":"a@x"}');
+      assert.equal(await store.deviceLogins.delete('dl-1', 'pending'), false);
+      assert.equal(await store.deviceLogins.delete('dl-1', 'approved'), true);
+      assert.equal(await store.deviceLogins.delete('dl-1', 'approved'), false, 'used once');
+
+      await store.deviceLogins.insert(login('dl-4', { expires_at: iso(NOW - 1) }));
+      await store.deviceLogins.insert(login('dl-5'));
+      assert.equal(await store.deviceLogins.deleteExpired(iso(NOW)), 1);
+      assert.equal(await store.deviceLogins.get('dl-4'), undefined);
+      assert.ok(await store.deviceLogins.get('dl-5'));
+    });
+
     test('posture: rules reference their CA, results log and keep one status, nonces are single use', async () => {
       await store.authorities.insert(ca('ca-posture'));
       const rule = {
@@ -301,6 +349,7 @@ function storeSuite(
         certificate_fingerprint: 'fp-reg-1',
         public_key_sha256: null,
         enrolled_by: 'test',
+        enrolled_identity: null,
         status: 'active',
         created_at: iso(NOW),
         last_seen_at: null,

@@ -2,14 +2,19 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import {
+  DEVICE_LOGIN_INTERVAL_S,
+  DEVICE_LOGIN_TTL_S,
   type DevicePrincipal,
   type DeviceService,
   RegistrationInput,
+  type RegistrationResult,
   SettingsInput,
+  USER_CODE_ALPHABET,
 } from '../../devices/index.js';
 import type { OrganizationSettings, Registration } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
+import { originOf } from './device-login-pages.js';
 import { postureDeviceRoutes } from './posture.js';
 
 declare module 'fastify' {
@@ -31,6 +36,16 @@ const settingsView = (s: OrganizationSettings) => ({
   require_hardware_backed_registration: Boolean(s.require_hardware_backed_registration),
 });
 
+const EnrolledIdentity = Type.Object(
+  { issuer: Type.String(), subject: Type.String(), email: Type.String() },
+  { description: 'the user who signed in to approve an identity registration' },
+);
+const enrolledIdentity = (r: Registration) => {
+  if (!r.enrolled_identity) return null;
+  const { issuer, subject, email } = JSON.parse(r.enrolled_identity) as Record<string, string>;
+  return { issuer: issuer ?? '', subject: subject ?? '', email: email ?? '' };
+};
+
 const RegistrationView = Type.Object(
   {
     id: Type.String(),
@@ -38,7 +53,8 @@ const RegistrationView = Type.Object(
     mode: Type.Union([Type.Literal('standard'), Type.Literal('hardware_backed')]),
     key_protection: Type.String(),
     status: Type.String(),
-    enrolled_by: Type.String(),
+    enrolled_by: Type.String({ description: 'service_token:<id> or identity:<email>' }),
+    enrolled_identity: Nullable(EnrolledIdentity),
     certificate_id: Nullable(Type.String()),
     certificate_expires_on: Nullable(Timestamp),
     created_on: Timestamp,
@@ -59,11 +75,31 @@ const registrationView = async (devices: DeviceService, r: Registration) => ({
   key_protection: r.key_protection,
   status: r.status,
   enrolled_by: r.enrolled_by,
+  enrolled_identity: enrolledIdentity(r),
   certificate_id: r.certificate_id,
   certificate_expires_on: await devices.certificateExpiry(r),
   created_on: r.created_at,
   last_seen: r.last_seen_at,
   ended_on: r.ended_at,
+});
+
+const RegistrationCreated = Type.Object({
+  registration_id: Type.String(),
+  device_id: Type.String(),
+  token: Type.String({ description: 'shown once; stored hashed' }),
+  mode: Type.String(),
+  certificate: Type.Optional(Type.String()),
+  certificate_chain: Type.Optional(Type.String()),
+  certificate_expires_on: Type.Optional(Timestamp),
+});
+const registrationCreated = (r: RegistrationResult) => ({
+  registration_id: r.registration.id,
+  device_id: r.device.id,
+  token: r.token,
+  mode: r.registration.mode,
+  ...(r.certificatePem
+    ? { certificate: r.certificatePem, certificate_chain: r.chainPem, certificate_expires_on: r.expiresOn }
+    : {}),
 });
 
 /** Registration (service-token or identity authenticated) and the device's own API. */
@@ -76,22 +112,10 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
         tags: ['Devices'],
         summary: 'Register a device (Gatehouse-Access-Client-Id/-Secret service token)',
         description:
-          'With a csr the registration is hardware-backed: the response carries a certificate every later device call must present.',
+          'With a csr the registration is hardware-backed: the response carries a certificate every later device call must present. Without a service token, see /registrations/device_authorization (identity registration).',
         security: [],
         body: RegistrationInput,
-        response: {
-          201: Envelope(
-            Type.Object({
-              registration_id: Type.String(),
-              device_id: Type.String(),
-              token: Type.String({ description: 'shown once; stored hashed' }),
-              mode: Type.String(),
-              certificate: Type.Optional(Type.String()),
-              certificate_chain: Type.Optional(Type.String()),
-              certificate_expires_on: Type.Optional(Timestamp),
-            }),
-          ),
-        },
+        response: { 201: Envelope(RegistrationCreated) },
       },
     },
     async (request, reply) => {
@@ -100,22 +124,57 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
         first(request.headers['gatehouse-access-client-secret']),
       );
       const r = await devices.register(request.body, enroller);
-      return reply.status(201).send(
-        ok({
-          registration_id: r.registration.id,
-          device_id: r.device.id,
-          token: r.token,
-          mode: r.registration.mode,
-          ...(r.certificatePem
-            ? {
-                certificate: r.certificatePem,
-                certificate_chain: r.chainPem,
-                certificate_expires_on: r.expiresOn,
-              }
-            : {}),
-        }),
-      );
+      return reply.status(201).send(ok(registrationCreated(r)));
     },
+  );
+
+  app.post(
+    '/registrations/device_authorization',
+    {
+      schema: {
+        tags: ['Devices'],
+        summary: 'Identity registration: start a device login (RFC 8628 device authorization)',
+        description:
+          'The body is the registration request, checked now. Show the user verification_uri and user_code (or verification_uri_complete); they sign in through the organization identity provider there and approve. Then poll /registrations/device_token every `interval` seconds.',
+        security: [],
+        body: RegistrationInput,
+        response: {
+          200: Envelope(
+            Type.Object({
+              device_code: Type.String({ description: 'secret: only the agent polls with it' }),
+              user_code: Type.String({
+                description: `8 letters of ${USER_CODE_ALPHABET}, shown as XXXX-XXXX`,
+              }),
+              verification_uri: Type.String(),
+              verification_uri_complete: Type.String(),
+              expires_in: Type.Integer({ description: `seconds (${DEVICE_LOGIN_TTL_S})` }),
+              interval: Type.Integer({ description: `seconds between polls (${DEVICE_LOGIN_INTERVAL_S})` }),
+            }),
+          ),
+        },
+      },
+    },
+    async (request) => ok(await devices.logins.start(request.body, `${originOf(request)}/device`)),
+  );
+
+  app.post(
+    '/registrations/device_token',
+    {
+      schema: {
+        tags: ['Devices'],
+        summary: 'Identity registration: poll a device login; the registration once approved',
+        description:
+          'Until then 400 with the RFC 8628 code: authorization_pending, slow_down (polled faster than the interval; it grows by 5 s), access_denied, expired_token; invalid_grant for an unknown or used device_code. The device code works once.',
+        security: [],
+        body: Type.Object(
+          { device_code: Type.String({ minLength: 1, maxLength: 200 }) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Envelope(RegistrationCreated) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(ok(registrationCreated(await devices.logins.poll(request.body.device_code)))),
   );
 
   await app.register(async (plain) => {
@@ -212,6 +271,8 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (a
             key_protection: r.key_protection,
             status: r.status,
             hardware_backed: r.mode === 'hardware_backed',
+            enrolled_by: r.enrolled_by,
+            enrolled_identity: enrolledIdentity(r),
             certificate_expires_on: expiry.get(r.id),
             last_seen: r.last_seen_at,
           })),

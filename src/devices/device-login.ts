@@ -1,0 +1,323 @@
+// Identity registration, RFC 8628 style: the agent starts a device login and shows a user code;
+// a person opens the verification page on the control plane, checks the code and the device it
+// names, signs in through the organization's OIDC identity provider, and so approves it; the
+// agent, polling with its device code, then receives its registration.
+//
+// Codes: the device code is 32 random bytes (base64url), the user code 8 letters from a 20-letter
+// alphabet without vowels or look-alikes (RFC 8628 §6.1), shown as BCDF-GHJK. Both are stored as
+// SHA-256 only, live 10 minutes and are used once: the row goes in the transaction that stores the
+// registration. Polling faster than the interval gets slow_down and 5 more seconds of interval.
+import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import {
+  completeLogin,
+  discover,
+  type IdentityProviderClaims,
+  JwksCache,
+  MetadataCache,
+  openLoginState,
+  sealLoginState,
+  startLogin,
+} from '../access/index.js';
+import type { Authority } from '../authority/index.js';
+import { GatehouseError } from '../errors/index.js';
+import type { DeviceLogin, IdentityProvider } from '../store/index.js';
+import type { DeviceService, EnrollingIdentity, RegistrationInput, RegistrationResult } from './service.js';
+
+export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+export const USER_CODE_LENGTH = 8;
+export const DEVICE_LOGIN_TTL_S = 600;
+export const DEVICE_LOGIN_INTERVAL_S = 5;
+export const SLOW_DOWN_STEP_S = 5;
+/** Polls this much earlier than the interval still count as on time (timers and networks jitter). */
+const POLL_TOLERANCE_MS = 500;
+/** The sealed login state's returnTo carries the device login's id across the IdP redirect. */
+const RETURN_PREFIX = '/device/login/';
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/** A fresh user code, 8 letters (unformatted). */
+export function newUserCode(): string {
+  let code = '';
+  for (let i = 0; i < USER_CODE_LENGTH; i++) code += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)];
+  return code;
+}
+
+/** BCDFGHJK → BCDF-GHJK */
+export const formatUserCode = (code: string) => `${code.slice(0, 4)}-${code.slice(4)}`;
+
+/** What a person typed, in canonical form (upper case, no dashes or spaces), or undefined. */
+export function normalizeUserCode(typed: string): string | undefined {
+  const code = typed.toUpperCase().replace(/[\s-]/g, '');
+  const valid = code.length === USER_CODE_LENGTH && [...code].every((c) => USER_CODE_ALPHABET.includes(c));
+  return valid ? code : undefined;
+}
+
+export type PollOutcome =
+  | { kind: 'expired' }
+  | { kind: 'slow_down'; intervalS: number }
+  | { kind: 'pending' }
+  | { kind: 'denied' }
+  | { kind: 'approved'; identity: EnrollingIdentity };
+
+/** RFC 8628 §3.5: what a poll of this device login at `nowMs` gets. Pure. */
+export function pollOutcome(login: DeviceLogin, nowMs: number): PollOutcome {
+  if (Date.parse(login.expires_at) <= nowMs) return { kind: 'expired' };
+  if (
+    login.last_polled_at &&
+    nowMs - Date.parse(login.last_polled_at) < login.interval_s * 1000 - POLL_TOLERANCE_MS
+  )
+    return { kind: 'slow_down', intervalS: login.interval_s + SLOW_DOWN_STEP_S };
+  if (login.status === 'denied') return { kind: 'denied' };
+  if (login.status === 'approved' && login.identity) {
+    const { issuer, subject, email } = JSON.parse(login.identity) as EnrollingIdentity;
+    return { kind: 'approved', identity: { issuer, subject, email } };
+  }
+  return { kind: 'pending' };
+}
+
+export interface DeviceAuthorization {
+  device_code: string;
+  user_code: string;
+  verification_uri: string;
+  verification_uri_complete: string;
+  expires_in: number;
+  interval: number;
+}
+
+/** A pending device login as the verification page shows it. */
+export interface PendingDeviceLogin {
+  id: string;
+  userCode: string;
+  request: RegistrationInput;
+  expiresAt: string;
+  identityProviders: { id: string; name: string }[];
+}
+
+const rfcError = (code: string, message: string) => new GatehouseError(code, message, 400);
+
+const invalidUserCode = () =>
+  new GatehouseError(
+    'invalid_user_code',
+    'this code is not valid, was already used, or has expired: start the registration on the device again',
+    404,
+  );
+
+/** The device-login half of DeviceService (kept apart: it is the only part that speaks OIDC). */
+export class DeviceLogins {
+  readonly #metadata = new MetadataCache();
+  readonly #jwks = new JwksCache();
+
+  constructor(
+    private readonly authority: Authority,
+    private readonly devices: DeviceService,
+  ) {}
+
+  private get store() {
+    return this.authority.store;
+  }
+
+  #stateKey(): Buffer {
+    // Not the edge's login-state key: a state sealed for an application's login opens nowhere here.
+    return this.authority.derivedKey('device-login-state');
+  }
+
+  /**
+   * Starts a device login for a registration request (checked now, and again when it is made).
+   * `verificationUri` is the control plane's page, e.g. https://gatehouse.example:7443/device.
+   */
+  async start(input: RegistrationInput, verificationUri: string): Promise<DeviceAuthorization> {
+    if ((await this.store.identityProviders.all()).length === 0)
+      throw new GatehouseError(
+        'identity_login_unavailable',
+        'the organization has no identity provider: register with a service token',
+        409,
+      );
+    await this.devices.check(input);
+    const now = this.authority.now();
+    await this.store.deviceLogins.deleteExpired(now.toISOString());
+    const deviceCode = randomBytes(32).toString('base64url');
+    for (let attempt = 0; ; attempt++) {
+      const userCode = newUserCode();
+      const hash = sha256(userCode);
+      // 20^8 codes: a clash with a live one is rare; draw again rather than fail.
+      if ((await this.store.deviceLogins.byUserCodeHash(hash)) && attempt < 5) continue;
+      await this.store.deviceLogins.insert({
+        id: randomUUID(),
+        device_code_hash: sha256(deviceCode),
+        user_code_hash: hash,
+        request: JSON.stringify(input),
+        status: 'pending',
+        interval_s: DEVICE_LOGIN_INTERVAL_S,
+        last_polled_at: null,
+        identity: null,
+        created_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + DEVICE_LOGIN_TTL_S * 1000).toISOString(),
+      });
+      const shown = formatUserCode(userCode);
+      return {
+        device_code: deviceCode,
+        user_code: shown,
+        verification_uri: verificationUri,
+        verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+        expires_in: DEVICE_LOGIN_TTL_S,
+        interval: DEVICE_LOGIN_INTERVAL_S,
+      };
+    }
+  }
+
+  /** The agent's poll: the registration once approved, else the RFC 8628 error for the state. */
+  async poll(deviceCode: string): Promise<RegistrationResult> {
+    const login = await this.store.deviceLogins.byDeviceCodeHash(sha256(deviceCode));
+    if (!login) throw rfcError('invalid_grant', 'unknown device_code, or one that was already used');
+    const now = this.authority.now();
+    const outcome = pollOutcome(login, now.getTime());
+    switch (outcome.kind) {
+      case 'expired':
+        await this.store.deviceLogins.delete(login.id);
+        throw rfcError('expired_token', 'the device login expired before it was approved: start again');
+      case 'slow_down':
+        await this.store.deviceLogins.polled(login.id, now.toISOString(), outcome.intervalS);
+        throw rfcError('slow_down', `polling too fast: wait ${outcome.intervalS} s between polls`);
+      case 'denied':
+        await this.store.deviceLogins.delete(login.id);
+        throw rfcError('access_denied', 'the registration was denied in the browser');
+      case 'pending':
+        await this.store.deviceLogins.polled(login.id, now.toISOString(), login.interval_s);
+        throw rfcError('authorization_pending', 'waiting for the user to sign in and approve');
+      case 'approved': {
+        const request = JSON.parse(login.request) as RegistrationInput;
+        return this.devices.register(
+          request,
+          { kind: 'identity', ...outcome.identity },
+          {
+            within: async (tx) => {
+              // Single use: whoever deletes the approved row makes the registration.
+              if (!(await tx.deviceLogins.delete(login.id, 'approved')))
+                throw rfcError('invalid_grant', 'this device_code was already used');
+            },
+          },
+        );
+      }
+    }
+  }
+
+  /** The pending login a user code names (for the verification page); else invalid_user_code (404). */
+  async pending(typedUserCode: string): Promise<PendingDeviceLogin> {
+    const code = normalizeUserCode(typedUserCode);
+    const login = code ? await this.store.deviceLogins.byUserCodeHash(sha256(code)) : undefined;
+    if (
+      !code ||
+      !login ||
+      login.status !== 'pending' ||
+      Date.parse(login.expires_at) <= this.authority.now().getTime()
+    )
+      throw invalidUserCode();
+    return {
+      id: login.id,
+      userCode: formatUserCode(code),
+      request: JSON.parse(login.request) as RegistrationInput,
+      expiresAt: login.expires_at,
+      identityProviders: (await this.store.identityProviders.all()).map((i) => ({ id: i.id, name: i.name })),
+    };
+  }
+
+  async deny(typedUserCode: string): Promise<PendingDeviceLogin> {
+    const login = await this.pending(typedUserCode);
+    if (!(await this.store.deviceLogins.decide(login.id, 'denied', null, this.authority.now().toISOString())))
+      throw invalidUserCode();
+    return login;
+  }
+
+  /**
+   * Sends the user to sign in for a pending login: the IdP's authorization URL and the sealed state
+   * the callback (`redirectUri`) needs, to be kept in a short-lived cookie.
+   */
+  async beginSignIn(
+    typedUserCode: string,
+    idpId: string | undefined,
+    redirectUri: string,
+  ): Promise<{ authorizationUrl: string; sealedState: string }> {
+    const login = await this.pending(typedUserCode);
+    const idp = await this.#idp(idpId);
+    const metadata = await discover(idp.issuer, { cache: this.#metadata });
+    const started = startLogin({
+      metadata,
+      clientId: idp.client_id,
+      redirectUri,
+      scopes: JSON.parse(idp.scopes) as string[],
+      returnTo: `${RETURN_PREFIX}${login.id}`,
+    });
+    const now = this.authority.now().getTime();
+    const sealedState = sealLoginState(
+      this.#stateKey(),
+      {
+        state: started.state,
+        nonce: started.nonce,
+        codeVerifier: started.codeVerifier,
+        returnTo: started.returnTo,
+        idpId: idp.id,
+        expires: Math.min(now + DEVICE_LOGIN_TTL_S * 1000, Date.parse(login.expiresAt)),
+      },
+      { now },
+    );
+    return { authorizationUrl: started.authorizationUrl, sealedState };
+  }
+
+  /** The IdP's redirect back: completes the sign-in and approves the device login as that user. */
+  async completeSignIn(
+    sealedState: string,
+    callbackUrl: string,
+    redirectUri: string,
+  ): Promise<{ identity: EnrollingIdentity; request: RegistrationInput }> {
+    const state = openLoginState(this.#stateKey(), sealedState, { now: this.authority.now().getTime() });
+    const id = state.returnTo.startsWith(RETURN_PREFIX) ? state.returnTo.slice(RETURN_PREFIX.length) : '';
+    const idp = await this.store.identityProviders.get(state.idpId);
+    if (!idp)
+      throw new GatehouseError(
+        'identity_provider_removed',
+        'the identity provider was removed; start again',
+        400,
+      );
+    const metadata = await discover(idp.issuer, { cache: this.#metadata });
+    const signedIn = await completeLogin({
+      metadata,
+      clientId: idp.client_id,
+      clientSecret: this.authority.openKey(idp.sealed_client_secret, `idp:${idp.id}`),
+      redirectUri,
+      callbackUrl,
+      expected: { state: state.state, nonce: state.nonce, codeVerifier: state.codeVerifier },
+      claims: JSON.parse(idp.claims) as IdentityProviderClaims,
+      jwks: this.#jwks,
+    });
+    const identity: EnrollingIdentity = {
+      issuer: metadata.issuer,
+      subject: signedIn.subject,
+      email: signedIn.email,
+    };
+    const login = await this.store.deviceLogins.get(id);
+    const approved =
+      login &&
+      (await this.store.deviceLogins.decide(
+        id,
+        'approved',
+        JSON.stringify({ ...identity, idp_id: idp.id }),
+        this.authority.now().toISOString(),
+      ));
+    if (!login || !approved) throw invalidUserCode();
+    return { identity, request: JSON.parse(login.request) as RegistrationInput };
+  }
+
+  async #idp(id: string | undefined): Promise<IdentityProvider> {
+    const all = await this.store.identityProviders.all();
+    const idp = id ? all.find((i) => i.id === id) : all[0];
+    if (!idp)
+      throw new GatehouseError(
+        id ? 'unknown_identity_provider' : 'identity_login_unavailable',
+        id
+          ? `${id} is not an identity provider of this organization`
+          : 'the organization has no identity provider',
+        400,
+      );
+    return idp;
+  }
+}
