@@ -166,6 +166,14 @@ export function buildProgram(): Command {
         });
         const logger = createLogger();
         const ctx = await openDataDir(o.dataDir);
+        if (adminSignIn && !(await ctx.store.identityProviders.get(adminSignIn.identityProviderId))) {
+          // Fail at start, not at the first sign-in: a typo would otherwise hide the SSO button.
+          await ctx.close();
+          throw new GatehouseError(
+            'invalid_argument',
+            `--admin-idp ${adminSignIn.identityProviderId}: no such identity provider (see GET /api/v1/identity_providers)`,
+          );
+        }
         const { host, port } = parseListen(o.apiListen ?? ctx.config.api_listen);
         const edgeAddress = parseListen(o.edgeListen);
         const tls =

@@ -235,6 +235,13 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     assert.match(await row.innerText(), /enforce/);
     assert.match(await row.innerText(), /Partner root/);
 
+    // A custom server certificate needs its key: the console says so instead of saving without it.
+    await row.getByRole('button', { name: 'Edit' }).click();
+    await dialog.locator('input[name=tls-source]').nth(1).check();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByText('paste the certificate chain and its private key').waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+
     const hosts = await api<
       { hostname: string; client_auth: { mode: string; mtls_certificate_ids: string[] } }[]
     >('GET', '/api/v1/hostnames');

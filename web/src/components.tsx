@@ -49,7 +49,7 @@ export function Card(props: { title?: string; actions?: ReactNode; children: Rea
 export function Field(props: {
   label: string;
   error?: string | undefined;
-  hint?: string;
+  hint?: string | undefined;
   children: ReactNode;
 }) {
   return (

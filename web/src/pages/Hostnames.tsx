@@ -115,6 +115,11 @@ function HostnameForm(props: {
   const h = props.host;
   const [hostname, setHostname] = useState(h?.hostname ?? '');
   const [origin, setOrigin] = useState(h?.origin ?? 'http://127.0.0.1:9000');
+  // The API never returns a custom certificate's private key, and a save without `tls` means "the
+  // organization CA issues one": keeping a custom certificate needs it pasted again.
+  const [tlsSource, setTlsSource] = useState<'org' | 'custom'>(h?.tls.source ?? 'org');
+  const [tlsCert, setTlsCert] = useState('');
+  const [tlsKey, setTlsKey] = useState('');
   const [mode, setMode] = useState<Mode>(h?.client_auth.mode ?? 'off');
   const [caIds, setCaIds] = useState<string[]>(h?.client_auth.mtls_certificate_ids ?? []);
   const [forward, setForward] = useState<ForwardConfig>(
@@ -144,10 +149,18 @@ function HostnameForm(props: {
       setErrors({ 'client_auth/block_response/json': jsonError });
       return;
     }
+    if (tlsSource === 'custom' && (!tlsCert.trim() || !tlsKey.trim())) {
+      setErrors({
+        'tls/certificate':
+          'paste the certificate chain and its private key (the API never returns a stored key)',
+      });
+      return;
+    }
     setBusy(true);
     const body = {
       hostname,
       origin,
+      ...(tlsSource === 'custom' ? { tls: { certificate: tlsCert, private_key: tlsKey } } : {}),
       client_auth: {
         mode,
         mtls_certificate_ids: caIds,
@@ -189,6 +202,47 @@ function HostnameForm(props: {
             <input name="origin" value={origin} onChange={(e) => setOrigin(e.target.value)} />
           </Field>
         </div>
+        <Field label="Server certificate" error={errors.tls}>
+          <div className="checks" role="radiogroup">
+            <label>
+              <input
+                type="radio"
+                name="tls-source"
+                checked={tlsSource === 'org'}
+                onChange={() => setTlsSource('org')}
+              />
+              issued by the organization CA
+            </label>
+            <label>
+              <input
+                type="radio"
+                name="tls-source"
+                checked={tlsSource === 'custom'}
+                onChange={() => setTlsSource('custom')}
+              />
+              my own certificate
+            </label>
+          </div>
+          {h?.tls.source === 'custom' && tlsSource === 'org' && (
+            <span className="hint">
+              Saving replaces the custom certificate with one the organization CA issues.
+            </span>
+          )}
+        </Field>
+        {tlsSource === 'custom' && (
+          <div className="grid2">
+            <Field
+              label="Certificate chain (PEM, leaf first)"
+              error={errorFor(errors, 'tls/certificate')}
+              hint={h?.tls.source === 'custom' ? 'Paste it again to keep the current one.' : undefined}
+            >
+              <textarea name="tls-certificate" value={tlsCert} onChange={(e) => setTlsCert(e.target.value)} />
+            </Field>
+            <Field label="Private key (PEM)" error={errorFor(errors, 'tls/private_key')}>
+              <textarea name="tls-key" value={tlsKey} onChange={(e) => setTlsKey(e.target.value)} />
+            </Field>
+          </div>
+        )}
         <Field label="Client certificate mode" error={errorFor(errors, 'client_auth/mode')}>
           <div className="checks" role="radiogroup">
             {(['off', 'report', 'enforce'] as const).map((m) => (

@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { api, ApiError, confirmDelete, errorFor, saveResource } from '../api';
+import { api, confirmDelete, errorFor, saveResource } from '../api';
 import {
   Badge,
   Card,
@@ -75,33 +75,23 @@ export async function listPostureRules(): Promise<PostureRule[]> {
   return api.get<PostureRule[]>('/devices/posture');
 }
 
-/** Pass rate per day (UTC) over the last `days` days, from the posture logs; null on days without results. */
+/**
+ * Pass rate per UTC day over the last `days` days, null on days without results. Two counts per
+ * day from the logs' `total_count` (all, and passes): exact however many results there are.
+ */
 export async function postureDailyPassRate(days: number): Promise<{ day: string; rate: number | null }[]> {
-  const since = new Date(Date.now() - days * 86_400_000);
-  const out = new Map<string, { pass: number; all: number }>();
-  for (let i = days - 1; i >= 0; i--)
-    out.set(new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10), { pass: 0, all: 0 });
-  let results: PostureResult[] = [];
-  try {
-    for (let page = 1; page <= 10; page++) {
-      const r = await api.list<PostureResult>(
-        `/devices/posture/logs?per_page=1000&page=${page}&since=${since.toISOString()}`,
-      );
-      results = results.concat(r.items);
-      if (!r.info || r.items.length < 1000) break;
-    }
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404)
-      return [...out.keys()].map((day) => ({ day, rate: null }));
-    throw err;
-  }
-  for (const r of results) {
-    const d = out.get(r.reported_on.slice(0, 10));
-    if (!d) continue;
-    d.all += 1;
-    if (r.success) d.pass += 1;
-  }
-  return [...out].map(([day, v]) => ({ day, rate: v.all ? (100 * v.pass) / v.all : null }));
+  const DAY = 86_400_000;
+  const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+  const count = async (query: string) =>
+    (await api.list<PostureResult>(`/devices/posture/logs?per_page=1&${query}`)).info?.total_count ?? 0;
+  return Promise.all(
+    Array.from({ length: days }, async (_, i) => {
+      const from = new Date(today - (days - 1 - i) * DAY);
+      const q = `since=${from.toISOString()}&until=${new Date(from.getTime() + DAY).toISOString()}`;
+      const [all, passed] = await Promise.all([count(q), count(`${q}&result=pass`)]);
+      return { day: from.toISOString().slice(0, 10), rate: all ? (100 * passed) / all : null };
+    }),
+  );
 }
 
 const PLATFORMS = ['linux', 'windows', 'mac'];
