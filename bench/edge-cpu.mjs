@@ -30,7 +30,7 @@ import { generateCertificates } from './lib/certs.mjs';
 import { processTree, startCpuMeasurement } from './lib/cpu.mjs';
 import { summarizeProfiles } from './lib/cpuprofile.mjs';
 import { buildShim, runWrk } from './lib/load.mjs';
-import { TESTS } from './lib/measure.mjs';
+import { TESTS, wrkOptions } from './lib/measure.mjs';
 import { writeNoTicketsConf } from './lib/openssl-conf.mjs';
 import { checkStack } from './lib/probe.mjs';
 import { freePort, installCleanup, makeTempDir, stopAll } from './lib/procs.mjs';
@@ -135,18 +135,16 @@ async function main() {
   for (const st of stacks) await checkStack(st, certs);
 
   const run = async (test, stack, seconds, measureIt, perfFile) => {
-    const client =
-      test.client === 'rogue'
-        ? { cert: certs.rogueCert, key: certs.rogueKey }
-        : { cert: certs.clientCert, key: certs.clientKey };
     const wrkOpts = {
-      shim,
-      tmpDir: dir,
-      port: stack.port,
-      client,
-      newConnectionEachRequest: test.newConnectionEachRequest,
-      connections: o.connections ? Number(o.connections) : test.connections,
-      threads: Number(o.threads),
+      ...wrkOptions({
+        test,
+        stack,
+        certs,
+        shim,
+        tmpDir: dir,
+        threads: Number(o.threads),
+        connections: o.connections ? Number(o.connections) : test.connections,
+      }),
       seconds,
     };
     if (!measureIt) return runWrk(wrkOpts);

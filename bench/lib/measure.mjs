@@ -78,6 +78,23 @@ async function waitForQuiet() {
   }
 }
 
+/** runWrk's options for one test against one stack (the test's client and connection count). */
+export function wrkOptions({ test, stack, certs, shim, tmpDir, threads, connections = test.connections }) {
+  const client =
+    test.client === 'rogue'
+      ? { cert: certs.rogueCert, key: certs.rogueKey }
+      : { cert: certs.clientCert, key: certs.clientKey };
+  return {
+    shim,
+    tmpDir,
+    port: stack.port,
+    client,
+    newConnectionEachRequest: test.newConnectionEachRequest,
+    connections,
+    threads,
+  };
+}
+
 const errorCount = (r) => r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout;
 
 /**
@@ -98,19 +115,7 @@ export async function measure({
   threads,
   waitForQuietMachine = true,
 }) {
-  const client =
-    test.client === 'rogue'
-      ? { cert: certs.rogueCert, key: certs.rogueKey }
-      : { cert: certs.clientCert, key: certs.clientKey };
-  const wrkOpts = {
-    shim,
-    tmpDir,
-    port: stack.port,
-    client,
-    newConnectionEachRequest: test.newConnectionEachRequest,
-    connections: test.connections,
-    threads,
-  };
+  const wrkOpts = wrkOptions({ test, stack, certs, shim, tmpDir, threads });
   if (waitForQuietMachine) await waitForQuiet();
   // Warm-up: JIT, connection pools to the origin, page cache; also lets the previous stack's
   // closed connections drain before we start counting.
