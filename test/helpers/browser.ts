@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, type BrowserContext, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { REPO_ROOT } from './gatehouse.js';
 import { requireTool } from './tools.js';
 
@@ -24,6 +24,10 @@ export interface TestBrowser {
   browser: Browser;
   /** A fresh context (own cookies and sessionStorage) that accepts the org-issued certificate. */
   newContext(): Promise<BrowserContext>;
+  /** A page in a fresh context, 10 s timeouts; its uncaught script errors land in `pageErrors`. */
+  newPage(): Promise<{ context: BrowserContext; page: Page }>;
+  /** Uncaught errors in the pages' own scripts (a test expects none). */
+  readonly pageErrors: string[];
   close(): Promise<void>;
 }
 
@@ -36,14 +40,24 @@ export async function launchChromium(): Promise<TestBrowser> {
   const executablePath = requireTool('chromium');
   // playwright gives every launch a new, empty --user-data-dir of its own and removes it on close.
   const browser = await chromium.launch({ executablePath, headless: true, args: FLAGS });
+  const newContext = () =>
+    browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1360, height: 900 },
+      deviceScaleFactor: 1,
+    });
+  const pageErrors: string[] = [];
   return {
     browser,
-    newContext: () =>
-      browser.newContext({
-        ignoreHTTPSErrors: true,
-        viewport: { width: 1360, height: 900 },
-        deviceScaleFactor: 1,
-      }),
+    newContext,
+    pageErrors,
+    newPage: async () => {
+      const context = await newContext();
+      const page = await context.newPage();
+      page.setDefaultTimeout(10_000);
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      return { context, page };
+    },
     close: () => browser.close().catch(() => undefined),
   };
 }

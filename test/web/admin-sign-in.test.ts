@@ -34,8 +34,6 @@ describe('admin sign-in with the organization OIDC provider', { skip: skipUnless
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
-  /** Uncaught errors in the console's own scripts: none expected. */
-  const pageErrors: string[] = [];
   const api = adminApi(
     () => server.url,
     () => token,
@@ -109,15 +107,12 @@ describe('admin sign-in with the organization OIDC provider', { skip: skipUnless
   /** A new context: no cookies at Gatehouse or at the IdP (whose own session would skip the login). */
   async function freshBrowserSession() {
     await context?.close();
-    context = await chromium.newContext();
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    ({ context, page } = await chromium.newPage());
   }
 
   after(async () => {
     await chromium?.close();
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(chromium?.pageErrors ?? [], []);
     if (server) assert.equal(await server.stop(), 0, server.output());
     await op?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -27,8 +27,6 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
   let chromium: TestBrowser;
   let context: BrowserContext;
   let page: Page;
-  /** Uncaught errors in the console's own scripts: none expected. */
-  const pageErrors: string[] = [];
   let deviceToken: string;
   let partnerCa: CaFiles;
   const api = adminApi(
@@ -83,15 +81,12 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     rootPem = out.root_ca_pem;
     server = await startServer(['--data-dir', join(dir, 'data')]);
     chromium = await launchChromium();
-    context = await chromium.newContext();
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    ({ context, page } = await chromium.newPage());
   });
 
   after(async () => {
     await chromium?.close();
-    assert.deepEqual(pageErrors, []);
+    assert.deepEqual(chromium?.pageErrors ?? [], []);
     if (server) assert.equal(await server.stop(), 0, server.output());
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -390,6 +385,7 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     await row.waitFor();
     assert.match(await row.innerText(), /standard/);
     assert.match(await row.innerText(), /software/);
+    assert.match(await row.innerText(), /token enrolment/, 'registered with the "enrolment" service token');
 
     await page.locator('input[name=require_hardware_backed_registration]').check();
     await page.getByRole('button', { name: 'Save settings' }).click();

@@ -208,3 +208,32 @@ export function FileDrop(props: { onText: (text: string) => void; label: string 
     </div>
   );
 }
+
+/** A form's buttons: save (submit), then cancel and delete when given; `extra` goes first. */
+export function FormButtons(props: {
+  save: string;
+  busy?: boolean;
+  onCancel?: () => void;
+  deleteLabel?: string;
+  onDelete?: (() => void) | undefined;
+  extra?: ReactNode;
+}) {
+  return (
+    <div className="actions">
+      {props.extra}
+      <button type="submit" className="primary" disabled={props.busy}>
+        {props.save}
+      </button>
+      {props.onCancel && (
+        <button type="button" onClick={props.onCancel}>
+          Cancel
+        </button>
+      )}
+      {props.onDelete && (
+        <button type="button" className="danger" onClick={props.onDelete}>
+          {props.deleteLabel ?? 'Delete'}
+        </button>
+      )}
+    </div>
+  );
+}

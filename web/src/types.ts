@@ -100,6 +100,9 @@ export interface DeviceRegistrationSummary {
   key_protection: string;
   status: string;
   hardware_backed: boolean;
+  /** `service_token:<id>` or `identity:<email>`. */
+  enrolled_by?: string;
+  enrolled_identity?: { issuer: string; subject: string; email: string } | null;
   certificate_expires_on?: string | null;
   last_seen: string | null;
 }

@@ -7,6 +7,7 @@ import {
   Empty,
   Field,
   fmtDate,
+  FormButtons,
   FormError,
   LoadError,
   Modal,
@@ -330,28 +331,24 @@ function AppForm(props: {
             </button>
           </div>
         ))}
-        <div className="actions">
-          <button
-            type="button"
-            className="secondary"
-            onClick={() =>
-              setPolicies([
-                ...policies,
-                { name: `Policy ${policies.length + 1}`, decision: 'allow', include: [{ everyone: {} }] },
-              ])
-            }
-          >
-            Add policy
-          </button>
-          <button type="submit" className="primary">
-            Save application
-          </button>
-          {a && (
-            <button type="button" className="danger" onClick={() => void remove()}>
-              Delete
+        <FormButtons
+          save="Save application"
+          onDelete={a ? () => void remove() : undefined}
+          extra={
+            <button
+              type="button"
+              className="secondary"
+              onClick={() =>
+                setPolicies([
+                  ...policies,
+                  { name: `Policy ${policies.length + 1}`, decision: 'allow', include: [{ everyone: {} }] },
+                ])
+              }
+            >
+              Add policy
             </button>
-          )}
-        </div>
+          }
+        />
       </form>
     </Modal>
   );

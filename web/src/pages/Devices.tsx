@@ -13,11 +13,19 @@ import {
   Page,
   useLoad,
 } from '../components';
-import type { Device, OrgSettings } from '../types';
+import type { Device, OrgSettings, ServiceToken } from '../types';
 
 export function DevicesPage() {
   const devices = useLoad(() => api.get<Device[]>('/devices'));
   const settings = useLoad(() => api.get<OrgSettings>('/organization/settings'));
+  const tokens = useLoad(() => api.get<ServiceToken[]>('/access/service_tokens'));
+  /** Who registered: the person (identity registration) or the service token, by name. */
+  const enrolledBy = (by: string | undefined, email: string | undefined) => {
+    if (email) return email;
+    const tokenId = /^service_token:(.+)$/.exec(by ?? '')?.[1];
+    if (!tokenId) return by ?? '';
+    return `token ${tokens.data?.find((t) => t.id === tokenId)?.name ?? tokenId}`;
+  };
   const [rowError, setRowError] = useState<Record<string, string>>({});
   const revoke = async (id: string, name: string) => {
     if (
@@ -46,6 +54,7 @@ export function DevicesPage() {
               <tr>
                 <th>Device</th>
                 <th>Mode</th>
+                <th>Registered by</th>
                 <th>Key protection</th>
                 <th>Status</th>
                 <th>Certificate expires</th>
@@ -75,6 +84,7 @@ export function DevicesPage() {
                         </>
                       )}
                     </td>
+                    <td>{r && enrolledBy(r.enrolled_by, r.enrolled_identity?.email)}</td>
                     <td>{r?.key_protection}</td>
                     <td>{r && <Badge tone={r.status === 'active' ? 'good' : 'muted'}>{r.status}</Badge>}</td>
                     <td>{r?.certificate_expires_on ? <Expiry iso={r.certificate_expires_on} /> : '—'}</td>

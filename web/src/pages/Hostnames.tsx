@@ -1,6 +1,18 @@
 import { type FormEvent, useState } from 'react';
 import { api, confirmDelete, errorFor, saveResource } from '../api';
-import { Badge, Card, Empty, Expiry, Field, FormError, LoadError, Modal, Page, useLoad } from '../components';
+import {
+  Badge,
+  Card,
+  Empty,
+  Expiry,
+  Field,
+  FormButtons,
+  FormError,
+  LoadError,
+  Modal,
+  Page,
+  useLoad,
+} from '../components';
 import type { BlockResponse, ForwardConfig, Hostname, Mode, MtlsCertificate } from '../types';
 
 const STYLES = [
@@ -376,19 +388,13 @@ function HostnameForm(props: {
             {blockJson.trim() && !jsonError && <pre>{JSON.stringify(parsedJson, null, 2)}</pre>}
           </div>
         </div>
-        <div className="actions">
-          <button type="submit" className="primary" disabled={busy}>
-            Save
-          </button>
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          {h && (
-            <button type="button" className="danger" onClick={() => void remove()}>
-              Delete hostname
-            </button>
-          )}
-        </div>
+        <FormButtons
+          save="Save"
+          busy={busy}
+          onCancel={props.onClose}
+          deleteLabel="Delete hostname"
+          onDelete={h ? () => void remove() : undefined}
+        />
       </form>
     </Modal>
   );

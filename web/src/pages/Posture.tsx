@@ -6,6 +6,7 @@ import {
   Empty,
   Field,
   fmtDate,
+  FormButtons,
   FormError,
   LoadError,
   Modal,
@@ -383,16 +384,7 @@ function RuleForm(props: {
             <input name="expiration" value={expiration} onChange={(e) => setExpiration(e.target.value)} />
           </Field>
         </div>
-        <div className="actions">
-          <button type="submit" className="primary">
-            Save rule
-          </button>
-          {r && (
-            <button type="button" className="danger" onClick={() => void remove()}>
-              Delete
-            </button>
-          )}
-        </div>
+        <FormButtons save="Save rule" onDelete={r ? () => void remove() : undefined} />
       </form>
     </Modal>
   );
