@@ -87,8 +87,14 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
         version: '1',
         description: 'Responses use the envelope { success, errors: [{ code, message }], messages, result }.',
       },
-      components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
-      security: [{ adminToken: [] }],
+      components: {
+        securitySchemes: {
+          adminToken: { type: 'http', scheme: 'bearer' },
+          // The console's OIDC admin session; the Gatehouse-Csrf: 1 header must come with it.
+          adminSession: { type: 'apiKey', in: 'cookie', name: 'Gatehouse_Admin' },
+        },
+      },
+      security: [{ adminToken: [] }, { adminSession: [] }],
     },
   });
 
