@@ -30,6 +30,13 @@ import {
 } from './key-provider.js';
 import { DEFAULT_MDM_FILE, mdmForOrg, readMdmFile } from './mdm.js';
 import {
+  evaluateAndReport,
+  type PostureOptions,
+  PostureSchedule,
+  type PostureSession,
+  type RuleOutcome,
+} from './posture.js';
+import {
   type AgentState,
   type EnrolmentSource,
   isRegistered,
@@ -289,6 +296,21 @@ async function renewIn(session: Session): Promise<string> {
   return renewed.certificate_expires_on;
 }
 
+function postureSession(s: Session): PostureSession {
+  const { token, state } = s.loaded;
+  return {
+    token,
+    ...(state.fact_overrides.serial_number ? { serialNumber: state.fact_overrides.serial_number } : {}),
+    call: (method, path, body) =>
+      s.client.call(method, path, { bearer: token, ...(body === undefined ? {} : { body }) }),
+  };
+}
+
+/** `posture`: evaluates every posture rule for this device now and reports the results. */
+export async function posture(stateDir: string, opts: PostureOptions): Promise<RuleOutcome[]> {
+  return withSession(stateDir, async (s) => (await evaluateAndReport(postureSession(s), opts)).outcomes);
+}
+
 /** `renew`: a new certificate for the same key, now. */
 export async function renew(
   stateDir: string,
@@ -466,6 +488,44 @@ export function backoff(failures: number, baseMs: number, capMs: number): number
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
+/** Re-evaluates the rules whose schedule has come; returns when the next one is due. Never throws. */
+async function postureDue(
+  stateDir: string,
+  opts: PostureOptions,
+  schedule: PostureSchedule,
+  logger: Logger,
+): Promise<number | undefined> {
+  const now = Date.now();
+  try {
+    const { outcomes, rules } = await withSession(stateDir, (s) =>
+      evaluateAndReport(postureSession(s), opts, (rule) => schedule.due(rule, now)),
+    );
+    schedule.ran(
+      rules,
+      outcomes.map((o) => o.rule_id),
+      now,
+    );
+    for (const o of outcomes)
+      logger.info(
+        {
+          rule_id: o.rule_id,
+          success: o.success,
+          reasons: o.reasons,
+          certificate: o.certificate?.fingerprint_sha256,
+        },
+        'posture evaluated',
+      );
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    logger.error(
+      { code: e.code ?? 'internal_error', error: e.message ?? String(err) },
+      'posture evaluation failed',
+    );
+    return undefined; // retried with the next check-in, not in a tight loop
+  }
+  return schedule.nextDueIn(Date.now());
+}
+
 /**
  * The daemon: checks in every `intervalMs`, retries transient failures (offline, 5xx) with
  * exponential backoff, keeps going on other errors at the regular interval, and stops on fatal
@@ -473,9 +533,15 @@ export function backoff(failures: number, baseMs: number, capMs: number): number
  */
 export async function runAgent(
   stateDir: string,
-  { intervalMs, logger, signal }: { intervalMs: number; logger: Logger; signal: AbortSignal },
+  {
+    intervalMs,
+    logger,
+    signal,
+    posture: postureOptions,
+  }: { intervalMs: number; logger: Logger; signal: AbortSignal; posture?: PostureOptions },
 ): Promise<void> {
   let failures = 0;
+  const schedule = new PostureSchedule();
   while (!signal.aborted) {
     let waitMs: number;
     try {
@@ -498,6 +564,10 @@ export async function runAgent(
         },
         transient ? 'check-in failed, retrying' : 'check-in failed',
       );
+    }
+    if (postureOptions && !signal.aborted) {
+      const next = await postureDue(stateDir, postureOptions, schedule, logger);
+      if (next !== undefined) waitMs = Math.min(waitMs, Math.max(next, 1000));
     }
     await delay(waitMs, undefined, { signal }).catch(() => undefined); // aborted: stop
   }

@@ -4,6 +4,7 @@ export {
   type CheckInResult,
   checkIn,
   defaultMdmFile,
+  posture,
   prepareStateDir,
   type RegisterOptions,
   register,
@@ -17,3 +18,4 @@ export {
 export type { DeviceAuthorization } from './enroll.js';
 export { KEY_PROTECTIONS } from './key-provider.js';
 export type { KeyProtection } from './keys/index.js';
+export { DEFAULT_NSSDB, type PostureOptions, type RuleOutcome } from './posture.js';

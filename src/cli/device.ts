@@ -13,6 +13,10 @@ import {
   type RegisterOptions,
   KEY_PROTECTIONS,
   type DeviceAuthorization,
+  DEFAULT_NSSDB,
+  posture,
+  type PostureOptions,
+  type RuleOutcome,
 } from '../agent/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { createLogger } from '../observability/index.js';
@@ -69,6 +73,34 @@ function deviceLoginPrompt(login: DeviceAuthorization): string {
     'Waiting for the approval…\n'
   );
 }
+
+function printPosture(outcomes: RuleOutcome[]): void {
+  if (outcomes.length === 0) {
+    process.stdout.write('no posture rules for this device\n');
+    return;
+  }
+  for (const o of outcomes) {
+    process.stdout.write(
+      `${o.success ? 'PASS' : 'FAIL'}  ${o.rule_name} (${o.rule_id})${o.success ? '' : `: ${o.reasons.join(', ')}`}\n`,
+    );
+    if (o.certificate)
+      process.stdout.write(
+        `      certificate ${o.certificate.subject}, serial ${o.certificate.serial_number}, sha256 ${o.certificate.fingerprint_sha256}${o.source ? ` (${o.source})` : ''}\n`,
+      );
+    for (const d of o.details) process.stdout.write(`      ${d}\n`);
+  }
+}
+
+/** --nssdb and its password file, shared by `posture` and `run`. */
+const postureOptions = (o: {
+  nssdb?: string;
+  nssdbPasswordFile?: string;
+  serialNumber?: string;
+}): PostureOptions => ({
+  ...(o.nssdb ? { nssdb: o.nssdb } : {}),
+  ...(o.nssdbPasswordFile ? { nssdbPasswordFile: o.nssdbPasswordFile } : {}),
+  ...(o.serialNumber ? { serialNumber: o.serialNumber } : {}),
+});
 
 export function registerDeviceCommands(program: Command): void {
   const device = program
@@ -157,42 +189,84 @@ export function registerDeviceCommands(program: Command): void {
     });
 
   device
+    .command('posture')
+    .description('evaluate every device posture rule now, report the results to the server, print them')
+    .addOption(stateDirOption())
+    .option('--nssdb <dir>', `NSS database to search (default ${DEFAULT_NSSDB})`)
+    .option('--nssdb-password-file <file>', "file holding the NSS database's password, if it has one")
+    .option(
+      '--serial-number <serial>',
+      "serial number for ${serial_number} in CN templates (default: the registration's)",
+      nonEmpty('--serial-number'),
+    )
+    .option('--json', 'print JSON: one entry per rule with rule_id, success, reasons, certificate')
+    .action(
+      async (o: {
+        stateDir: string;
+        json?: boolean;
+        nssdb?: string;
+        nssdbPasswordFile?: string;
+        serialNumber?: string;
+      }) => {
+        await prepareStateDir(o.stateDir);
+        const outcomes = await posture(o.stateDir, postureOptions(o));
+        if (o.json) printJson(outcomes);
+        else printPosture(outcomes);
+      },
+    );
+
+  device
     .command('run')
     .description(
       'the agent daemon: check in, renew the certificate when a third of its lifetime is left, register again when needed',
     )
     .addOption(stateDirOption())
     .option('--once', 'one check-in, then exit (1 on failure)')
+    .option('--nssdb <dir>', `NSS database for posture checks (default ${DEFAULT_NSSDB})`)
+    .option('--nssdb-password-file <file>', "file holding the NSS database's password, if it has one")
     .option('--json', 'with --once: print the result as JSON')
-    .action(async (o: { stateDir: string; once?: boolean; json?: boolean }) => {
-      const interval = intervalMs();
-      await prepareStateDir(o.stateDir);
-      const logger = createLogger({ name: 'gatehouse-agent' });
-      if (o.once) {
-        const r = await checkIn(o.stateDir, interval, logger);
-        if (o.json) printJson(r);
-        else if (r.action === 'reregistered')
-          process.stdout.write(
-            `registered again (${r.reason}): registration ${r.registration_id} replaces ${r.previous_registration_id}\n`,
-          );
-        else process.stdout.write(`${r.action.replace('_', ' ')}: registration ${r.registration_id}\n`);
-        return;
-      }
-      const stop = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) => {
-        logger.info({ signal }, 'stopping');
-        stop.abort();
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-      try {
-        logger.info({ state_dir: o.stateDir, interval_ms: interval }, 'agent started');
-        await runAgent(o.stateDir, { intervalMs: interval, logger, signal: stop.signal });
-      } finally {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-      }
-    });
+    .action(
+      async (o: {
+        stateDir: string;
+        once?: boolean;
+        json?: boolean;
+        nssdb?: string;
+        nssdbPasswordFile?: string;
+      }) => {
+        const interval = intervalMs();
+        await prepareStateDir(o.stateDir);
+        const logger = createLogger({ name: 'gatehouse-agent' });
+        if (o.once) {
+          const r = await checkIn(o.stateDir, interval, logger);
+          if (o.json) printJson(r);
+          else if (r.action === 'reregistered')
+            process.stdout.write(
+              `registered again (${r.reason}): registration ${r.registration_id} replaces ${r.previous_registration_id}\n`,
+            );
+          else process.stdout.write(`${r.action.replace('_', ' ')}: registration ${r.registration_id}\n`);
+          return;
+        }
+        const stop = new AbortController();
+        const onSignal = (signal: NodeJS.Signals) => {
+          logger.info({ signal }, 'stopping');
+          stop.abort();
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+        try {
+          logger.info({ state_dir: o.stateDir, interval_ms: interval }, 'agent started');
+          await runAgent(o.stateDir, {
+            intervalMs: interval,
+            logger,
+            signal: stop.signal,
+            posture: postureOptions(o),
+          });
+        } finally {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+      },
+    );
 
   device
     .command('unregister')
