@@ -6,12 +6,13 @@ import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } fr
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, platform as osPlatform, tmpdir } from 'node:os';
-import { dirname, extname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseDuration } from '../access/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { parsePemBlocks, toPem } from '../pki/index.js';
 import {
   type CertificateSummary,
+  certificateBlocks,
   checkOf,
   type DevicePostureRule,
   evaluateCertificates,
@@ -79,10 +80,7 @@ function runTool(cmd: string, args: string[]): Promise<{ code: number; stdout: s
 
 const isCa = (pem: string) => new X509Certificate(pem).ca;
 const spkiOf = (key: KeyObject) => createPublicKey(key).export({ type: 'spki', format: 'der' });
-const certificatesIn = (text: string) =>
-  parsePemBlocks(text)
-    .filter((b) => b.label === 'CERTIFICATE')
-    .map((b) => toPem(b.der, 'CERTIFICATE'));
+const certificatesIn = certificateBlocks;
 const keysIn = (text: string): KeyObject[] =>
   parsePemBlocks(text)
     .filter((b) => /PRIVATE KEY$/.test(b.label) && b.label !== 'ENCRYPTED PRIVATE KEY')
@@ -188,8 +186,8 @@ const isPosixPath = (p: string) => p.startsWith('/');
 
 /**
  * The custom paths: PEM files holding certificates and/or keys, the key in the same file or in
- * another listed file, or in `<name>.key` beside `<name>.pem|.crt`. Non-CA certificates are the
- * candidates; the CA certificates found with them are their intermediates.
+ * another listed file. Non-CA certificates are the candidates; the CA certificates found with them
+ * are their intermediates. A key is the certificate's only when its public key matches.
  */
 function readPemPaths(paths: readonly string[]): Found[] {
   const certs: { pem: string; source: string }[] = [];
@@ -202,12 +200,7 @@ function readPemPaths(paths: readonly string[]): Found[] {
     }
   };
   const seen = new Set<string>();
-  const files = [...paths.filter(isPosixPath)];
-  for (const p of paths.filter(isPosixPath)) {
-    const ext = extname(p);
-    if (ext === '.pem' || ext === '.crt')
-      files.push(join(dirname(p), `${p.slice(dirname(p).length + 1, -ext.length)}.key`));
-  }
+  const files = paths.filter(isPosixPath);
   for (const file of files) {
     if (seen.has(file)) continue;
     seen.add(file);

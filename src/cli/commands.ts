@@ -15,6 +15,7 @@ import { CRL_REASONS, type CrlReason } from '../pki/index.js';
 import { issueBatch } from './batch.js';
 import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
 import { registerDeviceCommands } from './device.js';
+import { registerPostureCommands } from './posture.js';
 import { runInit } from './init.js';
 import { printJson, printTable } from './output.js';
 import { startCertificateRenewal } from './renewal.js';
@@ -492,5 +493,6 @@ export function buildProgram(): Command {
     });
 
   registerDeviceCommands(program);
+  registerPostureCommands(program);
   return program;
 }

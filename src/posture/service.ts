@@ -323,14 +323,9 @@ export class PostureService {
     const certificate = evaluation.considered?.certificate;
     const keyProved = key.kind === 'proved';
     if (!result.success) {
-      // The device's own failure stands; the server's findings are added to it.
-      const reasons = [...new Set([...result.reasons, ...evaluation.reasons])].sort() as PostureReason[];
-      return {
-        success: false,
-        reasons: reasons.length > 0 ? reasons : ['evaluation_error'],
-        certificate,
-        keyProved,
-      };
+      // A device can always fail: its reasons stand (the server cannot see its key stores).
+      const reasons: PostureReason[] = result.reasons.length > 0 ? result.reasons : ['evaluation_error'];
+      return { success: false, reasons: [...new Set(reasons)].sort(), certificate, keyProved };
     }
     return { success: evaluation.success, reasons: evaluation.reasons, certificate, keyProved };
   }

@@ -1,0 +1,297 @@
+// `gatehouse device posture` end to end: the real binary against a real `gatehouse serve`, NSS
+// databases built with certutil and pk12util in temp dirs, PEM paths with the key in the same
+// file or apart. Every pass is re-checked by the server (the key by a nonce signature).
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { importCertificate, importWithKey, makeNssDb } from '../helpers/nss.js';
+import { type CaFiles, makeLeafCert, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
+import { requireTool } from '../helpers/tools.js';
+
+const ORG = 'Posture Org';
+const SERIAL = 'SN-77';
+
+interface Outcome {
+  rule_id: string;
+  success: boolean;
+  reasons: string[];
+  certificate: { subject: string; serial_number: string; fingerprint_sha256: string } | null;
+}
+
+const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
+
+describe('gatehouse device posture', () => {
+  let dir: string;
+  let server: RunningServer;
+  let adminToken: string;
+  let rootPem: string;
+  let stateDir: string;
+  let corp: CaFiles;
+  let other: CaFiles;
+  let corpId: string;
+  let ruleId: string;
+  let n = 0;
+  const api = adminApi(
+    () => server.url,
+    () => adminToken,
+    () => rootPem,
+  );
+
+  before(async () => {
+    requireTool('certutil');
+    requireTool('pk12util');
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-posture-agent-'));
+    const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', ORG, '--json']);
+    assert.equal(init.code, 0, init.stderr);
+    const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
+    adminToken = out.admin_token;
+    rootPem = out.root_ca_pem;
+    writeFileSync(join(dir, 'root.pem'), rootPem);
+    server = await startServer(['--data-dir', join(dir, 'data')]);
+    const st = await api<{ client_id: string; client_secret: string }>(
+      'POST',
+      '/api/v1/access/service_tokens',
+      {
+        name: 'enrol',
+      },
+    );
+    writeFileSync(join(dir, 'secret'), st.json.result.client_secret, { mode: 0o600 });
+    stateDir = join(dir, 'state');
+    const reg = await gatehouse(
+      [
+        'device',
+        'register',
+        '--state-dir',
+        stateDir,
+        '--server',
+        server.url,
+        '--org',
+        ORG,
+        '--ca-file',
+        join(dir, 'root.pem'),
+        '--key-provider',
+        'software',
+        '--insecure-software-key',
+        '--service-token-id',
+        st.json.result.client_id,
+        '--service-token-secret-file',
+        join(dir, 'secret'),
+        '--serial-number',
+        SERIAL,
+      ],
+      { env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn' } },
+    );
+    assert.equal(reg.code, 0, reg.stderr);
+    corp = await makeRootCa(dir, 'corp-root');
+    other = await makeRootCa(dir, 'other-root');
+    const ca = await api<{ id: string }>('POST', '/api/v1/mtls_certificates', {
+      name: 'corp',
+      certificates: corp.pem,
+      ca: true,
+    });
+    assert.equal(ca.status, 201, JSON.stringify(ca.json));
+    corpId = ca.json.result.id;
+    const rule = await api<{ id: string }>('POST', '/api/v1/devices/posture', ruleBody());
+    assert.equal(rule.status, 201, JSON.stringify(rule.json));
+    ruleId = rule.json.result.id;
+  });
+
+  after(async () => {
+    if (server) assert.equal(await server.stop(), 0, server.output());
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function ruleBody(input: Record<string, unknown> = {}) {
+    return {
+      name: 'corp device certificate',
+      type: 'client_certificate_v2',
+      expiration: '1h',
+      match: [{ platform: 'linux' }],
+      input: {
+        certificate_id: corpId,
+        operating_system: 'linux',
+        check_private_key: true,
+        cn: '${serial_number}',
+        extended_key_usage: ['clientAuth'],
+        ...input,
+      },
+    };
+  }
+
+  async function setRule(input: Record<string, unknown> = {}) {
+    const r = await api('PUT', `/api/v1/devices/posture/${ruleId}`, ruleBody(input));
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+  }
+
+  /** Runs `device posture --json` against `nssdb` (a fresh empty one by default). */
+  async function posture(nssdb?: string, extra: string[] = []): Promise<Outcome> {
+    const db = nssdb ?? (await makeNssDb(join(dir, `empty-${n++}`)));
+    const r = await gatehouse(
+      ['device', 'posture', '--state-dir', stateDir, '--nssdb', db, '--json', ...extra],
+      {
+        env: { GATEHOUSE_LOG_LEVEL: 'warn' },
+      },
+    );
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    const outcomes = JSON.parse(r.stdout) as Outcome[];
+    assert.equal(outcomes.length, 1, r.stdout);
+    const outcome = outcomes[0] as Outcome;
+    assert.equal(outcome.rule_id, ruleId);
+    return outcome;
+  }
+
+  const freshDb = () => makeNssDb(join(dir, `nss-${n++}`));
+  const leaf = (issuer: CaFiles, opts: Parameters<typeof makeLeafCert>[3] = {}) =>
+    makeLeafCert(dir, `leaf-${n++}`, issuer, { cn: SERIAL, ...opts });
+
+  describe('NSS database', () => {
+    before(() => setRule());
+
+    test('a certificate with its key from the right CA passes, and the server logs it with the key proved', async () => {
+      const db = await freshDb();
+      const cert = await leaf(corp, { cn: SERIAL.toLowerCase() });
+      await importWithKey(db, 'device cert', cert);
+      const o = await posture(db);
+      assert.equal(o.success, true, JSON.stringify(o));
+      assert.deepEqual(o.reasons, []);
+      assert.equal(o.certificate?.fingerprint_sha256, fingerprint(cert.pem));
+      const logs = await api<
+        { success: boolean; key_proved: boolean; certificate: { fingerprint_sha256: string } }[]
+      >('GET', `/api/v1/devices/posture/logs?rule_id=${ruleId}&per_page=1`);
+      assert.equal(logs.json.result[0]?.success, true);
+      assert.equal(logs.json.result[0]?.key_proved, true);
+      assert.equal(logs.json.result[0]?.certificate.fingerprint_sha256, fingerprint(cert.pem));
+      // The admin's table: `gatehouse posture logs` on the data directory.
+      const table = await gatehouse([
+        'posture',
+        'logs',
+        '--data-dir',
+        join(dir, 'data'),
+        '--rule',
+        ruleId,
+        '--result',
+        'pass',
+        '--limit',
+        '5',
+      ]);
+      assert.equal(table.code, 0, table.stderr);
+      const [header, first] = table.stdout.split('\n');
+      assert.match(header ?? '', /^TIME\s+DEVICE\s+RULE\s+RESULT\s+REASONS\s+CERTIFICATE\s+EXPIRES$/);
+      assert.match(first ?? '', /corp device certificate\s+pass\s+-\s+CN=sn-77 /);
+      assert.ok(first?.includes(fingerprint(cert.pem).slice(0, 16)));
+    });
+
+    test('nothing in the database: not_found', async () => {
+      assert.deepEqual((await posture()).reasons, ['not_found']);
+    });
+
+    test('wrong CA: untrusted', async () => {
+      const db = await freshDb();
+      await importWithKey(db, 'foreign', await leaf(other));
+      assert.deepEqual((await posture(db)).reasons, ['untrusted']);
+    });
+
+    test('expired: expired', async () => {
+      const db = await freshDb();
+      await importWithKey(
+        db,
+        'old',
+        await leaf(corp, { startDate: '20200101000000Z', endDate: '20200201000000Z' }),
+      );
+      const o = await posture(db);
+      assert.equal(o.success, false);
+      assert.deepEqual(o.reasons, ['expired']);
+    });
+
+    test('CN template ${hostname}, case-insensitive; a different CN: cn_mismatch', async () => {
+      await setRule({ cn: 'host-${hostname}' });
+      try {
+        const db = await freshDb();
+        await importWithKey(db, 'by host', await leaf(corp, { cn: `HOST-${hostname().toUpperCase()}` }));
+        assert.equal((await posture(db)).success, true);
+        const wrong = await freshDb();
+        await importWithKey(wrong, 'other host', await leaf(corp, { cn: 'host-elsewhere' }));
+        assert.deepEqual((await posture(wrong)).reasons, ['cn_mismatch']);
+      } finally {
+        await setRule();
+      }
+    });
+
+    test('each EKU missing: eku_missing', async () => {
+      await setRule({ extended_key_usage: ['clientAuth', 'emailProtection'] });
+      try {
+        for (const eku of [['clientAuth'], ['emailProtection']]) {
+          const db = await freshDb();
+          await importWithKey(db, 'one eku', await leaf(corp, { eku }));
+          assert.deepEqual((await posture(db)).reasons, ['eku_missing'], eku.join());
+        }
+        const db = await freshDb();
+        await importWithKey(db, 'both', await leaf(corp, { eku: ['clientAuth', 'emailProtection'] }));
+        assert.equal((await posture(db)).success, true);
+      } finally {
+        await setRule();
+      }
+    });
+
+    test('the certificate without its key: no_private_key (passes when the rule does not check the key)', async () => {
+      const db = await freshDb();
+      const cert = await leaf(corp);
+      await importCertificate(db, 'cert only', cert.certPath);
+      assert.deepEqual((await posture(db)).reasons, ['no_private_key']);
+      await setRule({ check_private_key: false });
+      try {
+        assert.equal((await posture(db)).success, true);
+      } finally {
+        await setRule();
+      }
+    });
+
+    test('an intermediate in the database completes the chain', async () => {
+      const intermediate = await makeSignedCert(dir, `intermediate-${n++}`, corp);
+      const cert = await leaf(intermediate);
+      const db = await freshDb();
+      await importWithKey(db, 'under intermediate', cert);
+      assert.deepEqual((await posture(db)).reasons, ['untrusted'], 'without the intermediate');
+      await importCertificate(db, 'corp intermediate', intermediate.certPath, 'c,,');
+      assert.equal((await posture(db)).success, true);
+    });
+  });
+
+  describe('PEM paths', () => {
+    test('certificate and key in one file', async () => {
+      const cert = await leaf(corp);
+      const both = join(dir, `both-${n++}.pem`);
+      writeFileSync(both, cert.pem + readFileSync(cert.keyPath, 'utf8'));
+      await setRule({ locations: { paths: [both] } });
+      const o = await posture();
+      assert.equal(o.success, true, JSON.stringify(o));
+      assert.equal(o.certificate?.fingerprint_sha256, fingerprint(cert.pem));
+    });
+
+    test('certificate and key apart; the key of another certificate: key_mismatch; none: no_private_key', async () => {
+      const cert = await leaf(corp);
+      const stranger = await leaf(corp);
+      await setRule({ locations: { paths: [cert.certPath, cert.keyPath] } });
+      assert.equal((await posture()).success, true);
+      await setRule({ locations: { paths: [cert.certPath, stranger.keyPath] } });
+      assert.deepEqual((await posture()).reasons, ['key_mismatch']);
+      const alone = join(dir, `alone-${n++}.crt`);
+      writeFileSync(alone, cert.pem);
+      await setRule({ locations: { paths: [alone] } });
+      assert.deepEqual((await posture()).reasons, ['no_private_key']);
+    });
+
+    test('the intermediate beside the leaf in the same file; Windows paths are ignored on Linux', async () => {
+      const intermediate = await makeSignedCert(dir, `intermediate-${n++}`, corp);
+      const cert = await leaf(intermediate);
+      const bundle = join(dir, `bundle-${n++}.pem`);
+      writeFileSync(bundle, cert.pem + intermediate.pem + readFileSync(cert.keyPath, 'utf8'));
+      await setRule({ locations: { paths: ['C:\\ProgramData\\corp\\device.pem', bundle] } });
+      assert.equal((await posture()).success, true);
+    });
+  });
+});
