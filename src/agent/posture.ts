@@ -7,7 +7,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, platform as osPlatform, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDuration } from '../access/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { parsePemBlocks, toPem } from '../pki/index.js';
 import {
@@ -396,12 +395,12 @@ export class PostureSchedule {
 
   due(rule: DevicePostureRule, now: number): boolean {
     const last = this.#lastRun.get(rule.id);
-    return last === undefined || now - last >= scheduleMs(rule.schedule);
+    return last === undefined || now - last >= scheduleMs(rule);
   }
 
   ran(rules: DevicePostureRule[], evaluated: readonly string[], now: number): void {
     for (const id of evaluated) this.#lastRun.set(id, now);
-    this.#schedules = new Map(rules.map((r) => [r.id, scheduleMs(r.schedule)]));
+    this.#schedules = new Map(rules.map((r) => [r.id, scheduleMs(r)]));
   }
 
   /** Milliseconds until the next rule is due (undefined: no rules). */
@@ -415,11 +414,5 @@ export class PostureSchedule {
   }
 }
 
-/** The server validated the schedule; anything unreadable falls back to five minutes. */
-export function scheduleMs(text: string): number {
-  try {
-    return Math.max(parseDuration(text, 30 * 86_400_000), 1000);
-  } catch {
-    return 300_000;
-  }
-}
+/** At least a second, whatever the server sent. */
+const scheduleMs = (rule: DevicePostureRule) => Math.max(1000, (rule.schedule_seconds || 300) * 1000);

@@ -9,7 +9,7 @@ import { DeviceService } from '../devices/index.js';
 import { serveConsole } from '../console/index.js';
 import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
-import { PostureService } from '../posture/index.js';
+import { PostureService } from '../posture/server.js';
 import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installErrorHandling } from './errors.js';

@@ -11,7 +11,7 @@ import type { AccessService, AdminSignInConfig } from '../access/index.js';
 import type { DeviceService } from '../devices/index.js';
 import type { HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
-import type { PostureService } from '../posture/index.js';
+import type { PostureService } from '../posture/server.js';
 
 /** What every route plugin receives: the domain service and the metrics registry. */
 export interface ApiContext {

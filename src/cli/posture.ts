@@ -1,6 +1,6 @@
 // `gatehouse posture …`: the admin's view of device posture (Logs > Posture), on the data directory.
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { PostureService } from '../posture/index.js';
+import { PostureService } from '../posture/server.js';
 import { DEFAULT_DATA_DIR, withDataDir } from './context.js';
 import { printJson, printTable } from './output.js';
 

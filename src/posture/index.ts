@@ -1,4 +1,8 @@
-/** Device posture: rules, the client certificate check (pure), key proofs, results and logs. */
+/**
+ * Device posture, the part devices and servers share: the rule model and schemas, the client
+ * certificate check (pure) and the key proof. The agent imports only this; the control plane's
+ * PostureService lives in ./server.ts so that the agent never loads the server (store, API).
+ */
 export {
   type CandidateResult,
   type CertificateCheck,
@@ -15,25 +19,21 @@ export {
 export { keyProofMessage, signKeyProof, verifyKeyProof } from './proof.js';
 export {
   CertificateSummary,
+  ClientCertificateInput,
+  ClientCertificateV2Input,
+  type DevicePostureRule,
   EKU_NAMES,
   EKU_OIDS,
   type EkuName,
+  Match,
   type Platform,
+  platformOf,
   PLATFORMS,
   POSTURE_REASONS,
   type PostureReason,
   PostureReport,
-  type PostureRule,
   PostureResultInput,
+  type PostureRule,
   PostureRuleInput,
-} from './schema.js';
-export {
-  DEFAULT_SCHEDULE,
-  type DevicePostureRule,
-  NONCE_LIFETIME_MS,
-  platformOf,
-  PostureService,
-  resultView,
-  ruleView,
   type StoredResult,
-} from './service.js';
+} from './schema.js';

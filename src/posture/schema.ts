@@ -182,3 +182,42 @@ export const PostureReport = Type.Object(
   { additionalProperties: false },
 );
 export type PostureReport = Static<typeof PostureReport>;
+
+/** A rule as a device sees it: the rule plus the certificates of its CA, to validate chains locally. */
+export interface DevicePostureRule extends PostureRule {
+  ca_certificates: string;
+  /** `schedule` in seconds, so that devices need not parse durations. */
+  schedule_seconds: number;
+}
+
+export interface StoredResult {
+  id: string;
+  device_id: string;
+  device_name: string;
+  registration_id: string;
+  rule_id: string;
+  rule_name: string;
+  success: boolean;
+  reasons: PostureReason[];
+  certificate: CertificateSummary | null;
+  key_proved: boolean;
+  reported_on: string;
+  expires_on: string | null;
+}
+
+/** Node's `os.platform()` names (what the agent reports as `os`) → rule platforms. */
+export function platformOf(os: string | null | undefined): Platform | undefined {
+  switch (os?.toLowerCase()) {
+    case 'linux':
+      return 'linux';
+    case 'win32':
+    case 'windows':
+      return 'windows';
+    case 'darwin':
+    case 'mac':
+    case 'macos':
+      return 'mac';
+    default:
+      return undefined;
+  }
+}

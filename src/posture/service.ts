@@ -16,12 +16,14 @@ import { certificateBlocks, checkOf, evaluateCertificates, type KeyEvidence } fr
 import { verifyKeyProof } from './proof.js';
 import {
   type CertificateSummary,
-  type Platform,
+  type DevicePostureRule,
+  platformOf,
   type PostureReason,
   type PostureReport,
   type PostureResultInput,
   type PostureRule,
   type PostureRuleInput,
+  type StoredResult,
 } from './schema.js';
 
 export const DEFAULT_SCHEDULE = '5m';
@@ -29,43 +31,6 @@ const MIN_SCHEDULE_MS = 5_000;
 const MAX_DURATION_MS = 30 * 86_400_000;
 /** A nonce is good for one report, within this time. */
 export const NONCE_LIFETIME_MS = 5 * 60_000;
-
-/** A rule as a device sees it: the rule plus the certificates of its CA, to validate chains locally. */
-export interface DevicePostureRule extends PostureRule {
-  ca_certificates: string;
-}
-
-export interface StoredResult {
-  id: string;
-  device_id: string;
-  device_name: string;
-  registration_id: string;
-  rule_id: string;
-  rule_name: string;
-  success: boolean;
-  reasons: PostureReason[];
-  certificate: CertificateSummary | null;
-  key_proved: boolean;
-  reported_on: string;
-  expires_on: string | null;
-}
-
-/** Node's `os.platform()` names (what the agent reports as `os`) → rule platforms. */
-export function platformOf(os: string | null | undefined): Platform | undefined {
-  switch (os?.toLowerCase()) {
-    case 'linux':
-      return 'linux';
-    case 'win32':
-    case 'windows':
-      return 'windows';
-    case 'darwin':
-    case 'mac':
-    case 'macos':
-      return 'mac';
-    default:
-      return undefined;
-  }
-}
 
 export function ruleView(row: PostureRuleRow): PostureRule {
   return {
@@ -212,6 +177,7 @@ export class PostureService {
       rules.map(async (r) => ({
         ...r,
         ca_certificates: (await this.#caCertificates(this.store, r.input.certificate_id)).join(''),
+        schedule_seconds: Math.round(parseDuration(r.schedule, MAX_DURATION_MS) / 1000),
       })),
     );
   }

@@ -1,8 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { DevicePrincipal } from '../../devices/index.js';
-import { CertificateSummary, POSTURE_REASONS, PostureReport, PostureRuleInput } from '../../posture/index.js';
-import { ClientCertificateInput, ClientCertificateV2Input, Match } from '../../posture/schema.js';
+import {
+  CertificateSummary,
+  ClientCertificateInput,
+  ClientCertificateV2Input,
+  Match,
+  POSTURE_REASONS,
+  PostureReport,
+  PostureRuleInput,
+} from '../../posture/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ListEnvelope, ok, okList, Pagination, toPage } from '../envelope.js';
 
@@ -27,6 +34,7 @@ export const PostureRuleView = Type.Object(ruleFields, { $id: 'PostureRule' });
 const DevicePostureRuleView = Type.Object({
   ...ruleFields,
   ca_certificates: Type.String({ description: "the rule's CA certificates (PEM), to validate chains" }),
+  schedule_seconds: Type.Integer({ description: '`schedule` in seconds' }),
 });
 
 const Reason = Type.Union(POSTURE_REASONS.map((r) => Type.Literal(r)));
