@@ -50,6 +50,7 @@ interface AppRuntime {
   /** Undefined when the stored policies no longer compile: the app then denies everything. */
   policies: CompiledPolicies | undefined;
   needsCertificate: boolean;
+  postureIds: readonly string[];
   allowedIdps: string[];
 }
 
@@ -99,6 +100,7 @@ export function compileAccess(input: {
       sessionMs: parseDuration(row.session_duration),
       policies,
       needsCertificate: policies?.needsCertificate ?? true,
+      postureIds: policies?.postureIds ?? [],
       allowedIdps: JSON.parse(row.allowed_idps) as string[],
     };
   });
@@ -149,6 +151,8 @@ export interface AccessRequest {
   ip: string;
   /** The connection's certificate, when it validated for this hostname. */
   certificate?: { der: Buffer; sha256: string; commonName?: string };
+  /** Posture rules the device behind that certificate passes now (the edge's in-memory cache). */
+  passingPosture?: ReadonlySet<string>;
   /** The client is a browser (wants HTML): send it to log in rather than answering 401. */
   browser: boolean;
 }
@@ -163,11 +167,18 @@ export type AccessDecision =
   | { kind: 'unauthenticated'; reason: string }
   | { kind: 'jwks'; body: Jwks };
 
-/** The policy facts about the connection's certificate (only a validated one counts). */
-const certificateFacts = (req: AccessRequest): Pick<RequestFacts, 'certificate'> =>
+/** The policy facts about the connection's certificate (only a validated one counts) and its device's posture. */
+const certificateFacts = (req: AccessRequest): Pick<RequestFacts, 'certificate' | 'passingPosture'> =>
   req.certificate
-    ? { certificate: { valid: true, sha256: req.certificate.sha256, commonName: req.certificate.commonName } }
+    ? {
+        certificate: { valid: true, sha256: req.certificate.sha256, commonName: req.certificate.commonName },
+        ...(req.passingPosture ? { passingPosture: req.passingPosture } : {}),
+      }
     : {};
+
+/** The app's posture rules the device passes now: recorded in tokens, required again when one is used. */
+const passingFor = (app: AppRuntime, req: AccessRequest): string[] =>
+  app.postureIds.filter((id) => req.certificate !== undefined && req.passingPosture?.has(id) === true);
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
@@ -205,8 +216,10 @@ function issue(
   const sessionMs = grant.policy
     ? sessionDurationMsFor(grant.policy, grant.app.sessionMs)
     : grant.app.sessionMs;
+  const posture = passingFor(grant.app, req);
   const claims: AccessTokenInput = {
     ...grant.claims,
+    ...(posture.length > 0 ? { device_posture: posture } : {}),
     iss: snapshot.issuer,
     aud: grant.app.aud,
     identity_nonce: randomBytes(16).toString('base64url'),
@@ -254,7 +267,7 @@ export async function decideAccess(
 
   for (const token of readCookies(req.headers.cookie, SESSION_COOKIE_NAME)) {
     try {
-      verifyAccessToken(token, {
+      const claims = verifyAccessToken(token, {
         keys: snapshot.keys,
         issuer: snapshot.issuer,
         audience: app.aud,
@@ -262,6 +275,9 @@ export async function decideAccess(
         certificateSha256: req.certificate ? x5tS256(req.certificate.der) : null,
         requireCertificateBinding: app.needsCertificate,
       });
+      // A session granted on device posture lasts only while that posture still passes.
+      const passing = new Set(passingFor(app, req));
+      if (!(claims.device_posture ?? []).every((id) => passing.has(id))) continue;
       return { kind: 'allow', assertion: token };
     } catch {
       // Not valid here (expired, other app, other certificate…): decide as if it were absent.

@@ -5,6 +5,7 @@ import type { Authority } from '../authority/index.js';
 import { formatHostPort } from '../config/index.js';
 import type { Logger } from '../observability/index.js';
 import { SnapshotHolder } from './loader.js';
+import { PostureCache } from './posture-cache.js';
 import { createEdgeMetrics } from './metrics.js';
 import { UpstreamPools } from './proxy.js';
 import { createEdgeServer } from './server.js';
@@ -33,9 +34,11 @@ export async function startEdge(options: {
     options.logger,
     metrics,
   );
+  const posture = await PostureCache.start(options.authority.store, options.logger);
   const pools = new UpstreamPools();
   const server = createEdgeServer({
     snapshot: () => snapshots.current,
+    posture: (sha256, nowMs) => posture.passing(sha256, nowMs),
     pools,
     metrics,
     logger: options.logger,
@@ -55,6 +58,7 @@ export async function startEdge(options: {
     snapshots,
     close: async (graceMs = 10_000) => {
       snapshots.stop();
+      posture.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);

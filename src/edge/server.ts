@@ -21,6 +21,8 @@ export interface EdgeServerOptions {
   metrics: EdgeMetrics;
   logger: Logger;
   accessLog: boolean;
+  /** Device posture rules the device behind a certificate (SHA-256 hex) passes now, from memory. */
+  posture?: (certificateSha256: string, nowMs: number) => ReadonlySet<string>;
 }
 
 /**
@@ -374,6 +376,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
       },
     });
     let decision: AccessDecision;
+    const now = new Date();
     try {
       decision = await decideAccess(
         snapshot.access,
@@ -390,11 +393,12 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
                   sha256: cert.sha256,
                   commonName: cert.subjectAttributes.get('CN')?.at(-1),
                 },
+                ...(options.posture ? { passingPosture: options.posture(cert.sha256, now.getTime()) } : {}),
               }
             : {}),
           browser: !/\bapplication\/json\b/i.test(accept ?? '') && /\btext\/html\b/i.test(accept ?? ''),
         },
-        new Date(),
+        now,
       );
     } catch (err) {
       const e = isGatehouseError(err) ? err : undefined;

@@ -302,6 +302,8 @@ export class CompiledPolicies<P extends Policy = Policy> {
   readonly needsCertificate: boolean;
   /** Some policy is an allow policy, i.e. a user can gain access by logging in. */
   readonly hasAllowPolicies: boolean;
+  /** The device posture rules the policies name (a session then lasts only while they pass). */
+  readonly postureIds: readonly string[];
   readonly #bypass: CompiledPolicy<P>[] = [];
   readonly #deny: CompiledPolicy<P>[] = [];
   readonly #nonIdentity: CompiledPolicy<P>[] = [];
@@ -350,7 +352,15 @@ export class CompiledPolicies<P extends Policy = Policy> {
       };
       groups[policy.decision].push(compiled);
     });
-    this.needsCertificate = CERTIFICATE_RULE_TYPES.some((t) => types.has(t));
+    // Posture belongs to the device behind the certificate: a token must stay on that certificate.
+    this.needsCertificate = CERTIFICATE_RULE_TYPES.some((t) => types.has(t)) || types.has('device_posture');
+    this.postureIds = [
+      ...new Set(
+        policies.flatMap((p) =>
+          rulesOf(p).flatMap((r) => (r.device_posture ? [r.device_posture.integration_uid] : [])),
+        ),
+      ),
+    ];
     this.hasAllowPolicies = this.#allow.length > 0;
     this.#hasIp = types.has('ip');
     this.#hasEmail = types.has('email') || types.has('email_domain');

@@ -38,6 +38,8 @@ export interface AccessTokenInput {
   common_name?: string;
   /** Set to bind the token to the connection's certificate: `{ 'x5t#S256': x5tS256(der) }`. */
   cnf?: CertificateConfirmation;
+  /** Device posture rules the app references that passed when the token was issued. */
+  device_posture?: string[];
 }
 
 export interface AccessTokenClaims {
@@ -54,6 +56,7 @@ export interface AccessTokenClaims {
   email?: string;
   common_name?: string;
   cnf?: CertificateConfirmation;
+  device_posture?: string[];
 }
 
 export interface SignAccessTokenOptions {
@@ -104,6 +107,7 @@ export function signAccessToken(
   };
   if (claims.email !== undefined) payload.email = nonEmpty(claims.email, 'email');
   if (claims.common_name !== undefined) payload.common_name = nonEmpty(claims.common_name, 'common_name');
+  if (claims.device_posture !== undefined) payload.device_posture = [...claims.device_posture];
   if (claims.cnf !== undefined) {
     const thumbprint = claims.cnf['x5t#S256'];
     if (!isX5tS256(thumbprint)) throw new TypeError('cnf["x5t#S256"] must be an x5tS256() thumbprint');
@@ -209,6 +213,11 @@ function readClaims(payload: JsonObject): AccessTokenClaims {
   if (email !== undefined) claims.email = email;
   const commonName = stringClaim(payload, 'common_name', false);
   if (commonName !== undefined) claims.common_name = commonName;
+  const posture = own(payload, 'device_posture');
+  if (posture !== undefined) {
+    if (!isStringArray(posture)) malformed('token claim device_posture is not an array of strings');
+    claims.device_posture = [...posture];
+  }
   const cnf = own(payload, 'cnf');
   if (cnf !== undefined) {
     if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
