@@ -24,7 +24,14 @@ describe('posture: the client certificate check', () => {
   let root: CaFiles;
   let other: CaFiles;
   let intermediate: CaFiles;
-  const device = { serialNumber: 'SN-42', hostname: 'laptop.corp', now: new Date() };
+  // Evaluated at the time of each call: fixtures made by openssl start at the second they are made.
+  const device = {
+    serialNumber: 'SN-42',
+    hostname: 'laptop.corp',
+    get now() {
+      return new Date();
+    },
+  };
   const found = (
     cert: { pem: string; keyPath: string },
     key: KeyEvidence | 'own' = 'own',
