@@ -385,7 +385,8 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     await row.waitFor();
     assert.match(await row.innerText(), /standard/);
     assert.match(await row.innerText(), /software/);
-    assert.match(await row.innerText(), /token enrolment/, 'registered with the "enrolment" service token');
+    // Registered with the "enrolment" service token, named once the token list has loaded.
+    await row.filter({ hasText: 'token enrolment' }).waitFor();
 
     await page.locator('input[name=require_hardware_backed_registration]').check();
     await page.getByRole('button', { name: 'Save settings' }).click();

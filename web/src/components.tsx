@@ -52,14 +52,18 @@ export function Field(props: {
   hint?: string | undefined;
   children: ReactNode;
 }) {
+  // An error is about what was sent: once the field is edited it is hidden until the next save.
+  const [edited, setEdited] = useState(false);
+  useEffect(() => setEdited(false), [props.error]);
+  const error = edited ? undefined : props.error;
   return (
-    <label className={`field${props.error ? ' has-error' : ''}`}>
+    <label className={`field${error ? ' has-error' : ''}`} onInput={() => setEdited(true)}>
       <span className="label">{props.label}</span>
       {props.children}
-      {props.hint && !props.error && <span className="hint">{props.hint}</span>}
-      {props.error && (
+      {props.hint && !error && <span className="hint">{props.hint}</span>}
+      {error && (
         <span className="field-error" role="alert">
-          {props.error}
+          {error}
         </span>
       )}
     </label>
