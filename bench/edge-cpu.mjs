@@ -6,7 +6,8 @@
 //   node bench/edge-cpu.mjs --stacks gatehouse --tests keepalive --perf   + a flat perf profile
 //
 // Options: --stacks LIST (bare, bare403: the bare proxy answering refused clients with a node:http
-// 403 instead of closing, gatehouse, nginx), --tests LIST (handshake, keepalive, flood),
+// 403 instead of closing, baresni: the bare proxy choosing its context in an SNICallback,
+// gatehouse, nginx), --tests LIST (handshake, keepalive, flood),
 // --workers N (server processes, default 1), --threads N (wrk, default 1), --connections N (wrk;
 // default: the test's; 1 makes every request its own event-loop turn, the least load-dependent), --seconds S per run,
 // --rounds N (stacks alternate within each round), --warmup S (per stack and test, once),
@@ -102,7 +103,7 @@ async function main() {
       ...(o.perf ? ['--perf-basic-prof'] : []),
       ...(o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', profDir] : []),
     ];
-    if (name === 'bare' || name === 'bare403')
+    if (name === 'bare' || name === 'bare403' || name === 'baresni')
       stacks.push(
         await startBareNode(dir, {
           port,
@@ -112,6 +113,7 @@ async function main() {
           workers,
           nodeArgs,
           refuse: name === 'bare403' ? '403' : 'close',
+          sniCallback: name === 'baresni',
         }),
       );
     else if (name === 'nginx')

@@ -15,6 +15,7 @@ import cluster from 'node:cluster';
 import { constants } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 
@@ -30,6 +31,9 @@ const { values: opts } = parseArgs({
     // 403: it completes the handshake and node:http answers each request with a small 403 page,
     // the naive way for an edge that must answer (bench/edge-cpu.mjs's "bare403" stack).
     refuse: { type: 'string', default: 'close' },
+    // With --sni-callback the server picks its (one) context in an SNICallback, as an edge with
+    // a context per hostname must (bench/edge-cpu.mjs's "baresni" stack): what that costs.
+    'sni-callback': { type: 'boolean', default: false },
   },
 });
 
@@ -120,8 +124,17 @@ function runWorker() {
     );
   }
 
+  const tlsOptions = {
+    cert: readFileSync(opts.cert),
+    key: readFileSync(opts.key),
+    ca: readFileSync(opts.ca),
+    minVersion: 'TLSv1.2',
+    secureOptions: constants.SSL_OP_NO_TICKET,
+  };
+  const sniContext = opts['sni-callback'] ? createSecureContext(tlsOptions) : undefined;
   const server = createServer(
     {
+      ...(sniContext ? { SNICallback: (_name, cb) => cb(null, sniContext) } : {}),
       cert: readFileSync(opts.cert),
       key: readFileSync(opts.key),
       ca: readFileSync(opts.ca),

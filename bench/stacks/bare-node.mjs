@@ -8,7 +8,7 @@ const SERVER = fileURLToPath(new URL('../servers/bare-proxy.mjs', import.meta.ur
 
 export async function startBareNode(
   dir,
-  { port, originUrl, certs, opensslConf, workers = 2, nodeArgs = [], refuse = 'close' },
+  { port, originUrl, certs, opensslConf, workers = 2, nodeArgs = [], refuse = 'close', sniCallback = false },
 ) {
   const child = spawnServer(
     process.execPath,
@@ -29,17 +29,21 @@ export async function startBareNode(
       String(workers),
       '--refuse',
       refuse,
+      ...(sniCallback ? ['--sni-callback'] : []),
     ],
-    { logFile: join(dir, `bare-node-${refuse}.log`), env: { OPENSSL_CONF: opensslConf } },
+    {
+      logFile: join(dir, `bare-node-${refuse}${sniCallback ? '-sni' : ''}.log`),
+      env: { OPENSSL_CONF: opensslConf },
+    },
   );
   await waitForLog(child, /bare node proxy listening on/, { what: 'bare Node proxy' });
   return {
-    name: refuse === '403' ? 'bare403' : 'bare',
-    label: refuse === '403' ? 'bare Node 403' : 'bare Node',
+    name: refuse === '403' ? 'bare403' : sniCallback ? 'baresni' : 'bare',
+    label: refuse === '403' ? 'bare Node 403' : sniCallback ? 'bare Node SNI' : 'bare Node',
     pid: child.pid,
     port,
     version: `Node ${process.version} (OpenSSL ${process.versions.openssl}), undici`,
-    config: `node:https + undici Pool, cluster ×${workers} SCHED_NONE, tickets off${refuse === '403' ? ', refused clients get a node:http 403' : ''}`,
+    config: `node:https + undici Pool, cluster ×${workers} SCHED_NONE, tickets off${refuse === '403' ? ', refused clients get a node:http 403' : ''}${sniCallback ? ', context chosen in an SNICallback' : ''}`,
     stop: () => stopServer(child),
   };
 }
