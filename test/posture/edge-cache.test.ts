@@ -71,6 +71,7 @@ describe('edge posture cache', () => {
       certificate_fingerprint: 'cert-sha256',
       public_key_sha256: null,
       enrolled_by: 'test',
+      enrolled_identity: null,
       status: 'active',
       created_at: iso(now),
       last_seen_at: null,
