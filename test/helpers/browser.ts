@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { REPO_ROOT } from './gatehouse.js';
-import { requireTool } from './tools.js';
+import { isCI, requireTool } from './tools.js';
 
 // Without the background-networking flags chromium keeps calling home, and this machine's closed
 // network refuses it many times a second.
@@ -63,12 +63,13 @@ export async function launchChromium(): Promise<TestBrowser> {
 }
 
 /**
- * Where the console tests save their screenshots: docs/screenshots/ (the README's pictures) when
- * GATEHOUSE_UPDATE_SCREENSHOTS=1, else a directory under the system temp dir.
+ * Where the console tests save their screenshots: docs/screenshots/ (the README's pictures) in CI
+ * (a throwaway clone) or with GATEHOUSE_UPDATE_SCREENSHOTS=1; else a directory under the system
+ * temp dir, so that a local run leaves the working tree clean.
  */
 export function screenshotDir(): string {
   const dir =
-    process.env.GATEHOUSE_UPDATE_SCREENSHOTS === '1'
+    process.env.GATEHOUSE_UPDATE_SCREENSHOTS === '1' || isCI
       ? join(REPO_ROOT, 'docs', 'screenshots')
       : join(tmpdir(), 'gatehouse-console-screenshots');
   mkdirSync(dir, { recursive: true });

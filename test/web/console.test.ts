@@ -15,8 +15,8 @@ import { type CaFiles, makeCsr, makeRootCa, makeSignedCert } from '../helpers/op
 import { signKeyProof } from '../../src/posture/index.js';
 import { requireTool, runOk, skipUnlessTools } from '../helpers/tools.js';
 
-// The README's pictures are refreshed with GATEHOUSE_UPDATE_SCREENSHOTS=1; otherwise the shots
-// go to a temp dir, so that a test run does not leave the working tree modified.
+// The README's pictures: written to docs/screenshots in CI and with GATEHOUSE_UPDATE_SCREENSHOTS=1;
+// otherwise to a temp dir, so that a local test run does not leave the working tree modified.
 const SCREENSHOTS = screenshotDir();
 
 describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'openssl', 'curl') }, () => {
