@@ -7,7 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { startDeviceOrg } from '../helpers/device-org.js';
+import { adminApi, gatehouse, type RunningServer } from '../helpers/gatehouse.js';
 import { importCertificate, importWithKey, makeNssDb } from '../helpers/nss.js';
 import { type CaFiles, makeLeafCert, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
 import { requireTool } from '../helpers/tools.js';
@@ -45,47 +46,7 @@ describe('gatehouse device posture', () => {
     requireTool('certutil');
     requireTool('pk12util');
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-posture-agent-'));
-    const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', ORG, '--json']);
-    assert.equal(init.code, 0, init.stderr);
-    const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
-    adminToken = out.admin_token;
-    rootPem = out.root_ca_pem;
-    writeFileSync(join(dir, 'root.pem'), rootPem);
-    server = await startServer(['--data-dir', join(dir, 'data')]);
-    const st = await api<{ client_id: string; client_secret: string }>(
-      'POST',
-      '/api/v1/access/service_tokens',
-      {
-        name: 'enrol',
-      },
-    );
-    writeFileSync(join(dir, 'secret'), st.json.result.client_secret, { mode: 0o600 });
-    stateDir = join(dir, 'state');
-    const reg = await gatehouse(
-      [
-        'device',
-        'register',
-        '--state-dir',
-        stateDir,
-        '--server',
-        server.url,
-        '--org',
-        ORG,
-        '--ca-file',
-        join(dir, 'root.pem'),
-        '--key-provider',
-        'software',
-        '--insecure-software-key',
-        '--service-token-id',
-        st.json.result.client_id,
-        '--service-token-secret-file',
-        join(dir, 'secret'),
-        '--serial-number',
-        SERIAL,
-      ],
-      { env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn' } },
-    );
-    assert.equal(reg.code, 0, reg.stderr);
+    ({ server, adminToken, rootPem, stateDir } = await startDeviceOrg(dir, ORG, SERIAL));
     corp = await makeRootCa(dir, 'corp-root');
     other = await makeRootCa(dir, 'other-root');
     const ca = await api<{ id: string }>('POST', '/api/v1/mtls_certificates', {

@@ -4,13 +4,14 @@
 // the certificate is removed and the next result reported, it is stopped (sessions included).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { adminApi, CLI, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { startDeviceOrg } from '../helpers/device-org.js';
+import { adminApi, CLI, gatehouse, type RunningServer } from '../helpers/gatehouse.js';
 import { deleteCertificate, importWithKey, makeNssDb } from '../helpers/nss.js';
 import { type CaFiles, makeLeafCert, makeRootCa } from '../helpers/openssl.js';
 import { requireTool, runOk } from '../helpers/tools.js';
@@ -86,14 +87,7 @@ describe('device posture at the edge', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-posture-edge-'));
-    const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', ORG, '--json']);
-    assert.equal(init.code, 0, init.stderr);
-    const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
-    adminToken = out.admin_token;
-    rootPem = out.root_ca_pem;
-    rootPath = join(dir, 'root.pem');
-    writeFileSync(rootPath, rootPem);
-    server = await startServer(['--data-dir', join(dir, 'data')]);
+    ({ server, adminToken, rootPem, rootPath, stateDir } = await startDeviceOrg(dir, ORG, SERIAL));
     edgePort = Number(new URL(server.edgeUrl).port);
 
     origin = createServer((req, res) =>
@@ -101,41 +95,7 @@ describe('device posture at the edge', () => {
     );
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
 
-    // The device: registered by the agent with a (software) key and a certificate from the org CA.
-    const st = await api<{ client_id: string; client_secret: string }>(
-      'POST',
-      '/api/v1/access/service_tokens',
-      {
-        name: 'enrol',
-      },
-    );
-    writeFileSync(join(dir, 'secret'), st.json.result.client_secret, { mode: 0o600 });
-    stateDir = join(dir, 'state');
-    const reg = await gatehouse(
-      [
-        'device',
-        'register',
-        '--state-dir',
-        stateDir,
-        '--server',
-        server.url,
-        '--org',
-        ORG,
-        '--ca-file',
-        rootPath,
-        '--key-provider',
-        'software',
-        '--insecure-software-key',
-        '--service-token-id',
-        st.json.result.client_id,
-        '--service-token-secret-file',
-        join(dir, 'secret'),
-        '--serial-number',
-        SERIAL,
-      ],
-      { env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn' } },
-    );
-    assert.equal(reg.code, 0, reg.stderr);
+    // The device, registered by the agent with a (software) key and a certificate from the org CA.
     const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as {
       key_reference: { file: string };
     };

@@ -1,0 +1,66 @@
+// An initialised organization behind a running `gatehouse serve`, with one device registered by
+// the real agent (software key, service token): the starting point of the posture end-to-end tests.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { adminApi, gatehouse, type RunningServer, startServer } from './gatehouse.js';
+
+export interface DeviceOrg {
+  server: RunningServer;
+  adminToken: string;
+  rootPem: string;
+  rootPath: string;
+  api: ReturnType<typeof adminApi>;
+  /** The agent's state dir (token, cert.pem, the software key file). */
+  stateDir: string;
+}
+
+export async function startDeviceOrg(dir: string, org: string, serial: string): Promise<DeviceOrg> {
+  const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', org, '--json']);
+  assert.equal(init.code, 0, init.stderr);
+  const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
+  const rootPath = join(dir, 'root.pem');
+  writeFileSync(rootPath, out.root_ca_pem);
+  const server = await startServer(['--data-dir', join(dir, 'data')]);
+  const api = adminApi(
+    () => server.url,
+    () => out.admin_token,
+    () => out.root_ca_pem,
+  );
+  const st = await api<{ client_id: string; client_secret: string }>(
+    'POST',
+    '/api/v1/access/service_tokens',
+    {
+      name: 'enrol',
+    },
+  );
+  assert.equal(st.status, 201, JSON.stringify(st.json));
+  writeFileSync(join(dir, 'secret'), st.json.result.client_secret, { mode: 0o600 });
+  const stateDir = join(dir, 'state');
+  const reg = await gatehouse(
+    [
+      'device',
+      'register',
+      '--state-dir',
+      stateDir,
+      '--server',
+      server.url,
+      '--org',
+      org,
+      '--ca-file',
+      rootPath,
+      '--key-provider',
+      'software',
+      '--insecure-software-key',
+      '--service-token-id',
+      st.json.result.client_id,
+      '--service-token-secret-file',
+      join(dir, 'secret'),
+      '--serial-number',
+      serial,
+    ],
+    { env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn' } },
+  );
+  assert.equal(reg.code, 0, reg.stderr);
+  return { server, adminToken: out.admin_token, rootPem: out.root_ca_pem, rootPath, api, stateDir };
+}
