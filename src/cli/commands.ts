@@ -8,7 +8,7 @@ import { AccessService, adminSignInConfig } from '../access/index.js';
 import { startApiServer } from '../api/index.js';
 import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
 import { DataDir, DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
-import { startEdgeCluster } from '../edge/index.js';
+import { SHUTDOWN_GRACE_MS, startEdgeCluster } from '../edge/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { createLogger, type Logger } from '../observability/index.js';
 import { CRL_REASONS, type CrlReason } from '../pki/index.js';
@@ -41,15 +41,24 @@ const readInput = (file: string, what: string): string => {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const DEFAULT_EDGE_LISTEN = '127.0.0.1:8443';
+const SHUTDOWN_DEADLINE_MS = SHUTDOWN_GRACE_MS + 5_000;
 const EDGE_WORKER_SCRIPT = fileURLToPath(new URL('./edge-worker.js', import.meta.url));
 
-/** SIGTERM/SIGINT: stop gracefully once, then exit. */
+/**
+ * SIGTERM/SIGINT: stop gracefully once, then exit. In-flight requests get the edge's grace period;
+ * past a hard deadline (a request or WebSocket that never ends) the process exits anyway, with
+ * status 1, rather than hang a service manager's stop.
+ */
 function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ deadline_ms: SHUTDOWN_DEADLINE_MS }, 'graceful shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
     stop().then(
       () => process.exit(0),
       (err) => {

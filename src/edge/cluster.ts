@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../observability/index.js';
+import { SHUTDOWN_GRACE_MS } from './runtime.js';
 
 export interface EdgeWorkerOptions {
   dataDir: string;
@@ -114,7 +115,12 @@ export async function startEdgeCluster(
           (w) =>
             new Promise<void>((resolve) => {
               if (!w || w.isDead()) return resolve();
-              w.once('exit', () => resolve());
+              // A worker still alive well past its grace period is stuck: kill it.
+              const kill = setTimeout(() => w.process.kill('SIGKILL'), SHUTDOWN_GRACE_MS + 3_000);
+              w.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
               w.process.kill('SIGTERM');
             }),
         ),

@@ -10,6 +10,9 @@ import { createEdgeMetrics } from './metrics.js';
 import { UpstreamPools } from './proxy.js';
 import { createEdgeServer } from './server.js';
 
+/** How long in-flight requests may take to finish once the edge is asked to stop. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface RunningEdge {
   server: Server;
   url: string;
@@ -56,15 +59,18 @@ export async function startEdge(options: {
     server,
     url: `https://${formatHostPort(options.host, port)}`,
     snapshots,
-    close: async (graceMs = 10_000) => {
+    close: async (graceMs = SHUTDOWN_GRACE_MS) => {
       snapshots.stop();
       posture.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-      await closed;
+      // Upgraded (WebSocket) connections are not the HTTP server's to close, and an upstream
+      // response may never end: past the grace period, stop waiting (the worker exits next).
+      const deadline = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+      await Promise.race([closed, deadline(graceMs + 1_000)]);
       clearTimeout(timer);
-      await pools.close();
+      await Promise.race([pools.close(), deadline(1_000)]);
     },
   };
 }

@@ -158,7 +158,22 @@ describe('edge', () => {
   });
 
   after(async () => {
-    if (server) assert.equal(await server.stop(), 0, server.output());
+    if (server) {
+      // An open WebSocket tunnel never ends by itself: shutdown waits the grace period, then ends it.
+      const tunnel = tls.connect({ host: '127.0.0.1', port: edgePort, servername: 'open.test', ca: rootPem });
+      const tunnelClosed = new Promise<void>((r) => tunnel.once('close', () => r()));
+      tunnel.on('error', () => undefined);
+      await new Promise<void>((resolve) => {
+        tunnel.once('data', () => resolve());
+        tunnel.write(
+          'GET /ws HTTP/1.1\r\nhost: open.test\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n',
+        );
+      });
+      const stopping = Date.now();
+      assert.equal(await server.stop(), 0, server.output());
+      await tunnelClosed;
+      assert.ok(Date.now() - stopping < 14_000, 'the grace period bounds the shutdown');
+    }
     await new Promise<void>((r) => origin?.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
   });

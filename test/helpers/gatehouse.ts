@@ -24,7 +24,7 @@ export interface RunningServer {
   /** The edge's URL (serve runs it too). */
   edgeUrl: string;
   process: ChildProcess;
-  /** Sends SIGTERM and resolves with the exit code. */
+  /** Sends SIGTERM and resolves with the exit code (null if it had to be killed after 30 s). */
   stop(): Promise<number | null>;
   output(): string;
 }
@@ -74,7 +74,12 @@ export async function startServer(
     output: () => out,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
+      // serve bounds its own shutdown (15 s); should that break, the test fails (exit code null
+      // from the SIGKILL) instead of hanging the file.
+      const kill = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(kill);
+      return code;
     },
   };
 }
