@@ -45,7 +45,12 @@ export async function startApiServer(options: {
     ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
     tls: secureContext(options.tls),
   });
-  await app.listen({ host: options.host, port: options.port });
+  await app.listen({
+    host: options.host,
+    port: options.port,
+    // Fastify derives the scheme from its own `https` option, which the serverFactory bypasses.
+    listenTextResolver: (address) => `API listening at ${address.replace(/^http:/, 'https:')}`,
+  });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const displayHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
