@@ -379,6 +379,7 @@ async function reRegister(
   const next = await enrol({
     ...state,
     dir: old.dir,
+    previousToken: old.token,
     ...(serverRequires === undefined ? {} : { serverRequires }),
   });
   if (!GONE.has(reason)) {

@@ -168,6 +168,8 @@ export type EnrolInput = Pick<
    * (the daemon) only a service token can register.
    */
   showDeviceLogin?: (login: DeviceAuthorization) => void;
+  /** The current registration's token, when registering again: lets the server replace it. */
+  previousToken?: string;
 };
 
 /**
@@ -294,7 +296,12 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
       serverUrl: input.server_url,
       ...(input.ca_pem ? { caPem: input.ca_pem } : {}),
     });
-    const body = { ...facts, key_protection: key ? key.protection : 'software', ...(csr ? { csr } : {}) };
+    const body = {
+      ...facts,
+      key_protection: key ? key.protection : 'software',
+      ...(csr ? { csr } : {}),
+      ...(input.previousToken ? { previous_registration_token: input.previousToken } : {}),
+    };
     try {
       registered = showDeviceLogin
         ? await registerByDeviceLogin(client, body, showDeviceLogin)

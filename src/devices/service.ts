@@ -1,8 +1,8 @@
-import { createHash, randomBytes, randomUUID, type X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { AccessService, parseDuration } from '../access/index.js';
 import { type Actor, appendAudit, type Authority } from '../authority/index.js';
-import { badRequest, GatehouseError, notFound } from '../errors/index.js';
+import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import { verifyCsr } from '../pki/index.js';
 import type { Device, OrganizationSettings, Registration, Repositories } from '../store/index.js';
 import { DeviceLogins } from './device-login.js';
@@ -25,6 +25,14 @@ export const RegistrationInput = Type.Object(
         minLength: 1,
         maxLength: 20_000,
         description: 'PKCS#10 PEM; makes the registration hardware-backed',
+      }),
+    ),
+    previous_registration_token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          "The token of this device's current registration, when registering again (another mode, an expired certificate): proves the request comes from that device, so the old registration may be replaced",
       }),
     ),
   },
@@ -242,10 +250,17 @@ export class DeviceService {
     await this.store.transaction(async (tx) => {
       await opts.within?.(tx);
       if (existing) {
+        // One device, one registration: registering again (in either mode) replaces the old one,
+        // but only for the device itself. A serial number is no secret: without proof, anyone
+        // able to enrol could end another device's registration and take over its record.
+        const active = await tx.registrations.activeFor(device.id);
+        if (active.length > 0 && !mayReplace(active, input, enroller))
+          throw conflict(
+            'device_already_registered',
+            `a device with serial number ${input.serial_number ?? ''} has an active registration: register again from that device (its agent sends the previous registration token), or have an admin revoke the registration first`,
+          );
         await tx.devices.update(device);
-        // One device, one registration: registering again (in either mode) replaces the old one.
-        for (const old of await tx.registrations.activeFor(device.id))
-          await this.#end(tx, old, 'replaced', actor);
+        for (const old of active) await this.#end(tx, old, 'replaced', actor);
       } else {
         await tx.devices.insert(device);
       }
@@ -429,4 +444,22 @@ export class DeviceService {
     if (!registration.certificate_id) return null;
     return (await this.store.clientCertificates.get(registration.certificate_id))?.not_after ?? null;
   }
+}
+
+/**
+ * Whether a new registration may replace a device's active ones: the request carries the token
+ * of one of them (the device's own agent), or the same person enrolls again (identity).
+ */
+function mayReplace(active: readonly Registration[], input: RegistrationInput, enroller: Enroller): boolean {
+  const presented = input.previous_registration_token;
+  if (presented !== undefined) {
+    const hash = Buffer.from(sha256(presented), 'hex');
+    if (active.some((r) => timingSafeEqual(Buffer.from(r.token_hash, 'hex'), hash))) return true;
+  }
+  if (enroller.kind !== 'identity') return false;
+  return active.some((r) => {
+    if (!r.enrolled_identity) return false;
+    const who = JSON.parse(r.enrolled_identity) as { issuer?: string; subject?: string };
+    return who.issuer === enroller.issuer && who.subject === enroller.subject;
+  });
 }

@@ -63,11 +63,18 @@ describe('device registration', () => {
     return { status: Number(r.stdout.slice(nl + 1)), json: JSON.parse(r.stdout.slice(0, nl) || 'null') };
   }
 
-  async function registerHardware(name: string, serial: string, keyName = name) {
+  async function registerHardware(name: string, serial: string, keyName = name, previousToken?: string) {
     const csr = await makeCsr(dir, keyName);
     const r = await call('POST', '/api/v1/registrations', {
       serviceToken: true,
-      body: { name, serial_number: serial, os: 'linux', key_protection: 'pkcs11', csr: csr.pem },
+      body: {
+        name,
+        serial_number: serial,
+        os: 'linux',
+        key_protection: 'pkcs11',
+        csr: csr.pem,
+        ...(previousToken ? { previous_registration_token: previousToken } : {}),
+      },
     });
     assert.equal(r.status, 201, JSON.stringify(r.json));
     const reg = r.json.result as Registered;
@@ -233,7 +240,27 @@ describe('device registration', () => {
       });
       assert.equal(refused.status, 403);
       assert.equal(refused.json.errors[0].code, 'hardware_backed_required');
-      const { reg, cert } = await registerHardware('switcher', 'SW-1');
+      // A serial number is no secret: without the current registration's token, no takeover.
+      for (const previous of [undefined, 'gh_dev_not-the-token']) {
+        const stranger = await call('POST', '/api/v1/registrations', {
+          serviceToken: true,
+          body: {
+            name: 'impostor',
+            serial_number: 'SW-1',
+            key_protection: 'pkcs11',
+            csr: (await makeCsr(dir, 'impostor')).pem,
+            ...(previous ? { previous_registration_token: previous } : {}),
+          },
+        });
+        assert.equal(stranger.status, 409, JSON.stringify(stranger.json));
+        assert.equal(stranger.json.errors[0].code, 'device_already_registered');
+        assert.equal(
+          (await call('GET', '/api/v1/devices/self', { bearer: std.json.result.token })).status,
+          200,
+          'the registration in place still works',
+        );
+      }
+      const { reg, cert } = await registerHardware('switcher', 'SW-1', 'switcher', std.json.result.token);
       assert.equal(reg.device_id, std.json.result.device_id, 'same device (serial number)');
       const old = await call('GET', '/api/v1/devices/self', { bearer: std.json.result.token });
       assert.equal(old.status, 401);
