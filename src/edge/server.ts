@@ -10,7 +10,7 @@ import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
 import type { EdgeMetrics } from './metrics.js';
 import { type UpstreamPools, upstreamHeaders } from './proxy.js';
-import { readRequestHead } from './request-head.js';
+import { MAX_HEAD_BYTES, readRequestHead } from './request-head.js';
 import { blockResponse, type EdgeResponse, edgeError, wantsJson } from './responses.js';
 import { EDGE_SECURE_OPTIONS, type EdgeSnapshot, type HostRuntime } from './snapshot.js';
 import { type CachedVerdict, evaluateClientCertificate } from './verify-client.js';
@@ -45,13 +45,39 @@ type Admission =
   | { host?: HostRuntime; verdict?: ClientCertVerdict; response: EdgeResponse; headers?: undefined }
   | { host: HostRuntime; verdict: ClientCertVerdict; headers: [string, string][]; response?: undefined };
 
-/** Host header → lower-case hostname without port ("[::1]:443" → "::1"). */
+// host = IP-literal / reg-name, then an optional port of digits (RFC 9110 §7.2). Anything else
+// (userinfo, a second colon, junk after "]") is refused, not cut short: origins build URLs from it.
+const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::\d{0,5})?$/;
+
+/** Host header → lower-case hostname without port ("[::1]:443" → "::1"); undefined if malformed. */
 export function hostOf(hostHeader: string | undefined): string | undefined {
   if (!hostHeader) return undefined;
-  const h = hostHeader.trim().toLowerCase();
-  if (h.startsWith('[')) return h.slice(1, h.indexOf(']'));
-  const colon = h.indexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
+  const m = HOST_HEADER.exec(hostHeader.trim().toLowerCase());
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/**
+ * The request target in origin form ("/path?query"). An absolute-form target (RFC 9112 §3.2.2)
+ * is accepted only when it names the same host as the Host header, and is forwarded as its path:
+ * the origin must never see an authority the SNI/Host check did not. Anything else: undefined.
+ */
+export function originFormTarget(
+  target: string | undefined,
+  hostHeader: string | undefined,
+): string | undefined {
+  if (!target) return undefined;
+  if (target.startsWith('/')) return target;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password)
+    return undefined;
+  const authority = hostOf(url.host);
+  if (!authority || authority !== hostOf(hostHeader)) return undefined;
+  return `${url.pathname}${url.search}`;
 }
 
 function peerChain(socket: TLSSocket): Buffer[] {
@@ -128,7 +154,7 @@ function send(res: ServerResponse, r: EdgeResponse): void {
 }
 
 const HEADERS_TIMEOUT_MS = 20_000;
-/** How long a refused connection may take to send its request head (node:http: headersTimeout). */
+/** How long a refused connection may take to send its whole request head (node:http: headersTimeout). */
 const HEAD_TIMEOUT_MS = HEADERS_TIMEOUT_MS;
 
 /** The plain answers to requests that cannot be parsed (node:http's clientError and ours). */
@@ -260,8 +286,20 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
    * Shared by requests and upgrades: which hostname, what the certificate is worth, and either the
    * headers to forward or the response that ends the request here.
    */
-  const admit = (req: IncomingMessage, snapshot: EdgeSnapshot): Admission =>
-    admitOn(req.socket as TLSSocket, req.headers.host, req.headers.accept, snapshot);
+  const admit = (req: IncomingMessage, snapshot: EdgeSnapshot): Admission => {
+    const target = originFormTarget(req.url, req.headers.host);
+    if (target === undefined)
+      return {
+        response: edgeError(
+          400,
+          'invalid_target',
+          'Bad Request: the request target must be a path, or an absolute URL naming this host',
+          req.headers.accept,
+        ),
+      };
+    req.url = target; // what is forwarded, and what access applications match on
+    return admitOn(req.socket as TLSSocket, req.headers.host, req.headers.accept, snapshot);
+  };
 
   function admitOn(
     socket: TLSSocket,
@@ -272,7 +310,9 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     const sni = typeof socket.servername === 'string' ? socket.servername.toLowerCase() : undefined;
     const authority = hostOf(hostHeader);
     if (!authority)
-      return { response: edgeError(400, 'missing_host', 'Bad Request: no Host header', accept) };
+      return {
+        response: edgeError(400, 'missing_host', 'Bad Request: no Host header, or a malformed one', accept),
+      };
     // SNI and Host must name the same hostname: otherwise a certificate accepted for one
     // hostname's CAs could reach another hostname's origin.
     if (sni !== authority) {
@@ -515,13 +555,30 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   function refuseConnection(socket: TLSSocket): void {
     refusing.add(socket);
     const started = options.accessLog ? performance.now() : 0;
-    let received: Buffer | undefined;
+    // Usually the head comes in one record and is read in place. Otherwise the bytes are copied
+    // once into one buffer, and each read looks only at what is new (no quadratic rescans).
+    let first: Buffer | undefined;
+    let gathered: Buffer | undefined;
+    let length = 0;
     const onData = (chunk: Buffer) => {
-      received = received ? Buffer.concat([received, chunk]) : chunk;
-      const head = readRequestHead(received);
+      const searchFrom = length;
+      let received: Buffer;
+      if (!first) {
+        first = chunk;
+        received = chunk;
+        length = chunk.length;
+      } else {
+        if (!gathered) {
+          gathered = Buffer.allocUnsafe(MAX_HEAD_BYTES + 4);
+          length = first.copy(gathered, 0, 0, Math.min(first.length, gathered.length));
+        }
+        length += chunk.copy(gathered, length, 0, Math.min(chunk.length, gathered.length - length));
+        received = gathered.subarray(0, length);
+      }
+      const head = readRequestHead(received, searchFrom);
       if (head.kind === 'incomplete') return;
       socket.removeListener('data', onData); // later bytes (a body, pipelined requests) are dropped
-      socket.setTimeout(0);
+      clearTimeout(deadline);
       let reply: string;
       if (head.kind !== 'request') {
         reply = clientErrorResponse(head.kind === 'too_large' ? 431 : 400);
@@ -555,8 +612,13 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
-    socket.once('close', () => refusing.delete(socket));
-    socket.setTimeout(HEAD_TIMEOUT_MS, () => socket.destroy());
+    // A fixed deadline for the whole head, like node:http's headersTimeout (an idle timeout would
+    // let a client trickle one byte at a time for days).
+    const deadline = setTimeout(() => socket.destroy(), HEAD_TIMEOUT_MS);
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      refusing.delete(socket);
+    });
   }
   // A refused connection waiting for its request is idle: close it with the HTTP ones.
   const closeIdleConnections = server.closeIdleConnections.bind(server);

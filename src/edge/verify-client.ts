@@ -48,13 +48,17 @@ const sharedVerdicts = new WeakMap<HostRuntime, Lru<CachedVerdict & { reuseUntil
 const SHARED_VERDICTS_PER_HOST = 4_096;
 const INVALID_REUSE_MS = 5_000;
 
+/**
+ * Client certificates are a few KB; anything far larger is refused before it is parsed (an
+ * 80 KB leaf with thousands of SANs costs ~100 ms and ~0.5 MB to parse, and is free to make).
+ */
+export const MAX_CLIENT_CERTIFICATE_BYTES = 16 * 1024;
+/** The client's own chain is only consulted when it is small. */
+const MAX_SENT_CHAIN = { certificates: 8, bytes: 64 * 1024 };
+
+/** A parsed leaf; only leaves that validated are kept (an attacker's certificates are not). */
 function parseLeaf(cert: X509Certificate): ParsedCertificate {
-  let parsed = parsedLeaves.get(cert.fingerprint256);
-  if (!parsed) {
-    parsed = parseCertificate(cert);
-    parsedLeaves.set(cert.fingerprint256, parsed);
-  }
-  return parsed;
+  return parsedLeaves.get(cert.fingerprint256) ?? parseCertificate(cert);
 }
 
 function infoFor(leaf: ParsedCertificate, chain: readonly ParsedCertificate[]): ClientCertInfo {
@@ -111,6 +115,12 @@ function evaluate(
 ): { cached: CachedVerdict; usedPeerChain: boolean } {
   const version = snapshot.version;
   const done = (cached: CachedVerdict, usedPeerChain = false) => ({ cached, usedPeerChain });
+  if (peer.raw.length > MAX_CLIENT_CERTIFICATE_BYTES)
+    return done({
+      verdict: { status: 'invalid', reason: 'certificate_too_large' },
+      version,
+      validUntilMs: Number.POSITIVE_INFINITY,
+    });
   let leaf: ParsedCertificate;
   try {
     leaf = parseLeaf(peer);
@@ -134,7 +144,8 @@ function evaluate(
   // the handshake, found a path (with self-signed anchors OpenSSL's verdict is conclusive).
   if (!result.ok && result.code === 'untrusted' && (peerAuthorized || !host.anchorsSelfSigned)) {
     const sent = peerChain();
-    if (sent.length > 0) {
+    const sentBytes = sent.reduce((n, der) => n + der.length, 0);
+    if (sent.length > 0 && sent.length <= MAX_SENT_CHAIN.certificates && sentBytes <= MAX_SENT_CHAIN.bytes) {
       usedPeerChain = true;
       result = verifyChain({ ...options, intermediates: [...host.intermediates, ...sent] });
     }
@@ -150,6 +161,7 @@ function evaluate(
       usedPeerChain,
     );
   }
+  parsedLeaves.set(peer.fingerprint256, leaf);
   const chain = result.chain;
   const info = infoFor(leaf, chain);
   for (let i = 0; i < chain.length - 1; i++) {

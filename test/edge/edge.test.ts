@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
-import { makeCsr, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
+import { makeCsr, makeRootCa, makeSelfSigned, makeSignedCert } from '../helpers/openssl.js';
 import { requireTool, run, runOk } from '../helpers/tools.js';
 
 interface Seen {
@@ -482,6 +482,49 @@ describe('edge', () => {
       );
     }
     assert.equal(seen.length, before);
+  });
+
+  test('a malformed Host or an absolute-form target naming another host is refused; one naming this host is forwarded as a path', async () => {
+    const exchange = (raw: string) =>
+      new Promise<string>((resolve, reject) => {
+        let out = '';
+        const socket = tls.connect(
+          { host: '127.0.0.1', port: edgePort, servername: 'open.test', ca: rootPem },
+          () => socket.write(raw),
+        );
+        socket.on('data', (d) => {
+          out += d;
+          if (/\r\n\r\n/.test(out)) socket.end();
+        });
+        socket.on('close', () => resolve(out));
+        socket.on('error', reject);
+      });
+    const before = seen.length;
+    for (const raw of [
+      'GET / HTTP/1.1\r\nhost: open.test:@evil.example\r\n\r\n',
+      'GET / HTTP/1.1\r\nhost: [::1]junk\r\n\r\n',
+      'GET https://other.vhost/secret HTTP/1.1\r\nhost: open.test\r\n\r\n',
+      'GET https://user@open.test/secret HTTP/1.1\r\nhost: open.test\r\n\r\n',
+    ]) {
+      const response = await exchange(raw);
+      assert.match(response, /^HTTP\/1\.1 400 /, `${JSON.stringify(raw)} → ${response.slice(0, 60)}`);
+    }
+    assert.equal(seen.length, before, 'nothing reached the origin');
+    const same = await exchange('GET https://OPEN.test:443/here?x=1 HTTP/1.1\r\nhost: open.test\r\n\r\n');
+    assert.match(same, /^HTTP\/1\.1 200 /);
+    assert.equal(lastSeen().url, '/here?x=1', 'forwarded in origin form');
+  });
+
+  test('an oversized client certificate is refused before it is parsed', async () => {
+    const sans = Array.from({ length: 1500 }, (_, i) => `DNS:n${i}.big.example`).join(',');
+    const big = await makeSelfSigned(dir, 'big-leaf', { extensions: [`subjectAltName=${sans}`] });
+    assert.ok(big.pem.length > 20_000);
+    const r = await edge('report.test', {
+      cert: { cert: big.pem, key: readFileSync(big.keyPath, 'utf8') },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(lastSeen().headers['gatehouse-client-cert-status'], 'invalid');
+    assert.equal(lastSeen().headers['gatehouse-client-cert-reason'], 'certificate_too_large');
   });
 
   test('connections refused whatever they ask get each answer with connection: close, and nothing reaches the origin', async () => {

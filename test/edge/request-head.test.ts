@@ -44,4 +44,38 @@ describe('readRequestHead', () => {
     ])
       assert.deepEqual(read(raw), { kind: 'malformed' }, JSON.stringify(raw));
   });
+
+  test('long runs of blanks cost linear time (the reader once used a cubic regex: a ReDoS)', () => {
+    const blanks = ' \t'.repeat((MAX_HEAD_BYTES - 100) / 2);
+    // Each of these took minutes with the backtracking pattern; now they return at once.
+    assert.deepEqual(read(`GET / HTTP/1.1\r\nx:${blanks}\x01\r\n\r\n`), { kind: 'malformed' });
+    assert.deepEqual(
+      read(
+        `GET / HTTP/1.1\r\nhost: a\r\nx:${blanks.slice(0, blanks.length / 2)}y${blanks.slice(0, blanks.length / 2)}\r\n\r\n`,
+      ),
+      {
+        kind: 'request',
+        method: 'GET',
+        target: '/',
+        host: 'a',
+      },
+    );
+  });
+
+  test('a bare LF is malformed at once, without waiting for CRLF CRLF', () => {
+    assert.deepEqual(read('GET / HTTP/1.1\nhost: a\n'), { kind: 'malformed' });
+    assert.deepEqual(read('GET / HTTP/1.1\r\nhost: a\n\n'), { kind: 'malformed' });
+  });
+
+  test('a head read in pieces: each call looks only at the new bytes (and the 3 before)', () => {
+    const raw = Buffer.from('GET /x HTTP/1.1\r\nhost: a\r\n\r\n', 'latin1');
+    let result = readRequestHead(raw.subarray(0, 1));
+    for (let n = 2; n <= raw.length; n++) {
+      assert.equal(result.kind, 'incomplete');
+      result = readRequestHead(raw.subarray(0, n), n - 1);
+    }
+    assert.deepEqual(result, { kind: 'request', method: 'GET', target: '/x', host: 'a' });
+    // A CRLF split over two pieces is not a bare LF.
+    assert.equal(readRequestHead(Buffer.from('GET / HTTP/1.1\r\n', 'latin1'), 15).kind, 'incomplete');
+  });
 });
