@@ -275,9 +275,12 @@ export async function decideAccess(
         certificateSha256: req.certificate ? x5tS256(req.certificate.der) : null,
         requireCertificateBinding: app.needsCertificate,
       });
-      // A session granted on device posture lasts only while that posture still passes.
+      // A session granted on device posture lasts only while that posture still passes, and it
+      // must meet the posture the app requires now: a token from before a rule was added to the
+      // app lists none, and would otherwise pass without it.
       const passing = new Set(passingFor(app, req));
       if (!(claims.device_posture ?? []).every((id) => passing.has(id))) continue;
+      if (!app.postureIds.every((id) => passing.has(id))) continue;
       return { kind: 'allow', assertion: token };
     } catch {
       // Not valid here (expired, other app, other certificate…): decide as if it were absent.

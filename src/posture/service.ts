@@ -136,6 +136,10 @@ export class PostureService {
     await this.store.transaction(async (tx) => {
       await this.#caCertificates(tx, row.certificate_id);
       await tx.postureRules.update(row);
+      // Results were judged under the old requirements: they stop counting (the logs keep them),
+      // and the version bump makes the edges drop them; the device reports under the new rule.
+      await tx.postureResults.forgetRule(id);
+      await tx.postureVersion.bump();
       await this.#audit(tx, actor, 'posture_rule.update', id, ruleView(current), ruleView(row));
     });
     return ruleView(row);

@@ -726,6 +726,11 @@ export class PostureResults {
     return { items, total: Number(count.n) };
   }
 
+  /** Drops every device's current status for a rule (its logged results stay). */
+  async forgetRule(ruleId: string): Promise<void> {
+    await this.db.deleteFrom('posture_status').where('rule_id', '=', ruleId).execute();
+  }
+
   /** Current statuses of one device. */
   async statusFor(deviceId: string): Promise<PostureStatusRow[]> {
     return this.db.selectFrom('posture_status').selectAll().where('device_id', '=', deviceId).execute();

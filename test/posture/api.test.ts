@@ -382,4 +382,55 @@ describe('device posture API', () => {
     await call('DELETE', `/api/v1/devices/posture/${rule.id}`);
     assert.equal((await logs('')).result_info.total_count, 3);
   });
+
+  test('replacing a rule drops its results (judged under the old rule) and tells the edges; logs stay', async () => {
+    const rule = (
+      await call(
+        'POST',
+        '/api/v1/devices/posture',
+        v2({ name: 'no expiry', expiration: undefined }, { check_private_key: false }),
+      )
+    ).json().result;
+    assert.equal(rule.expiration, null, 'a pass would otherwise count forever');
+    const good = await makeLeafCert(dir, 'good3', root, { cn: 'SN-42' });
+    const passed = await asDevice('POST', '/api/v1/devices/self/posture', {
+      results: [{ rule_id: rule.id, success: true, reasons: [], certificate: { pem: good.pem } }],
+    });
+    assert.equal(passed.json().result[0].success, true, passed.body);
+    const status = async () =>
+      ((await asDevice('GET', '/api/v1/devices/self/posture')).json().result.status as Json[]).find(
+        (s) => s.rule_id === rule.id,
+      );
+    assert.equal((await status())?.success, true);
+    const version = await store.postureVersion.current();
+
+    // Now the rule trusts the organization CA only: the pass from the corp CA must not carry over.
+    const replaced = await call(
+      'PUT',
+      `/api/v1/devices/posture/${rule.id}`,
+      v2(
+        { name: 'no expiry', expiration: undefined },
+        { certificate_id: ORG_CA_ID, check_private_key: false },
+      ),
+    );
+    assert.equal(replaced.statusCode, 200, replaced.body);
+    assert.equal(await status(), undefined, 'no status until the device reports under the new rule');
+    assert.ok((await store.postureVersion.current()) > version, 'edges reload');
+    const logs = (await call('GET', `/api/v1/devices/posture/logs?rule_id=${rule.id}`)).json();
+    assert.equal(logs.result_info.total_count, 1, 'the history stays');
+
+    // A refused replacement changes nothing, statuses included.
+    const again = await asDevice('POST', '/api/v1/devices/self/posture', {
+      results: [{ rule_id: rule.id, success: true, reasons: [], certificate: { pem: good.pem } }],
+    });
+    assert.equal(again.json().result[0].success, false, 'the corp certificate fails the new rule');
+    const bad = await call(
+      'PUT',
+      `/api/v1/devices/posture/${rule.id}`,
+      v2({}, { certificate_id: '6f1c2b4e-8d3a-4f5b-9c7e-1a2b3c4d5e6f' }),
+    );
+    assert.equal(bad.statusCode, 400);
+    assert.equal((await status())?.success, false, 'still the last result');
+    await call('DELETE', `/api/v1/devices/posture/${rule.id}`);
+  });
 });
