@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseDuration } from '../access/index.js';
 import { type Actor, appendAudit, type Authority, ORG_CA_ID } from '../authority/index.js';
-import { badRequest, GatehouseError, notFound } from '../errors/index.js';
+import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import type {
   Device,
   Page,
@@ -252,6 +252,14 @@ export class PostureService {
           'invalid_nonce',
           'the key-proof nonce is unknown, used, expired or not this device’s',
         );
+      // Judged outside the transaction: a rule replaced meanwhile must not get a result judged
+      // under its old requirements (the replacement has just dropped its statuses).
+      for (const row of rows)
+        if ((await tx.postureRules.get(row.rule_id))?.updated_at !== rules.get(row.rule_id)?.updated_at)
+          throw conflict(
+            'rule_changed',
+            `posture rule ${row.rule_id} changed during the report: report again`,
+          );
       for (const { seq: _seq, ...row } of rows) await tx.postureResults.record(row);
       await tx.postureVersion.bump();
     });

@@ -34,6 +34,8 @@ describe('device posture at the edge', () => {
   let corp: CaFiles;
   let nssdb: string;
   let ruleId: string;
+  let ruleBody: Record<string, unknown>;
+  let appId: string;
   let daemon: ChildProcess | undefined;
   const api = adminApi(
     () => server.url,
@@ -85,6 +87,22 @@ describe('device posture at the edge', () => {
     };
   }
 
+  /** The application: managed devices (passing `postureRule`), or any valid certificate without one. */
+  const appBody = (postureRule?: string) => ({
+    name: 'Posture app',
+    domain: HOST,
+    session_duration: '24h',
+    policies: [
+      {
+        name: 'managed devices',
+        decision: 'non_identity',
+        include: [postureRule ? { device_posture: { integration_uid: postureRule } } : { certificate: {} }],
+      },
+    ],
+  });
+  const sessionCookie = (head: string) =>
+    /set-cookie: Gatehouse_Authorization=([^;]+)/i.exec(head)?.[1] ?? '';
+
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-posture-edge-'));
     ({ server, adminToken, rootPem, rootPath, stateDir } = await startDeviceOrg(dir, ORG, SERIAL));
@@ -108,7 +126,7 @@ describe('device posture at the edge', () => {
       certificates: corp.pem,
       ca: true,
     });
-    const rule = await api<{ id: string }>('POST', '/api/v1/devices/posture', {
+    ruleBody = {
       name: 'corp certificate',
       type: 'client_certificate_v2',
       schedule: '5s',
@@ -121,7 +139,8 @@ describe('device posture at the edge', () => {
         cn: '${serial_number}',
         extended_key_usage: ['clientAuth'],
       },
-    });
+    };
+    const rule = await api<{ id: string }>('POST', '/api/v1/devices/posture', ruleBody);
     assert.equal(rule.status, 201, JSON.stringify(rule.json));
     ruleId = rule.json.result.id;
     const host = await api('POST', '/api/v1/hostnames', {
@@ -130,19 +149,9 @@ describe('device posture at the edge', () => {
       client_auth: { mode: 'report', mtls_certificate_ids: [ORG_CA_ID] },
     });
     assert.equal(host.status, 201, JSON.stringify(host.json));
-    const app = await api('POST', '/api/v1/access/apps', {
-      name: 'Posture app',
-      domain: HOST,
-      session_duration: '24h',
-      policies: [
-        {
-          name: 'managed devices',
-          decision: 'non_identity',
-          include: [{ device_posture: { integration_uid: ruleId } }],
-        },
-      ],
-    });
+    const app = await api<{ id: string }>('POST', '/api/v1/access/apps', appBody(ruleId));
     assert.equal(app.status, 201, JSON.stringify(app.json));
+    appId = app.json.result.id;
 
     nssdb = await makeNssDb(join(dir, 'nssdb'));
     await importWithKey(nssdb, 'corp device', await makeLeafCert(dir, 'device', corp, { cn: SERIAL }));
@@ -173,7 +182,7 @@ describe('device posture at the edge', () => {
     const allowed = await curl('/page', asDevice());
     assert.equal(allowed.status, 200);
     assert.match(allowed.body, /origin \/page/);
-    cookie = /set-cookie: Gatehouse_Authorization=([^;]+)/i.exec(allowed.head)?.[1] ?? '';
+    cookie = sessionCookie(allowed.head);
     assert.ok(cookie, allowed.head);
     // Another certificate from the same org CA (not the registration's): no posture, no access.
     const other = await makeLeafCert(dir, 'stranger', corp, { cn: SERIAL });
@@ -213,5 +222,52 @@ describe('device posture at the edge', () => {
     await until(200, 15_000);
     daemon.kill('SIGTERM');
     await new Promise((r) => daemon?.once('exit', r));
+  });
+
+  test('a replaced rule stops the device (sessions included) until it reports under the new rule', async (t) => {
+    const allowed = await curl('/', asDevice());
+    assert.equal(allowed.status, 200);
+    const before = sessionCookie(allowed.head);
+    assert.ok(before, allowed.head);
+    // Same requirements or not, the rule may have changed: the results judged under it stop counting.
+    const replaced = await api('PUT', `/api/v1/devices/posture/${ruleId}`, ruleBody);
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.json));
+    const ms = await until(403);
+    assert.ok(ms < 2000, `the edge dropped the result after ${ms} ms`);
+    t.diagnostic(`the edge stopped the device ${ms} ms after the rule was replaced`);
+    assert.equal(
+      (await curl('/', [...asDevice(), '-H', `cookie: Gatehouse_Authorization=${before}`])).status,
+      403,
+    );
+    const o = await posture();
+    assert.equal(o.success, true, JSON.stringify(o));
+    await until(200);
+    const logs = await api<unknown[]>('GET', `/api/v1/devices/posture/logs?rule_id=${ruleId}`);
+    assert.ok(logs.json.result.length >= 4, 'the history stays');
+  });
+
+  test('a session from before the app required posture does not skip it', async () => {
+    // Certificate only: the session cookie lists no posture.
+    assert.equal((await api('PUT', `/api/v1/access/apps/${appId}`, appBody())).status, 200);
+    const other = await api<{ id: string }>('POST', '/api/v1/devices/posture', {
+      ...ruleBody,
+      name: 'never reported',
+    });
+    assert.equal(other.status, 201, JSON.stringify(other.json));
+    await deleteCertificate(nssdb, 'corp device'); // the device now passes no posture at all
+    assert.equal((await posture()).success, false);
+    await until(200);
+    const allowed = await curl('/', asDevice());
+    const early = sessionCookie(allowed.head);
+    assert.ok(early, allowed.head);
+    // The app now requires a rule the device does not pass: its older session must not let it in.
+    const now = await api('PUT', `/api/v1/access/apps/${appId}`, appBody(other.json.result.id));
+    assert.equal(now.status, 200, JSON.stringify(now.json));
+    await until(403);
+    assert.equal(
+      (await curl('/', [...asDevice(), '-H', `cookie: Gatehouse_Authorization=${early}`])).status,
+      403,
+      'an older session lists no posture, yet the app requires one now',
+    );
   });
 });
