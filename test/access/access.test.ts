@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { Agent } from 'undici';
-import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { adminApi, edgeCurl, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import { Browser, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { makeCsr } from '../helpers/openssl.js';
 import { requireTool, runOk } from '../helpers/tools.js';
@@ -39,21 +39,11 @@ describe('access applications at the edge', () => {
   );
 
   /** curl against the edge; returns status, headers and body. */
-  async function curl(path: string, args: string[] = []) {
-    const r = await runOk(requireTool('curl'), [
-      '-s',
-      '-D',
-      '-',
-      '--resolve',
-      `${HOST}:${edgePort}:127.0.0.1`,
-      '--cacert',
-      rootPath,
-      ...args,
-      `https://${HOST}:${edgePort}${path}`,
-    ]);
-    const [head = '', ...rest] = r.stdout.split('\r\n\r\n');
-    return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(head)?.[1]), head, body: rest.join('\r\n\r\n') };
-  }
+  const curl = edgeCurl(
+    HOST,
+    () => edgePort,
+    () => rootPath,
+  );
   const withCert = () => ['--cert', laptop.certPath, '--key', laptop.keyPath];
   const lastSeen = () => seen[seen.length - 1] as { url: string; headers: IncomingHttpHeaders };
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import https from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from './tools.js';
+import { requireTool, run, runOk } from './tools.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -109,4 +109,26 @@ export function adminApi(baseUrl: () => string, token: () => string, rootPem: ()
       req.on('error', reject);
       req.end(body ? JSON.stringify(body) : undefined);
     });
+}
+
+/**
+ * curl against a running edge as `hostname` (resolved to 127.0.0.1, trusting only the org root):
+ * `curl(path, extraArgs)` → status, response head and body.
+ */
+export function edgeCurl(hostname: string, edgePort: () => number, rootPath: () => string) {
+  return async (path: string, args: string[] = []) => {
+    const r = await runOk(requireTool('curl'), [
+      '-s',
+      '-D',
+      '-',
+      '--resolve',
+      `${hostname}:${edgePort()}:127.0.0.1`,
+      '--cacert',
+      rootPath(),
+      ...args,
+      `https://${hostname}:${edgePort()}${path}`,
+    ]);
+    const [head = '', ...rest] = r.stdout.split('\r\n\r\n');
+    return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(head)?.[1]), head, body: rest.join('\r\n\r\n') };
+  };
 }

@@ -11,10 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startDeviceOrg } from '../helpers/device-org.js';
-import { adminApi, CLI, gatehouse, type RunningServer } from '../helpers/gatehouse.js';
+import { adminApi, CLI, edgeCurl, gatehouse, type RunningServer } from '../helpers/gatehouse.js';
 import { deleteCertificate, importWithKey, makeNssDb } from '../helpers/nss.js';
 import { type CaFiles, makeLeafCert, makeRootCa } from '../helpers/openssl.js';
-import { requireTool, runOk } from '../helpers/tools.js';
 
 const ORG = 'Edge Posture Org';
 const ORG_CA_ID = '00000000-0000-4000-8000-000000000001';
@@ -43,21 +42,11 @@ describe('device posture at the edge', () => {
     () => rootPem,
   );
 
-  async function curl(path: string, args: string[] = []) {
-    const r = await runOk(requireTool('curl'), [
-      '-s',
-      '-D',
-      '-',
-      '--resolve',
-      `${HOST}:${edgePort}:127.0.0.1`,
-      '--cacert',
-      rootPath,
-      ...args,
-      `https://${HOST}:${edgePort}${path}`,
-    ]);
-    const [head = '', ...rest] = r.stdout.split('\r\n\r\n');
-    return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(head)?.[1]), head, body: rest.join('\r\n\r\n') };
-  }
+  const curl = edgeCurl(
+    HOST,
+    () => edgePort,
+    () => rootPath,
+  );
   const asDevice = () => ['--cert', regCert.certPath, '--key', regCert.keyPath];
 
   /** Waits (up to `ms`) until a request with the registration certificate gets `status`. */
