@@ -15,6 +15,43 @@ export interface DeviceOrg {
   stateDir: string;
 }
 
+/**
+ * `register …` arguments (after `gatehouse device`) for an agent with a software key, as the tests
+ * run it; with a service token when one is given.
+ */
+export function softwareRegisterArgs(o: {
+  stateDir: string;
+  serverUrl: string;
+  org: string;
+  caFile: string;
+  serviceToken?: { clientId: string; secretFile: string };
+  serialNumber?: string;
+}): string[] {
+  return [
+    'register',
+    '--state-dir',
+    o.stateDir,
+    '--server',
+    o.serverUrl,
+    '--org',
+    o.org,
+    '--ca-file',
+    o.caFile,
+    '--key-provider',
+    'software',
+    '--insecure-software-key',
+    ...(o.serviceToken
+      ? [
+          '--service-token-id',
+          o.serviceToken.clientId,
+          '--service-token-secret-file',
+          o.serviceToken.secretFile,
+        ]
+      : []),
+    ...(o.serialNumber ? ['--serial-number', o.serialNumber] : []),
+  ];
+}
+
 export async function startDeviceOrg(dir: string, org: string, serial: string): Promise<DeviceOrg> {
   const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', org, '--json']);
   assert.equal(init.code, 0, init.stderr);
@@ -40,24 +77,14 @@ export async function startDeviceOrg(dir: string, org: string, serial: string): 
   const reg = await gatehouse(
     [
       'device',
-      'register',
-      '--state-dir',
-      stateDir,
-      '--server',
-      server.url,
-      '--org',
-      org,
-      '--ca-file',
-      rootPath,
-      '--key-provider',
-      'software',
-      '--insecure-software-key',
-      '--service-token-id',
-      st.json.result.client_id,
-      '--service-token-secret-file',
-      join(dir, 'secret'),
-      '--serial-number',
-      serial,
+      ...softwareRegisterArgs({
+        stateDir,
+        serverUrl: server.url,
+        org,
+        caFile: rootPath,
+        serviceToken: { clientId: st.json.result.client_id, secretFile: join(dir, 'secret') },
+        serialNumber: serial,
+      }),
     ],
     { env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn' } },
   );

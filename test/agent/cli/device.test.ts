@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminApi, CLI, gatehouse, type RunningServer, startServer } from '../../helpers/gatehouse.js';
+import { softwareRegisterArgs } from '../../helpers/device-org.js';
 import { makeCsr, makeRootCa } from '../../helpers/openssl.js';
 import { startSoftHsm } from '../../helpers/softhsm.js';
 import { requireTool, run, runOk, skipUnlessTools } from '../../helpers/tools.js';
@@ -59,26 +60,15 @@ describe('gatehouse device', () => {
       env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn', ...env },
     });
 
-  const registerArgs = (stateDir: string, serial: string) => [
-    'register',
-    '--state-dir',
-    stateDir,
-    '--server',
-    server.url,
-    '--org',
-    ORG,
-    '--ca-file',
-    rootPath,
-    '--key-provider',
-    'software',
-    '--insecure-software-key',
-    '--service-token-id',
-    st.client_id,
-    '--service-token-secret-file',
-    secretPath,
-    '--serial-number',
-    serial,
-  ];
+  const registerArgs = (stateDir: string, serial: string) =>
+    softwareRegisterArgs({
+      stateDir,
+      serverUrl: server.url,
+      org: ORG,
+      caFile: rootPath,
+      serviceToken: { clientId: st.client_id, secretFile: secretPath },
+      serialNumber: serial,
+    });
 
   async function register(stateDir: string, serial: string, extra: string[] = []): Promise<Status> {
     const r = await device([...registerArgs(stateDir, serial), ...extra, '--json']);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent } from 'undici';
+import { softwareRegisterArgs } from '../../helpers/device-org.js';
 import { adminApi, CLI, gatehouse, type RunningServer, startServer } from '../../helpers/gatehouse.js';
 import {
   Browser,
@@ -78,19 +79,8 @@ describe('gatehouse device register --identity', () => {
 
   const registerArgs = (stateDir: string) => [
     'device',
-    'register',
+    ...softwareRegisterArgs({ stateDir, serverUrl: server.url, org: ORG, caFile: rootPath }),
     '--identity',
-    '--state-dir',
-    stateDir,
-    '--server',
-    server.url,
-    '--org',
-    ORG,
-    '--ca-file',
-    rootPath,
-    '--key-provider',
-    'software',
-    '--insecure-software-key',
   ];
 
   /** Starts `register --identity`; resolves the verification URL once the agent has printed it. */
