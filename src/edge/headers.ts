@@ -16,7 +16,11 @@ export interface ClientCertVerdict {
 
 const GATEHOUSE_PREFIX = 'gatehouse-client-cert-';
 
-/** Headers the edge owns: an inbound copy of any of these never reaches the origin. */
+/**
+ * Headers the edge owns: an inbound copy of any of these never reaches the origin. Names are
+ * compared normalised (lower case, `_` as `-`: CGI, WSGI and PHP read `X_Forwarded_For` as
+ * `X-Forwarded-For`), and whole namespaces are the edge's too (see isEdgeOwnedHeader).
+ */
 export const EDGE_OWNED_HEADERS: readonly string[] = [
   ...['status', 'reason', 'ski', 'sha256', 'serial', 'subject', 'issuer', 'not-before', 'not-after'].map(
     (h) => GATEHOUSE_PREFIX + h,
@@ -28,7 +32,40 @@ export const EDGE_OWNED_HEADERS: readonly string[] = [
   'x-forwarded-proto',
   'x-forwarded-host',
   'gatehouse-jwt-assertion',
+  // Other proxies' spellings of the client address: an origin may trust any of them.
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
 ];
+
+/**
+ * Whether an inbound header (its name normalised: lower case, `_` → `-`) is the edge's own:
+ * the fixed list, the host's custom certificate headers, and every `gatehouse-*` (certificate
+ * headers, the JWT assertion, the service token's `Gatehouse-Access-Client-Id`/`-Secret`) and
+ * `x-forwarded-*` name.
+ */
+export function isEdgeOwnedHeader(normalised: string, stripped: ReadonlySet<string>): boolean {
+  return (
+    stripped.has(normalised) || normalised.startsWith('gatehouse-') || normalised.startsWith('x-forwarded-')
+  );
+}
+
+/**
+ * The Cookie header without the edge's own cookies (`Gatehouse_Authorization`, the session;
+ * `Gatehouse_Login`, the login state; any `Gatehouse_*`, compared case-insensitively): the
+ * origin gets the signed assertion instead, never the bearer credential. Undefined when nothing
+ * is left.
+ */
+export function stripEdgeCookies(cookie: string): string | undefined {
+  if (!/gatehouse_/i.test(cookie)) return cookie;
+  const kept = cookie
+    .split(';')
+    .filter((pair) => !/^\s*gatehouse_/i.test(pair))
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '');
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}
 
 /**
  * Header values must be visible ASCII: anything else (non-ASCII names, control characters) is
@@ -144,5 +181,8 @@ export function renderCertificateHeaders(
 
 /** Lower-case names to strip from inbound requests: the fixed set plus the host's custom headers. */
 export function strippedHeaders(forward: ForwardConfig): ReadonlySet<string> {
-  return new Set([...EDGE_OWNED_HEADERS, ...forward.custom.map((c) => c.header.toLowerCase())]);
+  return new Set([
+    ...EDGE_OWNED_HEADERS,
+    ...forward.custom.map((c) => c.header.toLowerCase().replaceAll('_', '-')),
+  ]);
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errors, Pool } from 'undici';
+import { isEdgeOwnedHeader, stripEdgeCookies } from './headers.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection and are never forwarded. */
 const HOP_BY_HOP = new Set([
@@ -29,7 +30,10 @@ export type UpstreamOutcome =
 
 /**
  * Builds the request headers for the origin: inbound headers minus hop-by-hop ones (and those
- * the Connection header names) minus everything the edge owns, then the edge's own.
+ * the Connection header names) minus everything the edge owns, then the edge's own. Names are
+ * judged normalised (lower case, `_` as `-`), as CGI/WSGI/PHP origins read them; a name with
+ * `_` that normalises to another inbound header's name is dropped too, so that it can neither
+ * pose as nor merge into that header. The edge's cookies are removed from Cookie.
  */
 export function upstreamHeaders(
   req: IncomingMessage,
@@ -37,21 +41,34 @@ export function upstreamHeaders(
   added: readonly (readonly [string, string])[],
 ): Record<string, string | string[]> {
   const connectionTokens = req.headers.connection
-    ? new Set(req.headers.connection.split(',').map((t) => t.trim().toLowerCase()))
+    ? new Set(req.headers.connection.split(',').map((t) => t.trim().toLowerCase().replaceAll('_', '-')))
     : undefined;
   const out: Record<string, string | string[]> = {};
   const inbound = req.headers;
   for (const name in inbound) {
     const value = inbound[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || stripped.has(name) || connectionTokens?.has(name))
+    if (value === undefined) continue;
+    const underscore = name.includes('_');
+    const normalised = underscore ? name.replaceAll('_', '-') : name;
+    if (
+      HOP_BY_HOP.has(normalised) ||
+      isEdgeOwnedHeader(normalised, stripped) ||
+      connectionTokens?.has(normalised) ||
+      (underscore && normalised in inbound)
+    )
       continue;
+    if (normalised === 'cookie' && typeof value === 'string') {
+      const kept = stripEdgeCookies(value);
+      if (kept !== undefined) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   for (const [name, value] of added) out[name] = value;
   return out;
 }
 
-function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+export function responseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   // Connection usually says only keep-alive or close: then it names no other header to drop.
   const connection = headers.connection;
   const connectionTokens =

@@ -1,16 +1,17 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import https from 'node:https';
-import { type IncomingMessage, STATUS_CODES, type ServerResponse } from 'node:http';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import https, { request as httpsRequest } from 'node:https';
+import { type IncomingMessage, request as httpRequest, STATUS_CODES, type ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { type AccessDecision, type AccessRequest, decideAccess } from '../access/index.js';
 import { isGatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ClientCertVerdict } from './headers.js';
 import { renderCertificateHeaders } from './headers.js';
 import type { EdgeMetrics } from './metrics.js';
-import { type UpstreamPools, upstreamHeaders } from './proxy.js';
+import { responseHeaders, type UpstreamPools, upstreamHeaders } from './proxy.js';
 import { MAX_HEAD_BYTES, readRequestHead } from './request-head.js';
+import { normaliseTarget } from './target.js';
 import { blockResponse, type EdgeResponse, edgeError, wantsJson } from './responses.js';
 import { EDGE_SECURE_OPTIONS, type EdgeSnapshot, type HostRuntime } from './snapshot.js';
 import { type CachedVerdict, evaluateClientCertificate } from './verify-client.js';
@@ -59,14 +60,16 @@ export function hostOf(hostHeader: string | undefined): string | undefined {
 /**
  * The request target in origin form ("/path?query"). An absolute-form target (RFC 9112 §3.2.2)
  * is accepted only when it names the same host as the Host header, and is forwarded as its path:
- * the origin must never see an authority the SNI/Host check did not. Anything else: undefined.
+ * the origin must never see an authority the SNI/Host check did not. The path is then normalised
+ * or refused as ambiguous (see target.ts): what the edge judges is what the origin receives.
+ * Anything else: undefined.
  */
 export function originFormTarget(
   target: string | undefined,
   hostHeader: string | undefined,
 ): string | undefined {
   if (!target) return undefined;
-  if (target.startsWith('/')) return target;
+  if (target.startsWith('/')) return normaliseTarget(target);
   let url: URL;
   try {
     url = new URL(target);
@@ -77,7 +80,7 @@ export function originFormTarget(
     return undefined;
   const authority = hostOf(url.host);
   if (!authority || authority !== hostOf(hostHeader)) return undefined;
-  return `${url.pathname}${url.search}`;
+  return normaliseTarget(`${url.pathname}${url.search}`);
 }
 
 function peerChain(socket: TLSSocket): Buffer[] {
@@ -149,11 +152,15 @@ function send(res: ServerResponse, r: EdgeResponse): void {
     'content-type': r.contentType,
     'content-length': Buffer.byteLength(r.body),
     'cache-control': 'no-store',
+    // After a malformed request nothing later on the connection can be trusted to be framed right.
+    ...(r.status === 400 ? { connection: 'close' } : {}),
   });
   res.end(r.body);
 }
 
 const HEADERS_TIMEOUT_MS = 20_000;
+/** How long an origin may take to answer an upgrade (the pools' headers timeout). */
+const UPGRADE_ANSWER_TIMEOUT_MS = 60_000;
 /** How long a refused connection may take to send its whole request head (node:http: headersTimeout). */
 const HEAD_TIMEOUT_MS = HEADERS_TIMEOUT_MS;
 
@@ -287,13 +294,31 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
    * headers to forward or the response that ends the request here.
    */
   const admit = (req: IncomingMessage, snapshot: EdgeSnapshot): Admission => {
+    // RFC 9112 §3.2: exactly one Host (node:http keeps the first of several; an origin may not).
+    let hosts = 0;
+    for (let i = 0; i < req.rawHeaders.length; i += 2)
+      if (
+        (req.rawHeaders[i] as string).length === 4 &&
+        (req.rawHeaders[i] as string).toLowerCase() === 'host'
+      )
+        hosts++;
+    if (hosts > 1)
+      return {
+        response: edgeError(
+          400,
+          'missing_host',
+          'Bad Request: more than one Host header',
+          req.headers.accept,
+        ),
+      };
     const target = originFormTarget(req.url, req.headers.host);
     if (target === undefined)
       return {
         response: edgeError(
           400,
           'invalid_target',
-          'Bad Request: the request target must be a path, or an absolute URL naming this host',
+          'Bad Request: the request target must be a path (without empty, "." or ".." segments, ' +
+            'encoded "/" or "\\", control characters or a fragment), or an absolute URL naming this host',
           req.headers.accept,
         ),
       };
@@ -363,7 +388,9 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
           { hostname: host.hostname, origin: host.origin.origin, err: outcome.error.message },
           'origin request failed',
         );
-        if (!res.headersSent) {
+        if (res.destroyed) {
+          // The client left (mid-body, or before the answer): nothing to answer.
+        } else if (!res.headersSent) {
           const status = outcome.failure === 'gateway_timeout' ? 504 : 502;
           const message =
             status === 504
@@ -385,6 +412,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
    */
   async function runAccess(
     req: IncomingMessage,
+    client: string | undefined,
     host: HostRuntime,
     verdict: ClientCertVerdict,
     snapshot: EdgeSnapshot,
@@ -425,7 +453,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
           authority: req.headers.host ?? host.hostname,
           url: req.url ?? '/',
           headers: req.headers as AccessRequest['headers'],
-          ip: req.socket.remoteAddress ?? '',
+          ip: client ?? '',
           ...(cert
             ? {
                 certificate: {
@@ -489,25 +517,19 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     }
   }
 
-  /** Counts the request and writes its access log line, once it is answered. */
+  /**
+   * Counts the request and writes its access log line, once it is answered. `client` is read when
+   * the request arrives: by now `req.socket` may be null (undici consumed the body, the client left).
+   */
   const finish = (
     req: IncomingMessage,
     res: ServerResponse,
+    client: string | undefined,
     admitted: Admission,
     started: number,
     upstreamMs: number | undefined,
     access: string | undefined,
-  ): void =>
-    record(
-      req.method,
-      req.url,
-      req.socket.remoteAddress,
-      admitted,
-      res.statusCode,
-      started,
-      upstreamMs,
-      access,
-    );
+  ): void => record(req.method, req.url, client, admitted, res.statusCode, started, upstreamMs, access);
 
   function record(
     method: string | undefined,
@@ -629,19 +651,24 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = options.accessLog ? performance.now() : 0;
+    const client = req.socket.remoteAddress;
     const snapshot = options.snapshot();
     const admitted = admit(req, snapshot);
     if (admitted.response) {
       send(res, admitted.response);
       req.resume();
-      return finish(req, res, admitted, started, undefined, undefined);
+      return finish(req, res, client, admitted, started, undefined, undefined);
     }
     if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
-      void handleWithAccess(req, res, admitted, snapshot, started);
+      handleWithAccess(req, res, client, admitted, snapshot, started).catch((err: unknown) => {
+        // Never an unhandled rejection (it would end the worker and every connection on it).
+        logger.error({ err, hostname: admitted.host.hostname }, 'request failed');
+        res.destroy();
+      });
       return;
     }
     forward(req, res, admitted.host, admitted.headers, undefined, (upstreamMs) =>
-      finish(req, res, admitted, started, upstreamMs, undefined),
+      finish(req, res, client, admitted, started, upstreamMs, undefined),
     );
   }
 
@@ -649,26 +676,32 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   async function handleWithAccess(
     req: IncomingMessage,
     res: ServerResponse,
+    client: string | undefined,
     admitted: Admission & { host: HostRuntime; verdict: ClientCertVerdict; headers: [string, string][] },
     snapshot: EdgeSnapshot,
     started: number,
   ): Promise<void> {
-    const result = await runAccess(req, admitted.host, admitted.verdict, snapshot);
+    const result = await runAccess(req, client, admitted.host, admitted.verdict, snapshot);
     if ('reply' in result) {
       const { status, headers, body } = result.reply;
       res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) }).end(body);
       req.resume();
-      return finish(req, res, admitted, started, undefined, result.kind);
+      return finish(req, res, client, admitted, started, undefined, result.kind);
     }
     const extra: [string, string][] = result.forward.assertion
       ? [...admitted.headers, ['gatehouse-jwt-assertion', result.forward.assertion]]
       : admitted.headers;
     forward(req, res, admitted.host, extra, result.forward.setCookie, (upstreamMs) =>
-      finish(req, res, admitted, started, upstreamMs, result.kind),
+      finish(req, res, client, admitted, started, upstreamMs, result.kind),
     );
   }
 
-  // WebSocket (and other) upgrades: same admission, then a raw tunnel to the origin.
+  /**
+   * Upgrades (WebSocket): admitted and judged like any request, then sent to the origin on a
+   * connection of their own. A tunnel opens only on the origin's 101 Switching Protocols; any
+   * other answer is relayed as a normal response and the client's connection goes back to the
+   * HTTP parser, so every later request on it is admitted and sanitised on its own.
+   */
   const rawReply = (
     client: Socket,
     status: number,
@@ -685,54 +718,153 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
     client.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
   };
 
-  server.on(
-    'upgrade',
-    (req: IncomingMessage, client: Socket, head: Buffer) => void upgrade(req, client, head),
-  );
+  server.on('upgrade', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    // node:http no longer watches this socket: an error without a listener would end the worker.
+    const onClientError = () => client.destroy();
+    client.on('error', onClientError);
+    upgrade(req, client, head, onClientError).catch((err: unknown) => {
+      logger.error({ err }, 'upgrade failed');
+      client.destroy();
+    });
+  });
 
-  async function upgrade(req: IncomingMessage, client: Socket, head: Buffer): Promise<void> {
+  async function upgrade(
+    req: IncomingMessage,
+    client: Socket,
+    head: Buffer,
+    onClientError: () => void,
+  ): Promise<void> {
+    const started = options.accessLog ? performance.now() : 0;
+    const address = client.remoteAddress;
     const snapshot = options.snapshot();
     const admitted = admit(req, snapshot);
+    const log = (status: number, access: string | undefined, upstreamMs?: number) =>
+      record(req.method, req.url, address, admitted, status, started, upstreamMs, access);
     if (admitted.response) {
       const r = admitted.response;
-      return rawReply(client, r.status, { 'content-type': r.contentType }, r.body);
+      rawReply(client, r.status, { 'content-type': r.contentType }, r.body);
+      return log(r.status, undefined);
     }
     let extra = admitted.headers;
+    let access: string | undefined;
     // Upgrades go through Access like any request (no cookie can ride on a 101, the token can).
     if (snapshot.access.apps.hasHostname(admitted.host.hostname)) {
-      const result = await runAccess(req, admitted.host, admitted.verdict, snapshot);
-      if ('reply' in result)
-        return rawReply(client, result.reply.status, result.reply.headers, result.reply.body);
+      const result = await runAccess(req, address, admitted.host, admitted.verdict, snapshot);
+      access = result.kind;
+      if ('reply' in result) {
+        rawReply(client, result.reply.status, result.reply.headers, result.reply.body);
+        return log(result.reply.status, access);
+      }
       if (result.forward.assertion) extra = [...extra, ['gatehouse-jwt-assertion', result.forward.assertion]];
     }
+    if (client.destroyed) return;
     const origin = admitted.host.origin;
-    const port = Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80);
-    const upstream =
-      origin.protocol === 'https:'
-        ? tlsConnect({ host: origin.hostname, port, servername: origin.hostname })
-        : netConnect({ host: origin.hostname, port });
     const headers = upstreamHeaders(req, admitted.host.stripped, extra);
-    upstream.once(origin.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
-      const lines = [
-        `${req.method} ${req.url} HTTP/1.1`,
-        `connection: Upgrade`,
-        `upgrade: ${req.headers.upgrade ?? ''}`,
-      ];
-      for (const [name, value] of Object.entries(headers)) {
-        for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
-      }
-      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) upstream.write(head);
-      upstream.pipe(client).pipe(upstream);
+    headers.connection = 'Upgrade';
+    headers.upgrade = req.headers.upgrade ?? '';
+    const t0 = performance.now();
+    const upstream = (origin.protocol === 'https:' ? httpsRequest : httpRequest)({
+      host: origin.hostname.replace(/^\[(.*)\]$/, '$1'),
+      port: Number(origin.port) || (origin.protocol === 'https:' ? 443 : 80),
+      ...(origin.protocol === 'https:' ? { servername: origin.hostname } : {}),
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: false,
     });
-    const fail = () => {
-      if (client.writable && !upstream.bytesRead)
-        client.end('HTTP/1.1 502 Bad Gateway\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else client.destroy();
-      upstream.destroy();
-    };
-    upstream.on('error', fail);
-    client.on('error', () => upstream.destroy());
+    upstream.setTimeout(UPGRADE_ANSWER_TIMEOUT_MS, () =>
+      upstream.destroy(new Error('the origin did not answer')),
+    );
+    let answered = false;
+    const onClientClose = () => upstream.destroy();
+    client.once('close', onClientClose);
+
+    upstream.on('upgrade', (res: IncomingMessage, tunnel: Socket, tunnelHead: Buffer) => {
+      answered = true;
+      upstream.setTimeout(0);
+      tunnel.setTimeout(0);
+      if (client.destroyed) return tunnel.destroy();
+      const lines = [`HTTP/1.1 101 ${STATUS_CODES[101]}`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2)
+        lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      client.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (tunnelHead.length > 0) client.write(tunnelHead);
+      if (head.length > 0) tunnel.write(head);
+      tunnel.on('error', () => client.destroy());
+      tunnel.once('close', () => client.destroy());
+      client.once('close', () => tunnel.destroy());
+      tunnel.pipe(client).pipe(tunnel);
+      log(101, access, performance.now() - t0);
+    });
+
+    upstream.on('response', (res: IncomingMessage) => {
+      answered = true;
+      upstream.setTimeout(0);
+      relayResponse(req, client, res, () => {
+        log(res.statusCode ?? 0, access, performance.now() - t0);
+        client.off('close', onClientClose);
+        if (client.destroyed) return;
+        if (/\bclose\b/i.test(req.headers.connection ?? '')) return void client.end();
+        // Back to HTTP: what the client sent after the head is the next request.
+        client.off('error', onClientError);
+        if (head.length > 0) client.unshift(head);
+        httpConnection.call(server, client as TLSSocket);
+      });
+    });
+
+    upstream.on('error', (err: Error) => {
+      if (answered) return void client.destroy();
+      logger.warn(
+        { hostname: admitted.host.hostname, origin: origin.origin, err: err.message },
+        'origin upgrade failed',
+      );
+      if (client.destroyed) return;
+      const timeout = err.message === 'the origin did not answer';
+      const r = edgeError(
+        timeout ? 504 : 502,
+        timeout ? 'gateway_timeout' : 'bad_gateway',
+        timeout
+          ? 'Gateway Timeout: the origin did not answer in time'
+          : 'Bad Gateway: the origin could not be reached',
+        req.headers.accept,
+      );
+      rawReply(client, r.status, { 'content-type': r.contentType }, r.body);
+      log(r.status, access);
+    });
+    upstream.end();
+  }
+
+  /**
+   * Relays an origin's answer to an upgrade it did not accept as a normal HTTP/1.1 response on the
+   * raw client socket (node:http let go of it): hop-by-hop headers dropped, the body framed by
+   * its Content-Length or chunked. `done` runs once it is all written.
+   */
+  function relayResponse(req: IncomingMessage, client: Socket, res: IncomingMessage, done: () => void): void {
+    const status = res.statusCode ?? 502;
+    const out = responseHeaders(res.headers as Record<string, string | string[] | undefined>);
+    const noBody = req.method === 'HEAD' || status === 204 || status === 304;
+    const chunked = !noBody && out['content-length'] === undefined;
+    const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
+    for (const [name, value] of Object.entries(out))
+      for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);
+    if (chunked) lines.push('transfer-encoding: chunked');
+    client.write(`${lines.join('\r\n')}\r\n\r\n`);
+    res.on('data', (d: Buffer) => {
+      if (noBody || client.destroyed) return;
+      const ok = chunked
+        ? client.write(`${d.length.toString(16)}\r\n${d.toString('latin1')}\r\n`, 'latin1')
+        : client.write(d);
+      if (!ok) {
+        res.pause();
+        client.once('drain', () => res.resume());
+      }
+    });
+    res.on('error', () => client.destroy());
+    res.on('aborted', () => client.destroy());
+    res.on('end', () => {
+      if (chunked && !client.destroyed) client.write('0\r\n\r\n');
+      done();
+    });
   }
 
   return server;

@@ -1,0 +1,73 @@
+/**
+ * The request path the edge judges is the path the origin receives. Origins read paths in many
+ * ways (WHATWG `new URL(url, base)` takes `//x/admin` as host `x`, CGI decodes `%2F`, IIS accepts
+ * `\`, Java drops `;params` and resolves `..;`), so the edge normalises the one thing every
+ * reading agrees on and refuses every target whose reading differs between origins:
+ *
+ * - percent-encoded unreserved characters are decoded (`%61` → `a`, RFC 3986 §6.2.2.2) and the
+ *   other escapes upper-cased (`%c3%a9` → `%C3%A9`); that form is forwarded;
+ * - refused (400 `ambiguous_target`): empty segments (`//`), `.` and `..` segments (also with
+ *   `;params`, or encoded), encoded `/` or `\`, `\`, `#`, escapes of control characters, malformed
+ *   escapes or ones that are not UTF-8, and bytes outside visible ASCII anywhere in the target.
+ *
+ * The query is forwarded as sent (after the same byte check): no application is chosen by it.
+ */
+
+const HEX = /^[0-9A-Fa-f]{2}$/;
+
+const isUnreserved = (c: number) =>
+  (c >= 0x30 && c <= 0x39) ||
+  (c >= 0x41 && c <= 0x5a) ||
+  (c >= 0x61 && c <= 0x7a) ||
+  c === 0x2d ||
+  c === 0x2e ||
+  c === 0x5f ||
+  c === 0x7e;
+
+/** The normalised form of an origin-form target ("/path?query"), or undefined when ambiguous. */
+export function normaliseTarget(target: string): string | undefined {
+  if (target.charCodeAt(0) !== 0x2f) return undefined;
+  const q = target.indexOf('?');
+  const rawPath = q === -1 ? target : target.slice(0, q);
+  const query = q === -1 ? '' : target.slice(q);
+  // Visible ASCII only (node's parser already refuses spaces and most controls), no fragment.
+  for (let i = 0; i < target.length; i++) {
+    const c = target.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c === 0x23) return undefined;
+  }
+  let path = rawPath;
+  if (rawPath.includes('%')) {
+    path = '';
+    for (let i = 0; i < rawPath.length; i++) {
+      const ch = rawPath[i] as string;
+      if (ch !== '%') {
+        path += ch;
+        continue;
+      }
+      const hex = rawPath.slice(i + 1, i + 3);
+      if (!HEX.test(hex)) return undefined;
+      const byte = parseInt(hex, 16);
+      // Encoded separators and controls: origins disagree on whether they separate or end paths.
+      if (byte === 0x2f || byte === 0x5c || byte < 0x20 || byte === 0x7f) return undefined;
+      path += isUnreserved(byte) ? String.fromCharCode(byte) : `%${hex.toUpperCase()}`;
+      i += 2;
+    }
+    // An origin decoding leniently (overlong UTF-8 for '.', '/') must not read a different path.
+    try {
+      decodeURIComponent(path);
+    } catch {
+      return undefined;
+    }
+  }
+  if (path.includes('\\')) return undefined;
+  const segments = path.split('/');
+  for (let k = 1; k < segments.length; k++) {
+    const part = segments[k] as string;
+    const semi = part.indexOf(';');
+    const segment = semi === -1 ? part : part.slice(0, semi);
+    // An empty last segment is a trailing slash ("/a/"); anywhere else it is "//".
+    if ((segment === '' && (k < segments.length - 1 || semi !== -1)) || segment === '.' || segment === '..')
+      return undefined;
+  }
+  return path === rawPath ? target : path + query;
+}
