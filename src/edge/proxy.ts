@@ -45,6 +45,7 @@ export function upstreamHeaders(
     : undefined;
   const out: Record<string, string | string[]> = {};
   const inbound = req.headers;
+  let underscored: Set<string> | undefined; // normalised names of `_` headers already forwarded
   for (const name in inbound) {
     const value = inbound[name];
     if (value === undefined) continue;
@@ -54,9 +55,10 @@ export function upstreamHeaders(
       HOP_BY_HOP.has(normalised) ||
       isEdgeOwnedHeader(normalised, stripped) ||
       connectionTokens?.has(normalised) ||
-      (underscore && normalised in inbound)
+      (underscore && (normalised in inbound || underscored?.has(normalised)))
     )
       continue;
+    if (underscore) (underscored ??= new Set()).add(normalised);
     if (normalised === 'cookie' && typeof value === 'string') {
       const kept = stripEdgeCookies(value);
       if (kept !== undefined) out[name] = kept;

@@ -317,7 +317,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
         response: edgeError(
           400,
           'invalid_target',
-          'Bad Request: the request target must be a path (without empty, "." or ".." segments, ' +
+          'Bad Request: the request target must be a path (without empty, "." or ".." segments, ";", ' +
             'encoded "/" or "\\", control characters or a fragment), or an absolute URL naming this host',
           req.headers.accept,
         ),

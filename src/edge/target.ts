@@ -6,9 +6,10 @@
  *
  * - percent-encoded unreserved characters are decoded (`%61` → `a`, RFC 3986 §6.2.2.2) and the
  *   other escapes upper-cased (`%c3%a9` → `%C3%A9`); that form is forwarded;
- * - refused (400 `ambiguous_target`): empty segments (`//`), `.` and `..` segments (also with
- *   `;params`, or encoded), encoded `/` or `\`, `\`, `#`, escapes of control characters, malformed
- *   escapes or ones that are not UTF-8, and bytes outside visible ASCII anywhere in the target.
+ * - refused (400 `invalid_target`): empty segments (`//`), `.` and `..` segments (also encoded),
+ *   `;` (path parameters: Java origins drop them and resolve `..;`, others do not) raw or encoded,
+ *   encoded `/` or `\`, `\`, `#`, escapes of control characters, malformed escapes or ones that
+ *   are not UTF-8, and bytes outside visible ASCII anywhere in the target.
  *
  * The query is forwarded as sent (after the same byte check): no application is chosen by it.
  */
@@ -48,7 +49,7 @@ export function normaliseTarget(target: string): string | undefined {
       if (!HEX.test(hex)) return undefined;
       const byte = parseInt(hex, 16);
       // Encoded separators and controls: origins disagree on whether they separate or end paths.
-      if (byte === 0x2f || byte === 0x5c || byte < 0x20 || byte === 0x7f) return undefined;
+      if (byte === 0x2f || byte === 0x5c || byte === 0x3b || byte < 0x20 || byte === 0x7f) return undefined;
       path += isUnreserved(byte) ? String.fromCharCode(byte) : `%${hex.toUpperCase()}`;
       i += 2;
     }
@@ -59,15 +60,12 @@ export function normaliseTarget(target: string): string | undefined {
       return undefined;
     }
   }
-  if (path.includes('\\')) return undefined;
+  if (path.includes('\\') || path.includes(';')) return undefined;
   const segments = path.split('/');
   for (let k = 1; k < segments.length; k++) {
-    const part = segments[k] as string;
-    const semi = part.indexOf(';');
-    const segment = semi === -1 ? part : part.slice(0, semi);
+    const segment = segments[k] as string;
     // An empty last segment is a trailing slash ("/a/"); anywhere else it is "//".
-    if ((segment === '' && (k < segments.length - 1 || semi !== -1)) || segment === '.' || segment === '..')
-      return undefined;
+    if ((segment === '' && k < segments.length - 1) || segment === '.' || segment === '..') return undefined;
   }
   return path === rawPath ? target : path + query;
 }

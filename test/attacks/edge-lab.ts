@@ -61,6 +61,10 @@ export function wsReadFrame(buf: Buffer): string | undefined {
   return Buffer.from(masked ? body.map((b, i) => b ^ (mask[i % 4] as number)) : body).toString();
 }
 
+/** The size of the (complete, short) frame at the start of `buf`. */
+export const wsFrameSize = (buf: Buffer) =>
+  2 + (((buf[1] as number) & 0x80) !== 0 ? 4 : 0) + ((buf[1] as number) & 0x7f);
+
 /** Head and framed body lengths of the next complete request in `buf`, or undefined. */
 function nextRequest(buf: Buffer): { headEnd: number; end: number } | undefined {
   const headEnd = buf.indexOf('\r\n\r\n');
@@ -195,10 +199,10 @@ export async function startEdgeLab(opts: { workers?: number } = {}): Promise<Edg
     let buf = head;
     socket.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
-      const text = wsReadFrame(buf);
-      if (text === undefined) return;
-      buf = Buffer.alloc(0);
-      socket.write(wsFrame(`echo:${text}`, false));
+      for (let text = wsReadFrame(buf); text !== undefined; text = wsReadFrame(buf)) {
+        buf = buf.subarray(wsFrameSize(buf));
+        socket.write(wsFrame(`echo:${text}`, false));
+      }
     });
     socket.on('error', () => undefined);
   });

@@ -14,6 +14,7 @@ import {
   type OriginHit,
   startEdgeLab,
   wsFrame,
+  wsFrameSize,
   wsReadFrame,
 } from './edge-lab.js';
 
@@ -569,8 +570,7 @@ describe('attacks on the edge', () => {
         const onData = () => {
           const text = wsReadFrame(buf);
           if (text === undefined) return;
-          const len = 2 + ((buf[1] as number) & 0x7f);
-          buf = buf.subarray(len);
+          buf = buf.subarray(wsFrameSize(buf));
           socket.off('data', onData);
           resolve(text);
         };
