@@ -16,14 +16,8 @@
 
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
-const isUnreserved = (c: number) =>
-  (c >= 0x30 && c <= 0x39) ||
-  (c >= 0x41 && c <= 0x5a) ||
-  (c >= 0x61 && c <= 0x7a) ||
-  c === 0x2d ||
-  c === 0x2e ||
-  c === 0x5f ||
-  c === 0x7e;
+/** RFC 3986 unreserved characters: their escapes mean the character itself. */
+const UNRESERVED = /^[A-Za-z0-9._~-]$/;
 
 /** The normalised form of an origin-form target ("/path?query"), or undefined when ambiguous. */
 export function normaliseTarget(target: string): string | undefined {
@@ -50,7 +44,8 @@ export function normaliseTarget(target: string): string | undefined {
       const byte = parseInt(hex, 16);
       // Encoded separators and controls: origins disagree on whether they separate or end paths.
       if (byte === 0x2f || byte === 0x5c || byte === 0x3b || byte < 0x20 || byte === 0x7f) return undefined;
-      path += isUnreserved(byte) ? String.fromCharCode(byte) : `%${hex.toUpperCase()}`;
+      const decoded = String.fromCharCode(byte);
+      path += UNRESERVED.test(decoded) ? decoded : `%${hex.toUpperCase()}`;
       i += 2;
     }
     // An origin decoding leniently (overlong UTF-8 for '.', '/') must not read a different path.
