@@ -264,8 +264,9 @@ function idpFor(snapshot: AccessSnapshot, app: AppRuntime): IdpRuntime | undefin
 
 /**
  * A verified session token judged as a request of its own: the identity it records (e-mail,
- * groups, IdP), the service token that earned it while that token still exists unrotated, and
- * the connection's current certificate, IP and posture, against the app's current policies.
+ * groups, IdP), the service token that earned it while that token still exists unrotated (or
+ * one presented now), and the connection's current certificate, IP and posture, against the
+ * app's current policies.
  * 'allow', or why not (a deny reason). Everything comes from the snapshot: no I/O.
  */
 function judgeSession(
@@ -274,6 +275,7 @@ function judgeSession(
   policies: CompiledPolicies,
   claims: AccessTokenClaims,
   req: AccessRequest,
+  presented: { id: string } | undefined,
   nowMs: number,
 ): 'allow' | string {
   if (snapshot.revocations.revoked(app.id, claims)) return 'session_revoked';
@@ -286,7 +288,8 @@ function judgeSession(
     if (claims.email === undefined) return 'session_invalid';
     identity = { email: claims.email, groups: claims.groups ?? [] };
   }
-  let serviceToken: RequestFacts['serviceToken'];
+  // A service token sent with this request counts as well (deny policies see every fact).
+  let serviceToken: RequestFacts['serviceToken'] = presented ? { id: presented.id } : undefined;
   if (claims.service_token !== undefined) {
     const current = snapshot.serviceTokenIds.get(claims.service_token);
     // Deleted, expired or rotated since (the old secret may be what leaked): it no longer counts.
@@ -332,7 +335,8 @@ export async function decideAccess(
 
   // Every session is judged again, on the application's current policies: only the login is
   // skipped. A denied session does not end the search (a stale or planted cookie may come first).
-  let sessionDenied: string | undefined;
+  const serviceToken = presentedServiceToken(snapshot, req, now.getTime());
+  let sessionDenied = false;
   for (const token of readCookies(req.headers.cookie, SESSION_COOKIE_NAME)) {
     let claims: AccessTokenClaims;
     try {
@@ -349,20 +353,20 @@ export async function decideAccess(
       // Not valid here (expired, other app, other certificate, per-request…): as if absent.
       continue;
     }
-    const verdict = judgeSession(snapshot, app, app.policies, claims, req, now.getTime());
+    const verdict = judgeSession(snapshot, app, app.policies, claims, req, serviceToken, now.getTime());
     if (verdict === 'allow') return { kind: 'allow', assertion: token };
-    sessionDenied ??= verdict;
+    // A deny policy matching the session's identity sees a fact the request carries: it refuses.
+    // Any other refusal (revoked, no longer allowed…) only means the session does not count.
+    if (verdict === 'deny_policy') sessionDenied = true;
   }
+  if (sessionDenied) return { kind: 'deny', reason: 'deny_policy' };
 
-  const serviceToken = presentedServiceToken(snapshot, req, now.getTime());
   const facts: RequestFacts = {
     ip: req.ip,
     ...certificateFacts(req),
     ...(serviceToken ? { serviceToken: { id: serviceToken.id } } : {}),
   };
   const outcome = app.policies.evaluate(facts);
-  if (sessionDenied !== undefined && outcome.outcome !== 'allow' && outcome.outcome !== 'bypass')
-    return { kind: 'deny', reason: sessionDenied };
   switch (outcome.outcome) {
     case 'bypass':
       return { kind: 'bypass' };
