@@ -15,7 +15,8 @@ import { Client } from 'undici';
 import { keysFromRows } from '../../src/access/index.js';
 import { KeySet, signAccessToken } from '../../src/access/tokens/index.js';
 import { withDataDir } from '../../src/cli/context.js';
-import { adminApi, edgeCurl, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { startDeviceOrg } from '../helpers/device-org.js';
+import { adminApi, edgeCurl, type RunningServer } from '../helpers/gatehouse.js';
 import { makeCsr } from '../helpers/openssl.js';
 
 const ORG_CA_ID = '00000000-0000-4000-8000-000000000001';
@@ -47,6 +48,8 @@ describe('session attacks', () => {
   let laptop: Cert;
   let phone: Cert;
   let tablet: Cert;
+  /** The registered device's certificate (`id` unused). */
+  let device: Cert;
   let stSvc: { id: string; client_id: string; client_secret: string };
   let stOnce: { id: string; client_id: string; client_secret: string };
   const api = adminApi(
@@ -80,13 +83,13 @@ describe('session attacks', () => {
   }
 
   /** Polls `probe` until it returns true (a change reached every worker), bounded. */
-  async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
+  async function eventually(what: string, probe: () => Promise<boolean>, ms = PROPAGATION_MS): Promise<void> {
     const started = Date.now();
-    while (Date.now() - started < PROPAGATION_MS) {
+    while (Date.now() - started < ms) {
       if (await probe()) return;
       await new Promise((r) => setTimeout(r, 100));
     }
-    assert.fail(`${what}: not seen within ${PROPAGATION_MS} ms`);
+    assert.fail(`${what}: not seen within ${ms} ms`);
   }
 
   /** A replay must be refused and must not reach the origin. */
@@ -143,14 +146,28 @@ describe('session attacks', () => {
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
     const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
 
-    const init = await gatehouse(['init', '--data-dir', dataDir, '--org', 'Session Attacks', '--json']);
-    const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
-    token = out.admin_token;
-    rootPem = out.root_ca_pem;
-    rootPath = join(dir, 'root.pem');
-    writeFileSync(rootPath, rootPem);
-    server = await startServer(['--data-dir', dataDir, '--workers', '2']);
+    // An org with one device registered by the real agent, behind a two-worker edge.
+    let stateDir: string;
+    ({
+      server,
+      adminToken: token,
+      rootPem,
+      rootPath,
+      stateDir,
+    } = await startDeviceOrg(dir, 'Session Attacks', 'SA-1', ['--workers', '2']));
     edgePort = Number(new URL(server.edgeUrl).port);
+    const state = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as {
+      key_reference: { file: string };
+    };
+    const devicePem = readFileSync(join(stateDir, 'cert.pem'), 'utf8');
+    device = {
+      id: '',
+      certPath: join(stateDir, 'cert.pem'),
+      keyPath: join(stateDir, state.key_reference.file),
+      cert: devicePem,
+      key: '',
+      sha256: createHash('sha256').update(new X509Certificate(devicePem).raw).digest('hex'),
+    };
 
     laptop = await issueCert('laptop');
     phone = await issueCert('phone');
@@ -186,12 +203,6 @@ describe('session attacks', () => {
       domain: `${HOST}/other`,
       session_duration: '24h',
       policies: [cert],
-    });
-    await createApp('net', {
-      name: 'Net',
-      domain: `${HOST}/net`,
-      session_duration: '24h',
-      policies: [{ name: 'all', decision: 'non_identity', include: [{ everyone: {} }] }],
     });
     await createApp('ip', {
       name: 'Loopback only',
@@ -230,11 +241,26 @@ describe('session attacks', () => {
         },
       ],
     });
-    await eventually('the edge knows the applications', async () =>
-      curl('/').then(
-        (r) => r.status === 403,
-        () => false,
-      ),
+    await createApp('net', {
+      name: 'Net',
+      domain: `${HOST}/net`,
+      session_duration: '24h',
+      policies: [{ name: 'all', decision: 'non_identity', include: [{ everyone: {} }] }],
+    });
+    // The last application created answers 200 on every worker (fresh connections): all are loaded.
+    await eventually(
+      'the edge knows the applications',
+      async () => {
+        for (let i = 0; i < 6; i++) {
+          const ok = await curl('/net/probe').then(
+            (r) => r.status === 200,
+            () => false,
+          );
+          if (!ok) return false;
+        }
+        return true;
+      },
+      15_000,
     );
   });
 
@@ -471,6 +497,39 @@ describe('session attacks', () => {
       (await api<unknown[]>('GET', '/api/v1/access/sessions/revocations')).json.result.length,
       before,
     );
+  });
+
+  test('revocation by device and by registration: sessions bound to its certificate', async () => {
+    const devices = await api<{ id: string; registrations: { id: string }[] }[]>('GET', '/api/v1/devices');
+    assert.equal(devices.status, 200);
+    assert.equal(devices.json.result.length, 1);
+    const [{ id: deviceId, registrations }] = devices.json.result as [
+      { id: string; registrations: { id: string }[] },
+    ];
+    const cookie = await session('/forge/d', withCert(device));
+    const tabletCookie = await session('/forge/t', withCert(tablet));
+    const kept = await curl('/forge/d', [...withCert(device), ...withCookie(cookie)]);
+    assert.equal(sessionOf(kept.head), undefined, 'the session is used as is');
+
+    const revoked = await api<{ certificates: string[] }>('POST', '/api/v1/access/sessions/revocations', {
+      device_id: deviceId,
+    });
+    assert.equal(revoked.status, 201, JSON.stringify(revoked.json));
+    assert.deepEqual(revoked.json.result.certificates, [device.sha256], "the device's certificate");
+    await eventually('the device revocation', async () => {
+      const r = await curl('/forge/d', [...withCert(device), ...withCookie(cookie)]);
+      return r.status === 200 && sessionOf(r.head) !== undefined;
+    });
+    assert.notEqual(lastAssertion(), cookie);
+    await assertRefused('/forge/d', withCookie(cookie), 'the revoked device session without its certificate');
+    const other = await curl('/forge/t', [...withCert(tablet), ...withCookie(tabletCookie)]);
+    assert.equal(sessionOf(other.head), undefined, "another device's session is untouched");
+
+    const byReg = await api<{ certificates: string[] }>('POST', '/api/v1/access/sessions/revocations', {
+      registration_id: registrations[0]?.id,
+    });
+    assert.equal(byReg.status, 201, JSON.stringify(byReg.json));
+    assert.deepEqual(byReg.json.result.certificates, [device.sha256]);
   });
 
   test('forged tokens: tampered, alg none, foreign key, expired, without a session id, another application', async () => {
