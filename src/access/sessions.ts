@@ -2,7 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { SessionRevocation } from '../store/index.js';
 import { DEFAULT_CLOCK_TOLERANCE_MS } from './tokens/index.js';
 import type { AccessTokenClaims } from './tokens/index.js';
-import { MAX_SESSION_DURATION_MS } from './policy/index.js';
+import { MAX_SESSION_DURATION_MS, UUID_PATTERN } from './policy/index.js';
 
 /**
  * Admin revocations of Access sessions, as the edge holds them: pure and in memory. A revocation
@@ -84,7 +84,7 @@ export class SessionRevocations {
 /** `POST /access/sessions/revocations`: the selectors are ANDed; at least one is needed. */
 export const SessionRevocationInput = Type.Object(
   {
-    app_id: Type.Optional(Type.String({ format: 'uuid', description: "this application's sessions" })),
+    app_id: Type.Optional(Type.String({ pattern: UUID_PATTERN, description: "this application's sessions" })),
     user: Type.Optional(
       Type.String({
         minLength: 1,
@@ -95,10 +95,10 @@ export const SessionRevocationInput = Type.Object(
       }),
     ),
     device_id: Type.Optional(
-      Type.String({ format: 'uuid', description: "sessions bound to the device's certificates" }),
+      Type.String({ pattern: UUID_PATTERN, description: "sessions bound to the device's certificates" }),
     ),
     registration_id: Type.Optional(
-      Type.String({ format: 'uuid', description: "sessions bound to the registration's certificate" }),
+      Type.String({ pattern: UUID_PATTERN, description: "sessions bound to the registration's certificate" }),
     ),
     certificate_sha256: Type.Optional(
       Type.String({
@@ -110,3 +110,14 @@ export const SessionRevocationInput = Type.Object(
   { additionalProperties: false, minProperties: 1, $id: 'SessionRevocationInput' },
 );
 export type SessionRevocationInput = Static<typeof SessionRevocationInput>;
+
+/** A revocation as the API and the CLI show it. */
+export const sessionRevocationView = (r: SessionRevocation) => ({
+  id: r.id,
+  app_id: r.app_id,
+  user: r.principal,
+  device_id: r.device_id,
+  registration_id: r.registration_id,
+  certificates: r.certificates === null ? null : (JSON.parse(r.certificates) as string[]),
+  revoked_at: r.revoked_at,
+});

@@ -16,7 +16,7 @@ import { keysFromRows } from '../../src/access/index.js';
 import { KeySet, signAccessToken } from '../../src/access/tokens/index.js';
 import { withDataDir } from '../../src/cli/context.js';
 import { startDeviceOrg } from '../helpers/device-org.js';
-import { adminApi, edgeCurl, type RunningServer } from '../helpers/gatehouse.js';
+import { adminApi, edgeCurl, gatehouse, type RunningServer } from '../helpers/gatehouse.js';
 import { makeCsr } from '../helpers/openssl.js';
 
 const ORG_CA_ID = '00000000-0000-4000-8000-000000000001';
@@ -525,11 +525,21 @@ describe('session attacks', () => {
     const other = await curl('/forge/t', [...withCert(tablet), ...withCookie(tabletCookie)]);
     assert.equal(sessionOf(other.head), undefined, "another device's session is untouched");
 
-    const byReg = await api<{ certificates: string[] }>('POST', '/api/v1/access/sessions/revocations', {
-      registration_id: registrations[0]?.id,
-    });
-    assert.equal(byReg.status, 201, JSON.stringify(byReg.json));
-    assert.deepEqual(byReg.json.result.certificates, [device.sha256]);
+    // The CLI, on the data directory: the same service, the same schema.
+    const cli = await gatehouse([
+      'sessions',
+      'revoke',
+      '--data-dir',
+      dataDir,
+      '--registration',
+      registrations[0]?.id as string,
+      '--json',
+    ]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual((JSON.parse(cli.stdout) as { certificates: string[] }).certificates, [device.sha256]);
+    const bad = await gatehouse(['sessions', 'revoke', '--data-dir', dataDir, '--app', 'nope', '--json']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stdout + bad.stderr, /invalid_request/);
   });
 
   test('forged tokens: tampered, alg none, foreign key, expired, without a session id, another application', async () => {

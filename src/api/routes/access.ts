@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AccessAppInput, IdentityProviderInput, Policy, SessionRevocationInput } from '../../access/index.js';
-import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../../store/index.js';
+import {
+  AccessAppInput,
+  IdentityProviderInput,
+  Policy,
+  SessionRevocationInput,
+  sessionRevocationView as revocationView,
+} from '../../access/index.js';
+import type { AccessApp, IdentityProvider, ServiceToken } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
 
@@ -103,16 +109,6 @@ const RevocationView = Type.Object(
   },
   { $id: 'SessionRevocation' },
 );
-const revocationView = (r: SessionRevocation) => ({
-  id: r.id,
-  app_id: r.app_id,
-  user: r.principal,
-  device_id: r.device_id,
-  registration_id: r.registration_id,
-  certificates: r.certificates === null ? null : (JSON.parse(r.certificates) as string[]),
-  revoked_at: r.revoked_at,
-});
-
 export const accessRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { access }) => {
   const apps = ['Access applications'];
   app.post(
