@@ -190,42 +190,18 @@ describe('session attacks', () => {
       client_auth: { mode: 'report', mtls_certificate_ids: [ORG_CA_ID] },
     });
     assert.equal(host.status, 201, JSON.stringify(host.json));
-    const cert = { name: 'devices', decision: 'non_identity', include: [{ certificate: {} }] };
-    await createApp('root', { name: 'Root', domain: HOST, session_duration: '24h', policies: [cert] });
-    await createApp('forge', {
-      name: 'Forge',
-      domain: `${HOST}/forge`,
-      session_duration: '24h',
-      policies: [cert],
-    });
-    await createApp('other', {
-      name: 'Other',
-      domain: `${HOST}/other`,
-      session_duration: '24h',
-      policies: [cert],
-    });
-    await createApp('ip', {
-      name: 'Loopback only',
-      domain: `${HOST}/ip`,
-      session_duration: '24h',
-      policies: [{ name: 'lo', decision: 'non_identity', include: [{ ip: { ip: '127.0.0.1/32' } }] }],
-    });
-    await createApp('svc', {
-      name: 'Service',
-      domain: `${HOST}/svc`,
-      session_duration: '24h',
-      policies: [
-        { name: 'ci', decision: 'non_identity', include: [{ service_token: { token_id: stSvc.id } }] },
-      ],
-    });
-    await createApp('once', {
-      name: 'Per request',
-      domain: `${HOST}/once`,
-      session_duration: '0s',
-      policies: [
-        { name: 'ci', decision: 'non_identity', include: [{ service_token: { token_id: stOnce.id } }] },
-      ],
-    });
+    // One non_identity policy per application, at `/${key}` (the root app: `/`).
+    const app = (key: string, duration: string, include: unknown[]) =>
+      createApp(key, {
+        name: key,
+        domain: key === 'root' ? HOST : `${HOST}/${key}`,
+        session_duration: duration,
+        policies: [{ name: key, decision: 'non_identity', include }],
+      });
+    for (const key of ['root', 'forge', 'other']) await app(key, '24h', [{ certificate: {} }]);
+    await app('ip', '24h', [{ ip: { ip: '127.0.0.1/32' } }]);
+    await app('svc', '24h', [{ service_token: { token_id: stSvc.id } }]);
+    await app('once', '0s', [{ service_token: { token_id: stOnce.id } }]);
     // Posture as an alternative and as an exclusion: a device failing that rule still qualifies.
     const rule = '5a0c3c9e-7f6b-4a57-9a3e-0f0b8d7c6e51';
     await createApp('alt', {
@@ -241,12 +217,7 @@ describe('session attacks', () => {
         },
       ],
     });
-    await createApp('net', {
-      name: 'Net',
-      domain: `${HOST}/net`,
-      session_duration: '24h',
-      policies: [{ name: 'all', decision: 'non_identity', include: [{ everyone: {} }] }],
-    });
+    await app('net', '24h', [{ everyone: {} }]);
     // The last application created answers 200 on every worker (fresh connections): all are loaded.
     await eventually(
       'the edge knows the applications',
