@@ -22,6 +22,7 @@ export {
   decideAccess,
   JWKS_PATH,
 } from './runtime.js';
+export { REVOCATION_HORIZON_MS, SessionRevocationInput, sessionRevocationView } from './sessions.js';
 export { ASSERTION_HEADER, jwks, readCookies } from './tokens/index.js';
 export {
   ADMIN_CALLBACK_PATH,

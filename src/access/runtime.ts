@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AccessApp, IdentityProvider, ServiceToken } from '../store/index.js';
+import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../store/index.js';
 import {
   completeLogin,
   discover,
@@ -19,7 +19,9 @@ import {
   type RequestFacts,
   sessionDurationMsFor,
 } from './policy/index.js';
+import { SessionRevocations } from './sessions.js';
 import {
+  type AccessTokenClaims,
   type AccessTokenInput,
   type Jwks,
   jwks,
@@ -70,6 +72,9 @@ export interface AccessSnapshot {
   keys: KeySet;
   jwks: Jwks;
   serviceTokens: ReadonlyMap<string, { id: string; hash: Buffer; expiresAtMs: number }>;
+  /** Service token id → when it stops counting for a session: expiry, and its last rotation. */
+  serviceTokenIds: ReadonlyMap<string, { expiresAtMs: number; rotatedAtMs: number }>;
+  revocations: SessionRevocations;
   idps: ReadonlyMap<string, IdpRuntime>;
   loginStateKey: Buffer;
 }
@@ -80,6 +85,7 @@ export function compileAccess(input: {
   serviceTokens: ServiceToken[];
   signingKeys: SigningKey[];
   idps: IdentityProvider[];
+  sessionRevocations: SessionRevocation[];
   openSecret: (sealed: string, aad: string) => string;
   loginStateKey: Buffer;
   now: Date;
@@ -104,9 +110,18 @@ export function compileAccess(input: {
       allowedIdps: JSON.parse(row.allowed_idps) as string[],
     };
   });
+  const expiresAtMs = (t: ServiceToken) =>
+    t.expires_at ? Date.parse(t.expires_at) : Number.POSITIVE_INFINITY;
   return {
     issuer: input.issuer,
     apps: new AppIndex(apps),
+    serviceTokenIds: new Map(
+      input.serviceTokens.map((t) => [
+        t.id,
+        { expiresAtMs: expiresAtMs(t), rotatedAtMs: t.rotated_at ? Date.parse(t.rotated_at) : 0 },
+      ]),
+    ),
+    revocations: new SessionRevocations(input.sessionRevocations, input.now.getTime()),
     keys: KeySet.from(input.signingKeys),
     jwks: jwks(input.signingKeys, input.now),
     serviceTokens: new Map(
@@ -115,7 +130,7 @@ export function compileAccess(input: {
         {
           id: t.id,
           hash: Buffer.from(t.secret_hash, 'hex'),
-          expiresAtMs: t.expires_at ? Date.parse(t.expires_at) : Number.POSITIVE_INFINITY,
+          expiresAtMs: expiresAtMs(t),
         },
       ]),
     ),
@@ -224,6 +239,8 @@ function issue(
     aud: grant.app.aud,
     identity_nonce: randomBytes(16).toString('base64url'),
     ...(req.certificate ? { cnf: { 'x5t#S256': x5tS256(req.certificate.der) } } : {}),
+    // Only a session token carries a session id: a per-request assertion is never taken back.
+    ...(sessionMs === 0 ? {} : { sid: randomBytes(16).toString('base64url') }),
   };
   // "0s": a token for this one request, never a cookie, so every request needs a new handshake.
   const lifetimeMs = sessionMs === 0 ? SINGLE_REQUEST_TOKEN_LIFETIME_MS : sessionMs;
@@ -246,10 +263,61 @@ function idpFor(snapshot: AccessSnapshot, app: AppRuntime): IdpRuntime | undefin
 }
 
 /**
- * Decides a request on an Access application: a valid session cookie (bound to the same
- * certificate when the policies need one) passes without re-evaluating identity; otherwise the
- * policies decide with the certificate, a service token and the client IP, and a login is
- * started when only an identity is missing.
+ * A verified session token judged as a request of its own: the identity it records (e-mail,
+ * groups, IdP), the service token that earned it while that token still exists unrotated (or
+ * one presented now), and the connection's current certificate, IP and posture, against the
+ * app's current policies.
+ * 'allow', or why not (a deny reason). Everything comes from the snapshot: no I/O.
+ */
+function judgeSession(
+  snapshot: AccessSnapshot,
+  app: AppRuntime,
+  policies: CompiledPolicies,
+  claims: AccessTokenClaims,
+  req: AccessRequest,
+  presented: { id: string } | undefined,
+  nowMs: number,
+): 'allow' | string {
+  if (snapshot.revocations.revoked(app.id, claims)) return 'session_revoked';
+  let identity: RequestFacts['identity'];
+  if (claims.idp !== undefined) {
+    // A login session: its IdP must still exist and still be one the app accepts.
+    if (!snapshot.idps.has(claims.idp)) return 'identity_provider_removed';
+    if (app.allowedIdps.length > 0 && !app.allowedIdps.includes(claims.idp))
+      return 'identity_provider_not_allowed';
+    if (claims.email === undefined) return 'session_invalid';
+    identity = { email: claims.email, groups: claims.groups ?? [] };
+  }
+  // A service token sent with this request counts as well (deny policies see every fact).
+  let serviceToken: RequestFacts['serviceToken'] = presented ? { id: presented.id } : undefined;
+  if (claims.service_token !== undefined) {
+    const current = snapshot.serviceTokenIds.get(claims.service_token);
+    // Deleted, expired or rotated since (the old secret may be what leaked): it no longer counts.
+    if (current && current.expiresAtMs > nowMs && claims.iat * 1000 >= current.rotatedAtMs)
+      serviceToken = { id: claims.service_token };
+  }
+  const outcome = policies.evaluate({
+    ip: req.ip,
+    ...certificateFacts(req),
+    ...(identity ? { identity } : {}),
+    ...(serviceToken ? { serviceToken } : {}),
+  });
+  switch (outcome.outcome) {
+    case 'allow':
+    case 'bypass':
+      return 'allow';
+    case 'deny':
+      return outcome.reason;
+    case 'login_required':
+      return 'login_required';
+  }
+}
+
+/**
+ * Decides a request on an Access application: a session cookie (bound to the same certificate
+ * when the policies need one, not revoked) passes when the current policies allow the identity it
+ * records with the request's current facts; otherwise the policies decide with the certificate, a
+ * service token and the client IP, and a login is started when only an identity is missing.
  */
 export async function decideAccess(
   snapshot: AccessSnapshot,
@@ -265,29 +333,34 @@ export async function decideAccess(
   if (!app) return { kind: 'none' };
   if (!app.policies) return { kind: 'deny', reason: 'policies_invalid' };
 
+  // Every session is judged again, on the application's current policies: only the login is
+  // skipped. A denied session does not end the search (a stale or planted cookie may come first).
+  const serviceToken = presentedServiceToken(snapshot, req, now.getTime());
+  let sessionDenied = false;
   for (const token of readCookies(req.headers.cookie, SESSION_COOKIE_NAME)) {
+    let claims: AccessTokenClaims;
     try {
-      const claims = verifyAccessToken(token, {
+      claims = verifyAccessToken(token, {
         keys: snapshot.keys,
         issuer: snapshot.issuer,
         audience: app.aud,
         now,
         certificateSha256: req.certificate ? x5tS256(req.certificate.der) : null,
         requireCertificateBinding: app.needsCertificate,
+        requireSession: true,
       });
-      // A session granted on device posture lasts only while that posture still passes, and it
-      // must meet the posture the app requires now: a token from before a rule was added to the
-      // app lists none, and would otherwise pass without it.
-      const passing = new Set(passingFor(app, req));
-      if (!(claims.device_posture ?? []).every((id) => passing.has(id))) continue;
-      if (!app.postureIds.every((id) => passing.has(id))) continue;
-      return { kind: 'allow', assertion: token };
     } catch {
-      // Not valid here (expired, other app, other certificate…): decide as if it were absent.
+      // Not valid here (expired, other app, other certificate, per-request…): as if absent.
+      continue;
     }
+    const verdict = judgeSession(snapshot, app, app.policies, claims, req, serviceToken, now.getTime());
+    if (verdict === 'allow') return { kind: 'allow', assertion: token };
+    // A deny policy matching the session's identity sees a fact the request carries: it refuses.
+    // Any other refusal (revoked, no longer allowed…) only means the session does not count.
+    if (verdict === 'deny_policy') sessionDenied = true;
   }
+  if (sessionDenied) return { kind: 'deny', reason: 'deny_policy' };
 
-  const serviceToken = presentedServiceToken(snapshot, req, now.getTime());
   const facts: RequestFacts = {
     ip: req.ip,
     ...certificateFacts(req),
@@ -310,7 +383,7 @@ export async function decideAccess(
             claims: {
               sub: serviceToken ? serviceToken.clientId : (req.certificate?.sha256 ?? ''),
               ...(serviceToken
-                ? { common_name: serviceToken.clientId }
+                ? { common_name: serviceToken.clientId, service_token: serviceToken.id }
                 : req.certificate?.commonName
                   ? { common_name: req.certificate.commonName }
                   : {}),
@@ -386,7 +459,7 @@ async function completeCallback(
     {
       app,
       policy: outcome.outcome === 'allow' ? outcome.policy : undefined,
-      claims: { sub: identity.subject, email: identity.email },
+      claims: { sub: identity.subject, email: identity.email, idp: idp.id, groups: [...identity.groups] },
     },
     req,
     now,

@@ -1,9 +1,10 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { type Actor, appendAudit, type Authority } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
-import type { AccessApp, IdentityProvider, ServiceToken } from '../store/index.js';
+import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../store/index.js';
 import { parseIdentityProviderInput } from './oidc/index.js';
 import { MAX_SESSION_DURATION_MS, parseDuration, validateAccessApp } from './policy/index.js';
+import { REVOCATION_HORIZON_MS, type SessionRevocationInput } from './sessions.js';
 import { rotateKeysIn } from './signing-keys.js';
 
 /** Service tokens live longer than sessions: up to five years. */
@@ -200,6 +201,89 @@ export class AccessService {
         null,
       );
     });
+  }
+
+  // ---- sessions ----
+
+  /**
+   * Revokes every session issued until now that matches all the given selectors. A device or
+   * registration is resolved to its certificates now: a session issued later is not revoked
+   * anyway, so the ones it could bind to are exactly these. Reaches edges with the next snapshot.
+   */
+  async revokeSessions(input: SessionRevocationInput, actor: Actor): Promise<SessionRevocation> {
+    const deviceSelectors = [input.device_id, input.registration_id, input.certificate_sha256].filter(
+      (v) => v !== undefined,
+    );
+    if (deviceSelectors.length === 0 && input.app_id === undefined && input.user === undefined)
+      throw badRequest(
+        'no_selector',
+        'name an app_id, a user, a device_id, a registration_id or a certificate_sha256',
+      );
+    if (deviceSelectors.length > 1)
+      throw badRequest(
+        'conflicting_selectors',
+        'give at most one of device_id, registration_id and certificate_sha256',
+      );
+    if (input.app_id !== undefined && !(await this.store.accessApps.get(input.app_id)))
+      throw badRequest('unknown_application', `app_id: ${input.app_id} is not an access application`);
+    let certificates: string[] | undefined;
+    if (input.certificate_sha256 !== undefined) certificates = [input.certificate_sha256.toLowerCase()];
+    if (input.device_id !== undefined) {
+      if (!(await this.store.devices.get(input.device_id)))
+        throw badRequest('unknown_device', `device_id: ${input.device_id} is not a device`);
+      const registrations = (await this.store.registrations.all()).filter(
+        (r) => r.device_id === input.device_id,
+      );
+      certificates = await this.#certificatesOf(registrations);
+    }
+    if (input.registration_id !== undefined) {
+      const registration = await this.store.registrations.get(input.registration_id);
+      if (!registration)
+        throw badRequest(
+          'unknown_registration',
+          `registration_id: ${input.registration_id} is not a registration`,
+        );
+      certificates = await this.#certificatesOf([registration]);
+    }
+    const row: SessionRevocation = {
+      id: randomUUID(),
+      app_id: input.app_id ?? null,
+      principal: input.user ?? null,
+      device_id: input.device_id ?? null,
+      registration_id: input.registration_id ?? null,
+      certificates: certificates === undefined ? null : JSON.stringify(certificates),
+      revoked_at: this.authority.now().toISOString(),
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.sessionRevocations.insert(row);
+      await tx.configVersion.bump();
+      await this.#audit(tx, actor, 'session.revoke', row.id, null, {
+        app_id: row.app_id,
+        user: row.principal,
+        device_id: row.device_id,
+        registration_id: row.registration_id,
+        certificates: certificates ?? null,
+      });
+    });
+    return row;
+  }
+
+  /** Revocations that can still match an unexpired session, newest first. */
+  listSessionRevocations(): Promise<SessionRevocation[]> {
+    const since = new Date(this.authority.now().getTime() - REVOCATION_HORIZON_MS).toISOString();
+    return this.store.sessionRevocations.since(since);
+  }
+
+  async #certificatesOf(
+    registrations: readonly { certificate_id: string | null; certificate_fingerprint: string | null }[],
+  ): Promise<string[]> {
+    const out = new Set<string>();
+    for (const r of registrations) {
+      if (r.certificate_fingerprint) out.add(r.certificate_fingerprint.toLowerCase());
+      const cert = r.certificate_id ? await this.store.clientCertificates.get(r.certificate_id) : undefined;
+      if (cert) out.add(cert.fingerprint_sha256.toLowerCase());
+    }
+    return [...out];
   }
 
   // ---- identity providers ----

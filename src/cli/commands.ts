@@ -16,6 +16,7 @@ import { issueBatch } from './batch.js';
 import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
 import { registerDeviceCommands } from './device.js';
 import { registerPostureCommands } from './posture.js';
+import { registerSessionCommands } from './sessions.js';
 import { runInit } from './init.js';
 import { printJson, printTable } from './output.js';
 import { startCertificateRenewal } from './renewal.js';
@@ -503,5 +504,6 @@ export function buildProgram(): Command {
 
   registerDeviceCommands(program);
   registerPostureCommands(program);
+  registerSessionCommands(program);
   return program;
 }

@@ -1,4 +1,4 @@
-import { compileAccess, keysFromRows } from '../access/index.js';
+import { compileAccess, keysFromRows, REVOCATION_HORIZON_MS } from '../access/index.js';
 import type { Authority } from '../authority/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Store } from '../store/index.js';
@@ -24,7 +24,10 @@ export async function loadSnapshot(store: Store, authority: Authority): Promise<
       store.identityProviders.all(),
     ]);
   const now = authority.now();
-  const caIdsByHostname = await store.hostnames.caIds();
+  const [caIdsByHostname, sessionRevocations] = await Promise.all([
+    store.hostnames.caIds(),
+    store.sessionRevocations.since(new Date(now.getTime() - REVOCATION_HORIZON_MS).toISOString()),
+  ]);
   return compileSnapshot({
     version,
     hostnames,
@@ -40,6 +43,7 @@ export async function loadSnapshot(store: Store, authority: Authority): Promise<
       serviceTokens,
       signingKeys: keysFromRows(signingKeys, authority),
       idps,
+      sessionRevocations,
       openSecret: (sealed, aad) => authority.openKey(sealed, aad),
       loginStateKey: authority.derivedKey('oidc-login-state'),
       now,

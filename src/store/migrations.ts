@@ -386,6 +386,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.insertInto('posture_version').values({ id: 1, version: 1 }).execute();
       },
     },
+    '0007_session_revocations': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        // Admin revocations of Access sessions, compiled into every edge's snapshot.
+        await db.schema
+          .createTable('session_revocations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('app_id', 'text')
+          .addColumn('principal', 'text')
+          .addColumn('device_id', 'text')
+          .addColumn('registration_id', 'text')
+          .addColumn('certificates', 'text')
+          .addColumn('revoked_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('session_revocations_at')
+          .on('session_revocations')
+          .column('revoked_at')
+          .execute();
+      },
+    },
   };
 }
 

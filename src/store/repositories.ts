@@ -27,6 +27,7 @@ import type {
   PostureResultRow,
   PostureRuleRow,
   PostureStatusRow,
+  SessionRevocation,
 } from './schema.js';
 
 export interface Page {
@@ -870,6 +871,24 @@ export class AuditLog {
   }
 }
 
+export class SessionRevocations {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(row: SessionRevocation): Promise<void> {
+    await this.db.insertInto('session_revocations').values(row).execute();
+  }
+
+  /** Revocations at or after `since` (older ones can match no unexpired session), newest first. */
+  async since(since: string): Promise<SessionRevocation[]> {
+    return this.db
+      .selectFrom('session_revocations')
+      .selectAll()
+      .where('revoked_at', '>=', since)
+      .orderBy('revoked_at', 'desc')
+      .execute();
+  }
+}
+
 export class Repositories {
   readonly organizations: Organizations;
   readonly authorities: CertificateAuthorities;
@@ -894,6 +913,7 @@ export class Repositories {
   readonly postureResults: PostureResults;
   readonly postureNonces: PostureNonces;
   readonly postureVersion: ConfigVersion;
+  readonly sessionRevocations: SessionRevocations;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -919,5 +939,6 @@ export class Repositories {
     this.postureResults = new PostureResults(db);
     this.postureNonces = new PostureNonces(db);
     this.postureVersion = new ConfigVersion(db, 'posture_version');
+    this.sessionRevocations = new SessionRevocations(db);
   }
 }

@@ -29,6 +29,7 @@ export interface Database {
   posture_status: PostureStatusTable;
   posture_nonces: PostureNonceTable;
   posture_version: ConfigVersionTable;
+  session_revocations: SessionRevocationTable;
 }
 
 export interface OrganizationTable {
@@ -351,3 +352,20 @@ export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;
 export type NewPostureResult = Insertable<PostureResultTable>;
 export type PostureStatusRow = Selectable<PostureStatusTable>;
+export type SessionRevocation = Selectable<SessionRevocationTable>;
+
+/**
+ * Sessions revoked by an admin: every session token issued at or before `revoked_at` that
+ * matches all the selectors set here is refused by the edge. Selectors left null match anything.
+ */
+export interface SessionRevocationTable {
+  id: string;
+  app_id: string | null;
+  /** An e-mail address (compared case-insensitively) or an IdP subject / service token client id. */
+  principal: string | null;
+  device_id: string | null;
+  registration_id: string | null;
+  /** JSON array of SHA-256 (hex) certificate fingerprints; null when no device selector is set. */
+  certificates: string | null;
+  revoked_at: string;
+}

@@ -30,6 +30,8 @@ describe('access applications at the edge', () => {
   let op: TestOidcProvider;
   const seen: { url: string; headers: IncomingHttpHeaders }[] = [];
   const auds: Record<string, string> = {};
+  const appIds: Record<string, string> = {};
+  const appBodies: Record<string, Record<string, unknown>> = {};
   let laptop: { certPath: string; keyPath: string; cert: string; key: string };
   let serviceToken: { id: string; client_id: string; client_secret: string };
   const api = adminApi(
@@ -217,9 +219,11 @@ describe('access applications at the edge', () => {
       ],
     ];
     for (const [key, body] of apps) {
-      const r = await api<{ aud: string }>('POST', '/api/v1/access/apps', body);
+      const r = await api<{ aud: string; id: string }>('POST', '/api/v1/access/apps', body);
       assert.equal(r.status, 201, JSON.stringify(r.json));
       auds[key] = r.json.result.aud;
+      appIds[key] = r.json.result.id;
+      appBodies[key] = body as Record<string, unknown>;
     }
     // Changes reach the edge within a second.
     const started = Date.now();
@@ -412,6 +416,44 @@ describe('access applications at the edge', () => {
     const json = await curl('/admin/settings', [...withCert(), '-H', 'accept: application/json']);
     assert.equal(json.status, 401);
     await dispatcher.close();
+  });
+
+  test('a login session records its identity and is judged again: a deny rule on the e-mail refuses it', async () => {
+    const lookup = (_host: string, opts: { all?: boolean }, cb: (...args: unknown[]) => void) =>
+      opts?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
+    const dispatcher = new Agent({
+      connect: { ca: rootPem, cert: laptop.cert, key: laptop.key, lookup } as never,
+    });
+    try {
+      const browser = new Browser({ dispatcher, headers: { accept: 'text/html' } });
+      op.loginAs('alice@example.com');
+      const page = await browser.navigate(`https://${HOST}:${edgePort}/admin/x`);
+      assert.equal(page.status, 200, page.body.slice(0, 200));
+      const cookie = browser.jar.get('Gatehouse_Authorization') as string;
+      const claims = decodeJwt(cookie);
+      assert.equal(claims.email, 'alice@example.com');
+      assert.ok(typeof claims.idp === 'string' && Array.isArray(claims.groups) && claims.sid);
+      const withSession = [...withCert(), '-H', `cookie: Gatehouse_Authorization=${cookie}`];
+      assert.equal((await curl('/admin/x', withSession)).status, 200);
+
+      const body = appBodies.admin as { policies: unknown[] };
+      const deny = {
+        name: 'not alice',
+        decision: 'deny',
+        include: [{ email: { email: 'ALICE@example.com' } }],
+      };
+      const put = (policies: unknown[]) =>
+        api('PUT', `/api/v1/access/apps/${appIds.admin}`, { ...body, policies });
+      assert.equal((await put([deny, ...body.policies])).status, 200);
+      const started = Date.now();
+      let r = await curl('/admin/x', withSession);
+      while (r.status === 200 && Date.now() - started < 4000) r = await curl('/admin/x', withSession);
+      assert.equal(r.status, 403, 'the session must not outlive a deny rule naming its user');
+      assert.match(r.body, /deny_policy/);
+      assert.equal((await put(body.policies)).status, 200);
+    } finally {
+      await dispatcher.close();
+    }
   });
 
   test('gatehouse keys rotate: new tokens use the new key, earlier sessions keep working', async () => {

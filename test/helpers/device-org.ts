@@ -52,13 +52,19 @@ export function softwareRegisterArgs(o: {
   ];
 }
 
-export async function startDeviceOrg(dir: string, org: string, serial: string): Promise<DeviceOrg> {
+export async function startDeviceOrg(
+  dir: string,
+  org: string,
+  serial: string,
+  /** More `gatehouse serve` arguments (e.g. `--workers 2`). */
+  serverArgs: string[] = [],
+): Promise<DeviceOrg> {
   const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', org, '--json']);
   assert.equal(init.code, 0, init.stderr);
   const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
   const rootPath = join(dir, 'root.pem');
   writeFileSync(rootPath, out.root_ca_pem);
-  const server = await startServer(['--data-dir', join(dir, 'data')]);
+  const server = await startServer(['--data-dir', join(dir, 'data'), ...serverArgs]);
   const api = adminApi(
     () => server.url,
     () => out.admin_token,

@@ -359,6 +359,17 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     ]);
     assert.deepEqual(apps.json.result[0]?.policies[0]?.require, [{ ip: { ip: '10.0.0.0/8' } }]);
     await shot('access');
+
+    // Revoke the application's sessions (after a confirmation): stored for that application.
+    const intranet = page.getByTestId('apps').getByRole('row').filter({ hasText: 'Intranet' });
+    page.once('dialog', (d) => void d.accept());
+    await intranet.getByRole('button', { name: 'Revoke sessions' }).click();
+    await page.getByRole('status').filter({ hasText: 'Sessions of Intranet revoked.' }).waitFor();
+    const revocations = await api<{ app_id: string }[]>('GET', '/api/v1/access/sessions/revocations');
+    assert.deepEqual(
+      revocations.json.result.map((r) => r.app_id),
+      [(apps.json.result[0] as unknown as { id: string }).id],
+    );
   });
 
   test('devices: a registered device is listed; requiring hardware-backed registration names it first', async () => {

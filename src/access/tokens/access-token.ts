@@ -40,6 +40,16 @@ export interface AccessTokenInput {
   cnf?: CertificateConfirmation;
   /** Device posture rules the app references that passed when the token was issued. */
   device_posture?: string[];
+  /**
+   * Session id: set only on tokens kept as a session cookie. A token without it (a "0s",
+   * per-request assertion) is never accepted back from a client.
+   */
+  sid?: string;
+  /** The identity provider of the login, and the groups it reported: what identity rules need later. */
+  idp?: string;
+  groups?: string[];
+  /** The id of the service token that earned the session (re-checked on every use). */
+  service_token?: string;
 }
 
 export interface AccessTokenClaims {
@@ -57,6 +67,10 @@ export interface AccessTokenClaims {
   common_name?: string;
   cnf?: CertificateConfirmation;
   device_posture?: string[];
+  sid?: string;
+  idp?: string;
+  groups?: string[];
+  service_token?: string;
 }
 
 export interface SignAccessTokenOptions {
@@ -108,6 +122,11 @@ export function signAccessToken(
   if (claims.email !== undefined) payload.email = nonEmpty(claims.email, 'email');
   if (claims.common_name !== undefined) payload.common_name = nonEmpty(claims.common_name, 'common_name');
   if (claims.device_posture !== undefined) payload.device_posture = [...claims.device_posture];
+  if (claims.sid !== undefined) payload.sid = nonEmpty(claims.sid, 'sid');
+  if (claims.idp !== undefined) payload.idp = nonEmpty(claims.idp, 'idp');
+  if (claims.groups !== undefined) payload.groups = claims.groups.map((g) => text(g, 'groups[]'));
+  if (claims.service_token !== undefined)
+    payload.service_token = nonEmpty(claims.service_token, 'service_token');
   if (claims.cnf !== undefined) {
     const thumbprint = claims.cnf['x5t#S256'];
     if (!isX5tS256(thumbprint)) throw new TypeError('cnf["x5t#S256"] must be an x5tS256() thumbprint');
@@ -131,6 +150,11 @@ export interface VerifyAccessTokenOptions {
   certificateSha256?: string | null;
   /** True when the app's policies needed a client certificate: the token must then be bound to one. */
   requireCertificateBinding: boolean;
+  /**
+   * True when the token comes back from a client as a session cookie: it must then carry a
+   * `sid`. A per-request assertion (no `sid`) was only ever meant for the origin.
+   */
+  requireSession?: boolean;
   /** Tolerance for `exp`, `iat` and `nbf`; default 60 s. */
   clockToleranceMs?: number;
 }
@@ -218,6 +242,15 @@ function readClaims(payload: JsonObject): AccessTokenClaims {
     if (!isStringArray(posture)) malformed('token claim device_posture is not an array of strings');
     claims.device_posture = [...posture];
   }
+  for (const name of ['sid', 'idp', 'service_token'] as const) {
+    const value = stringClaim(payload, name, false);
+    if (value !== undefined) claims[name] = value;
+  }
+  const groups = own(payload, 'groups');
+  if (groups !== undefined) {
+    if (!isStringArray(groups)) malformed('token claim groups is not an array of strings');
+    claims.groups = [...groups];
+  }
   const cnf = own(payload, 'cnf');
   if (cnf !== undefined) {
     if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
@@ -303,6 +336,10 @@ export function verifyAccessToken(token: string, options: VerifyAccessTokenOptio
   if (claims.iat * 1000 > nowMs + toleranceMs) refuse('token_not_yet_valid', 'token is issued in the future');
   if (claims.nbf !== undefined && claims.nbf * 1000 > nowMs + toleranceMs) {
     refuse('token_not_yet_valid', 'token is not valid yet (nbf)');
+  }
+
+  if (options.requireSession === true && claims.sid === undefined) {
+    refuse('token_single_use', 'token is a per-request assertion, not a session');
   }
 
   const presented = options.certificateSha256 || null;

@@ -13,7 +13,9 @@ export type AccessTokenErrorCode =
   | 'token_not_yet_valid'
   | 'token_audience'
   | 'token_issuer'
-  | 'token_binding';
+  | 'token_binding'
+  /** A per-request ("0s") assertion presented as a session cookie. */
+  | 'token_single_use';
 
 export function tokenError(code: AccessTokenErrorCode, message: string): GatehouseError {
   return new GatehouseError(code, message, 401);

@@ -1,6 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { AccessAppInput, IdentityProviderInput, Policy } from '../../access/index.js';
+import {
+  AccessAppInput,
+  IdentityProviderInput,
+  Policy,
+  SessionRevocationInput,
+  sessionRevocationView as revocationView,
+} from '../../access/index.js';
 import type { AccessApp, IdentityProvider, ServiceToken } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
@@ -83,6 +89,26 @@ const idpView = (i: IdentityProvider) => ({
   modified_on: i.updated_at,
 });
 
+const RevocationView = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    app_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    user: Type.Union([Type.String(), Type.Null()]),
+    device_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    registration_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    certificates: Type.Union([
+      Type.Array(Type.String(), {
+        description: 'SHA-256 (hex) of the certificates revoked sessions are bound to',
+      }),
+      Type.Null(),
+    ]),
+    revoked_at: Type.String({
+      format: 'date-time',
+      description: 'sessions issued at or before this instant (whole seconds) are refused',
+    }),
+  },
+  { $id: 'SessionRevocation' },
+);
 export const accessRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { access }) => {
   const apps = ['Access applications'];
   app.post(
@@ -195,6 +221,33 @@ export const accessRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, {
       await access.revokeServiceToken(request.params.id, request.actor);
       return ok({ id: request.params.id });
     },
+  );
+
+  const sessions = ['Access sessions'];
+  app.post(
+    '/access/sessions/revocations',
+    {
+      schema: {
+        tags: sessions,
+        summary:
+          'Revoke sessions (by application, user, device, registration or certificate; selectors combine)',
+        body: SessionRevocationInput,
+        response: { 201: Envelope(RevocationView) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(ok(revocationView(await access.revokeSessions(request.body, request.actor)))),
+  );
+  app.get(
+    '/access/sessions/revocations',
+    {
+      schema: {
+        tags: sessions,
+        summary: 'List session revocations that can still match an unexpired session',
+        response: { 200: List(RevocationView) },
+      },
+    },
+    async () => ok((await access.listSessionRevocations()).map(revocationView)),
   );
 
   const idps = ['Identity providers'];

@@ -39,6 +39,19 @@ export function AccessPage() {
   const idps = useLoad(() => api.get<IdentityProvider[]>('/identity_providers'));
   const posture = useLoad(() => listPostureRules().catch(() => [] as PostureRule[]));
   const [editing, setEditing] = useState<AccessApp | 'new' | undefined>();
+  const [revocation, setRevocation] = useState<{ ok?: string; error?: string }>({});
+  // Every session of the app is refused from the edges' next reload on: users and devices pass
+  // the policies again (a login, a certificate…) to get a new one.
+  const revokeSessions = async (a: AccessApp) => {
+    if (!confirm(`Revoke every session of ${a.name}? Users and devices must pass its policies again.`))
+      return;
+    try {
+      await api.post('/access/sessions/revocations', { app_id: a.id });
+      setRevocation({ ok: `Sessions of ${a.name} revoked.` });
+    } catch (err) {
+      setRevocation({ error: err instanceof Error ? err.message : String(err) });
+    }
+  };
   return (
     <Page
       title="Access"
@@ -48,7 +61,12 @@ export function AccessPage() {
         </button>
       }
     >
-      <LoadError error={apps.error ?? tokens.error ?? idps.error} />
+      <LoadError error={apps.error ?? tokens.error ?? idps.error ?? revocation.error} />
+      {revocation.ok && (
+        <div className="notice" role="status">
+          {revocation.ok}
+        </div>
+      )}
       <Card title="Applications" testId="apps">
         {apps.data?.length === 0 ? (
           <Empty>No application. Without one, a hostname only applies its client-certificate mode.</Empty>
@@ -86,6 +104,9 @@ export function AccessPage() {
                   <td>
                     <button type="button" className="small secondary" onClick={() => setEditing(a)}>
                       Edit
+                    </button>{' '}
+                    <button type="button" className="small ghost" onClick={() => void revokeSessions(a)}>
+                      Revoke sessions
                     </button>
                   </td>
                 </tr>
