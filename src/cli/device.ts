@@ -119,9 +119,10 @@ export function registerDeviceCommands(program: Command): void {
     )
     .option('--org <name>', "the organization's name (its CA's O=)", nonEmpty('--org'))
     .addOption(
-      new Option('--key-provider <provider>', 'where the device key lives')
-        .choices(KEY_PROTECTIONS)
-        .makeOptionMandatory(),
+      new Option(
+        '--key-provider <provider>',
+        'where the device key lives (hardware-backed registration); without it the registration is standard (no key)',
+      ).choices(KEY_PROTECTIONS),
     )
     .option('--tpm-tcti <tcti>', 'TPM TCTI (tpm2; default device:/dev/tpmrm0)')
     .option(
