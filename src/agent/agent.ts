@@ -318,10 +318,9 @@ async function renewIn(session: Session): Promise<string> {
 }
 
 function postureSession(s: Session): PostureSession {
-  const { token, state } = s.loaded;
+  const { token } = s.loaded;
   return {
     token,
-    ...(state.fact_overrides.serial_number ? { serialNumber: state.fact_overrides.serial_number } : {}),
     call: (method, path, body) =>
       s.client.call(method, path, { bearer: token, ...(body === undefined ? {} : { body }) }),
   };

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
-import { makeCsr } from '../helpers/openssl.js';
+import { type CaFiles, makeCsr, makeLeafCert, makeRootCa } from '../helpers/openssl.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { requireTool, runOk } from '../helpers/tools.js';
 
@@ -84,7 +84,7 @@ async function call(
   };
 }
 
-describe('a revoked registration certificate', () => {
+describe('device API attacks: revoked certificates, posture reports', () => {
   let dir: string;
   let org: Org;
   before(async () => {
@@ -234,6 +234,95 @@ describe('a revoked registration certificate', () => {
       writeFileSync(cert.certPath, String(renewed.json.result.certificate));
     }
     assert.equal((await call(org, 'GET', '/api/v1/devices/self', { bearer: reg.token, cert })).status, 200);
+  });
+
+  describe('posture reports', () => {
+    let caId: string;
+    let corp: CaFiles;
+    before(async () => {
+      corp = await makeRootCa(dir, 'corp');
+      const ca = await org.api<{ id: string }>('POST', '/api/v1/mtls_certificates', {
+        name: 'corp',
+        certificates: corp.pem,
+        ca: true,
+      });
+      assert.equal(ca.status, 201, JSON.stringify(ca.json));
+      caId = ca.json.result.id;
+    });
+
+    async function rule(input: Record<string, unknown>) {
+      const r = await org.api<{ id: string }>('POST', '/api/v1/devices/posture', {
+        name: `rule-${input.cn ?? 'any'}`,
+        type: 'client_certificate_v2',
+        input: { certificate_id: caId, operating_system: 'linux', check_private_key: false, ...input },
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      return r.json.result.id;
+    }
+
+    async function standardDevice(body: Record<string, unknown>) {
+      const r = await call(org, 'POST', '/api/v1/registrations', {
+        enrol: true,
+        body: { key_protection: 'software', os: 'linux', ...body },
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      return (r.json.result as unknown as Registered).token;
+    }
+
+    async function claimPass(
+      token: string,
+      ruleId: string,
+      pem: string,
+      extra: Record<string, unknown> = {},
+    ) {
+      const r = await call(org, 'POST', '/api/v1/devices/self/posture', {
+        bearer: token,
+        body: {
+          results: [{ rule_id: ruleId, success: true, reasons: [], certificate: { pem, ...extra } }],
+          device: { serial_number: 'EVIL-1', hostname: 'evil.example' },
+        },
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.json));
+      const [result] = r.json.result as unknown as { success: boolean; reasons: string[] }[];
+      return result;
+    }
+
+    test('a device registered without a serial number cannot report one to pass a ${serial_number} rule', async () => {
+      const ruleId = await rule({ cn: '${serial_number}' });
+      const token = await standardDevice({ name: 'no-serial' });
+      const forged = await makeLeafCert(dir, 'evil', corp, { cn: 'EVIL-1' });
+      const result = await claimPass(token, ruleId, forged.pem, { location: { trust_store: 'system' } });
+      assert.equal(result?.success, false, JSON.stringify(result));
+      assert.deepEqual(result?.reasons, ['fact_not_registered']);
+      // Registered facts are what count: a device registered as EVIL-2 passes with CN=EVIL-2 only.
+      const registered = await standardDevice({ name: 'serial', serial_number: 'EVIL-2' });
+      assert.deepEqual(
+        (await claimPass(registered, ruleId, forged.pem, { location: { trust_store: 'system' } }))?.reasons,
+        ['cn_mismatch'],
+      );
+      const own = await makeLeafCert(dir, 'own', corp, { cn: 'EVIL-2' });
+      assert.equal(
+        (await claimPass(registered, ruleId, own.pem, { location: { trust_store: 'system' } }))?.success,
+        true,
+      );
+    });
+
+    test('a rule naming PEM paths refuses a pass claimed from the NSS database or nowhere', async () => {
+      const ruleId = await rule({ locations: { paths: ['/etc/corp/device.pem'] } });
+      const token = await standardDevice({ name: 'paths' });
+      const cert = await makeLeafCert(dir, 'paths', corp, { cn: 'whatever' });
+      for (const extra of [
+        {},
+        { location: { trust_store: 'system' } },
+        { location: { path: '/tmp/mine.pem' } },
+      ]) {
+        const result = await claimPass(token, ruleId, cert.pem, extra);
+        assert.equal(result?.success, false, JSON.stringify(extra));
+        assert.deepEqual(result?.reasons, ['location_not_allowed']);
+      }
+      const at = await claimPass(token, ruleId, cert.pem, { location: { path: '/etc/corp/device.pem' } });
+      assert.equal(at?.success, true);
+    });
   });
 });
 
