@@ -9,8 +9,9 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
-import { type CaFiles, makeCsr, makeLeafCert, makeRootCa } from '../helpers/openssl.js';
+import { type EnrolmentOrg, startEnrolmentOrg } from '../helpers/device-org.js';
+import { gatehouse } from '../helpers/gatehouse.js';
+import { type CaFiles, csrForKey, makeCsr, makeLeafCert, makeRootCa } from '../helpers/openssl.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { requireTool, runOk } from '../helpers/tools.js';
 
@@ -21,37 +22,8 @@ interface Registered {
   certificate?: string;
 }
 
-interface Org {
-  server: RunningServer;
-  rootPath: string;
-  api: ReturnType<typeof adminApi>;
-  serviceToken: { client_id: string; client_secret: string };
-}
-
-async function startOrg(dir: string, env: NodeJS.ProcessEnv = {}): Promise<Org> {
-  const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', 'Attack Org', '--json'], {
-    env,
-  });
-  assert.equal(init.code, 0, init.stderr);
-  const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
-  const rootPath = join(dir, 'root.pem');
-  writeFileSync(rootPath, out.root_ca_pem);
-  const server = await startServer(['--data-dir', join(dir, 'data')], { env });
-  const api = adminApi(
-    () => server.url,
-    () => out.admin_token,
-    () => out.root_ca_pem,
-  );
-  const st = await api<{ client_id: string; client_secret: string }>(
-    'POST',
-    '/api/v1/access/service_tokens',
-    {
-      name: 'enrol',
-    },
-  );
-  assert.equal(st.status, 201, JSON.stringify(st.json));
-  return { server, rootPath, api, serviceToken: st.json.result };
-}
+type Org = EnrolmentOrg;
+const startOrg = (dir: string, env: NodeJS.ProcessEnv = {}) => startEnrolmentOrg(dir, 'Attack Org', env);
 
 /** A device API call with curl: bearer token, optional client certificate (real mTLS). */
 async function call(
@@ -96,16 +68,22 @@ describe('device API attacks: revoked certificates, posture reports', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('no longer authenticates, is never renewed, and its key never registers again', async () => {
-    const csr = await makeCsr(dir, 'stolen');
+  /** A hardware-backed registration with a new openssl key; its certificate written beside the key. */
+  async function registerHardware(name: string, serial: string) {
+    const csr = await makeCsr(dir, name);
     const created = await call(org, 'POST', '/api/v1/registrations', {
       enrol: true,
-      body: { name: 'stolen', serial_number: 'ATK-REV-1', key_protection: 'pkcs11', csr: csr.pem },
+      body: { name, serial_number: serial, key_protection: 'pkcs11', csr: csr.pem },
     });
     assert.equal(created.status, 201, JSON.stringify(created.json));
     const reg = created.json.result as unknown as Registered;
-    const cert = { certPath: join(dir, 'stolen.pem'), keyPath: csr.keyPath };
+    const cert = { certPath: join(dir, `${name}.pem`), keyPath: csr.keyPath };
     writeFileSync(cert.certPath, reg.certificate ?? '');
+    return { csr, reg, cert };
+  }
+
+  test('no longer authenticates, is never renewed, and its key never registers again', async () => {
+    const { csr, reg, cert } = await registerHardware('stolen', 'ATK-REV-1');
     assert.equal((await call(org, 'GET', '/api/v1/devices/self', { bearer: reg.token, cert })).status, 200);
 
     // The admin revokes the certificate itself (not the registration): the key is compromised.
@@ -130,18 +108,11 @@ describe('device API attacks: revoked certificates, posture reports', () => {
       assert.equal(r.status, 401, `${path}: ${JSON.stringify(r.json)}`);
     }
 
-    const sameKey = await runOk(requireTool('openssl'), [
-      'req',
-      '-new',
-      '-key',
-      csr.keyPath,
-      '-subj',
-      '/CN=x',
-    ]);
+    const sameKey = await csrForKey(csr.keyPath);
     const renewed = await call(org, 'POST', '/api/v1/devices/self/renew', {
       bearer: reg.token,
       cert,
-      body: { csr: sameKey.stdout },
+      body: { csr: sameKey },
     });
     assert.equal(renewed.status, 401, JSON.stringify(renewed.json));
     assert.equal(renewed.json.errors[0]?.code, 'registration_ended');
@@ -153,7 +124,7 @@ describe('device API attacks: revoked certificates, posture reports', () => {
     // The same key under another serial number (a fresh enrolment by whoever holds the key).
     const again = await call(org, 'POST', '/api/v1/registrations', {
       enrol: true,
-      body: { name: 'again', serial_number: 'ATK-REV-2', key_protection: 'pkcs11', csr: sameKey.stdout },
+      body: { name: 'again', serial_number: 'ATK-REV-2', key_protection: 'pkcs11', csr: sameKey },
     });
     assert.equal(again.status, 403, JSON.stringify(again.json));
     assert.equal(again.json.errors[0]?.code, 'key_revoked');
@@ -167,32 +138,17 @@ describe('device API attacks: revoked certificates, posture reports', () => {
   });
 
   test('revoked by another path (the CLI, straight into the database): refused, and the registration ends', async () => {
-    const csr = await makeCsr(dir, 'cli-revoked');
-    const created = await call(org, 'POST', '/api/v1/registrations', {
-      enrol: true,
-      body: { name: 'cli', serial_number: 'ATK-REV-4', key_protection: 'pkcs11', csr: csr.pem },
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.json));
-    const reg = created.json.result as unknown as Registered;
-    const cert = { certPath: join(dir, 'cli-revoked.pem'), keyPath: csr.keyPath };
-    writeFileSync(cert.certPath, reg.certificate ?? '');
+    const { csr, reg, cert } = await registerHardware('cli-revoked', 'ATK-REV-4');
     const regs = await org.api<{ id: string; certificate_id: string }[]>('GET', '/api/v1/registrations');
     const certificateId = regs.json.result.find((r) => r.id === reg.registration_id)?.certificate_id ?? '';
     const cli = await gatehouse(['cert', 'revoke', certificateId, '--data-dir', join(dir, 'data')]);
     assert.equal(cli.code, 0, cli.stderr);
 
-    const sameKey = await runOk(requireTool('openssl'), [
-      'req',
-      '-new',
-      '-key',
-      csr.keyPath,
-      '-subj',
-      '/CN=x',
-    ]);
+    const sameKey = await csrForKey(csr.keyPath);
     const renewed = await call(org, 'POST', '/api/v1/devices/self/renew', {
       bearer: reg.token,
       cert,
-      body: { csr: sameKey.stdout },
+      body: { csr: sameKey },
     });
     assert.equal(renewed.status, 401, JSON.stringify(renewed.json));
     assert.equal(renewed.json.errors[0]?.code, 'certificate_revoked');
@@ -200,35 +156,20 @@ describe('device API attacks: revoked certificates, posture reports', () => {
     assert.equal(list.json.result.find((r) => r.id === reg.registration_id)?.status, 'revoked');
     const again = await call(org, 'POST', '/api/v1/registrations', {
       enrol: true,
-      body: { name: 'cli', serial_number: 'ATK-REV-4', key_protection: 'pkcs11', csr: sameKey.stdout },
+      body: { name: 'cli', serial_number: 'ATK-REV-4', key_protection: 'pkcs11', csr: sameKey },
     });
     assert.equal(again.status, 403, JSON.stringify(again.json));
     assert.equal(again.json.errors[0]?.code, 'key_revoked');
   });
 
   test('a certificate superseded by renewal does not bar its key', async () => {
-    const csr = await makeCsr(dir, 'renewing');
-    const created = await call(org, 'POST', '/api/v1/registrations', {
-      enrol: true,
-      body: { name: 'renewing', serial_number: 'ATK-REV-3', key_protection: 'pkcs11', csr: csr.pem },
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.json));
-    const reg = created.json.result as unknown as Registered;
-    const cert = { certPath: join(dir, 'renewing.pem'), keyPath: csr.keyPath };
-    writeFileSync(cert.certPath, reg.certificate ?? '');
-    const sameKey = await runOk(requireTool('openssl'), [
-      'req',
-      '-new',
-      '-key',
-      csr.keyPath,
-      '-subj',
-      '/CN=x',
-    ]);
+    const { csr, reg, cert } = await registerHardware('renewing', 'ATK-REV-3');
+    const sameKey = await csrForKey(csr.keyPath);
     for (let i = 0; i < 2; i++) {
       const renewed = await call(org, 'POST', '/api/v1/devices/self/renew', {
         bearer: reg.token,
         cert,
-        body: { csr: sameKey.stdout },
+        body: { csr: sameKey },
       });
       assert.equal(renewed.status, 200, JSON.stringify(renewed.json));
       writeFileSync(cert.certPath, String(renewed.json.result.certificate));
