@@ -58,7 +58,8 @@ export interface RegisterOptions {
   stateDir: string;
   server?: string;
   org?: string;
-  keyProvider: KeyProtection;
+  /** Absent: no key (standard registration only, e.g. MDM hardware_backed_registration false). */
+  keyProvider?: KeyProtection;
   tpmTcti?: string;
   tpm2Pkcs11Store?: string;
   pkcs11Module?: string;
@@ -122,17 +123,7 @@ export async function register(opts: RegisterOptions): Promise<LoadedState> {
   }
   if (doc) enrolment.mdm_file = mdmFile;
 
-  const keyProvider: ProviderSettings = { provider: opts.keyProvider };
-  if (opts.tpmTcti) keyProvider.tpm_tcti = opts.tpmTcti;
-  if (opts.tpm2Pkcs11Store) keyProvider.tpm2_pkcs11_store = resolve(opts.tpm2Pkcs11Store);
-  // A bare library name is looked up in the library dirs by the provider; a path is made absolute.
-  if (opts.pkcs11Module)
-    keyProvider.pkcs11_module = opts.pkcs11Module.includes('/')
-      ? resolve(opts.pkcs11Module)
-      : opts.pkcs11Module;
-  if (opts.pkcs11Token) keyProvider.pkcs11_token = opts.pkcs11Token;
-  if (opts.pkcs11PinFile) keyProvider.pkcs11_pin_file = resolve(opts.pkcs11PinFile);
-  if (opts.insecureSoftwareKey) keyProvider.insecure_software_key = true;
+  const keyProvider = providerSettings(opts);
   const factOverrides: AgentState['fact_overrides'] = {};
   if (opts.name) factOverrides.name = opts.name;
   if (opts.serialNumber) factOverrides.serial_number = opts.serialNumber;
@@ -168,6 +159,36 @@ export async function register(opts: RegisterOptions): Promise<LoadedState> {
   }
 }
 
+/** The key provider flags as state.json keeps them; null without --key-provider. */
+function providerSettings(opts: RegisterOptions): ProviderSettings | null {
+  if (!opts.keyProvider) {
+    const stray = (
+      [
+        ['--tpm-tcti', opts.tpmTcti],
+        ['--tpm2-pkcs11-store', opts.tpm2Pkcs11Store],
+        ['--pkcs11-module', opts.pkcs11Module],
+        ['--pkcs11-token', opts.pkcs11Token],
+        ['--pkcs11-pin-file', opts.pkcs11PinFile],
+        ['--insecure-software-key', opts.insecureSoftwareKey],
+      ] as const
+    ).find(([, v]) => v !== undefined && v !== false);
+    if (stray) throw new GatehouseError('invalid_argument', `${stray[0]} goes with --key-provider`);
+    return null;
+  }
+  const keyProvider: ProviderSettings = { provider: opts.keyProvider };
+  if (opts.tpmTcti) keyProvider.tpm_tcti = opts.tpmTcti;
+  if (opts.tpm2Pkcs11Store) keyProvider.tpm2_pkcs11_store = resolve(opts.tpm2Pkcs11Store);
+  // A bare library name is looked up in the library dirs by the provider; a path is made absolute.
+  if (opts.pkcs11Module)
+    keyProvider.pkcs11_module = opts.pkcs11Module.includes('/')
+      ? resolve(opts.pkcs11Module)
+      : opts.pkcs11Module;
+  if (opts.pkcs11Token) keyProvider.pkcs11_token = opts.pkcs11Token;
+  if (opts.pkcs11PinFile) keyProvider.pkcs11_pin_file = resolve(opts.pkcs11PinFile);
+  if (opts.insecureSoftwareKey) keyProvider.insecure_software_key = true;
+  return keyProvider;
+}
+
 export interface Status {
   state_dir: string;
   server_url: string;
@@ -176,7 +197,7 @@ export interface Status {
   device_id: string;
   mode: RegistrationMode;
   key_protection: KeyProtection;
-  key_provider: KeyProtection;
+  key_provider: KeyProtection | null;
   certificate_expires_on: string | null;
   certificate_renews_after: string | null;
   public_key_sha256: string | null;
@@ -201,7 +222,7 @@ export function status(stateDir: string): Status {
     device_id: state.device_id,
     mode: state.mode,
     key_protection: state.key_protection,
-    key_provider: state.key_provider.provider,
+    key_provider: state.key_provider?.provider ?? null,
     certificate_expires_on: leaf ? new Date(leaf.validTo).toISOString() : null,
     certificate_renews_after: certificatePem ? renewalTime(certificatePem).toISOString() : null,
     public_key_sha256: leaf
@@ -297,10 +318,9 @@ async function renewIn(session: Session): Promise<string> {
 }
 
 function postureSession(s: Session): PostureSession {
-  const { token, state } = s.loaded;
+  const { token } = s.loaded;
   return {
     token,
-    ...(state.fact_overrides.serial_number ? { serialNumber: state.fact_overrides.serial_number } : {}),
     call: (method, path, body) =>
       s.client.call(method, path, { bearer: token, ...(body === undefined ? {} : { body }) }),
   };
@@ -434,7 +454,11 @@ export async function checkIn(stateDir: string, intervalMs: number, logger: Logg
     }
     await recordSuccess(loaded);
     const serverRequires = self.settings.require_hardware_backed_registration;
-    const policy = registrationPolicy(mdmHardwareBacked(state.enrolment, state.org), serverRequires);
+    const policy = registrationPolicy(
+      mdmHardwareBacked(state.enrolment, state.org),
+      serverRequires,
+      state.key_provider !== null,
+    );
     refuseSoftwareKey(policy, state.key_provider);
     if (policy.mode !== self.registration.mode) return again(`mode_${policy.mode}`, serverRequires);
     if (loaded.certificatePem && renewalTime(loaded.certificatePem).getTime() <= Date.now()) {

@@ -33,11 +33,13 @@ export interface RegistrationPolicy {
 /**
  * The registration the organization wants: hardware-backed when the MDM file says
  * hardware_backed_registration=true or the server requires it; standard when the MDM file says
- * false (and the server does not require it); otherwise hardware-backed with the configured key.
+ * false (and the server does not require it); otherwise hardware-backed with the configured key,
+ * or standard when no key provider is configured.
  */
 export function registrationPolicy(
   mdmHardwareBacked: boolean | undefined,
   serverRequires: boolean | undefined,
+  keyProviderConfigured = true,
 ): RegistrationPolicy {
   if (serverRequires)
     return { mode: 'hardware_backed', hardwareRequired: true, reason: 'the organization requires it' };
@@ -53,6 +55,8 @@ export function registrationPolicy(
       hardwareRequired: false,
       reason: 'the MDM file turns hardware_backed_registration off',
     };
+  if (!keyProviderConfigured)
+    return { mode: 'standard', hardwareRequired: false, reason: 'no key provider is configured' };
   return { mode: 'hardware_backed', hardwareRequired: false, reason: 'a key provider is configured' };
 }
 
@@ -63,8 +67,14 @@ export function mdmHardwareBacked(source: EnrolmentSource, org: string): boolean
   return doc ? mdmForOrg(doc, source.mdm_file, org).hardwareBackedRegistration : undefined;
 }
 
-export function refuseSoftwareKey(policy: RegistrationPolicy, provider: ProviderSettings): void {
-  if (policy.hardwareRequired && provider.provider === 'software')
+export function refuseSoftwareKey(policy: RegistrationPolicy, provider: ProviderSettings | null): void {
+  if (policy.mode === 'hardware_backed' && provider === null)
+    throw new GatehouseError(
+      'key_provider_required',
+      `hardware-backed registration is required (${policy.reason}): register with --key-provider tpm2 or pkcs11`,
+      400,
+    );
+  if (policy.hardwareRequired && provider?.provider === 'software')
     throw new GatehouseError(
       'hardware_backed_required',
       `hardware-backed registration is required (${policy.reason}) and a software key does not qualify: use --key-provider tpm2 or pkcs11`,
@@ -273,7 +283,11 @@ const keyLabel = () => `gatehouse-${Date.now().toString(36)}-${randomBytes(3).to
  * (best effort; the error says so when that failed too).
  */
 export async function enrol(input: EnrolInput): Promise<LoadedState> {
-  const policy = registrationPolicy(mdmHardwareBacked(input.enrolment, input.org), input.serverRequires);
+  const policy = registrationPolicy(
+    mdmHardwareBacked(input.enrolment, input.org),
+    input.serverRequires,
+    input.key_provider !== null,
+  );
   refuseSoftwareKey(policy, input.key_provider);
   // A person can approve only when one is there to be shown the code (register, not the daemon).
   const showDeviceLogin = input.enrolment.identity ? input.showDeviceLogin : undefined;

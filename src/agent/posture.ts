@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { hostname as osHostname, platform as osPlatform, tmpdir } from 'node:os';
+import { homedir, platform as osPlatform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GatehouseError } from '../errors/index.js';
 import { parsePemBlocks, toPem } from '../pki/index.js';
@@ -16,22 +16,29 @@ import {
   type DevicePostureRule,
   evaluateCertificates,
   type FoundCertificate,
+  locationsOf,
   type PostureReason,
   type PostureResultInput,
   platformOf,
   signKeyProof,
+  type TrustStore,
 } from '../posture/index.js';
 
+/** The system trust store on Linux. */
 export const DEFAULT_NSSDB = '/etc/pki/nssdb';
+/** The user trust store on Linux: the NSS database of the user running the agent. */
+export const defaultUserNssdb = () => join(homedir(), '.pki', 'nssdb');
 
 export interface PostureOptions {
-  /** The NSS database directory (default /etc/pki/nssdb; absent: skipped). */
+  /** The system trust store: an NSS database directory (default /etc/pki/nssdb; absent: skipped). */
   nssdb?: string;
-  /** File holding the NSS database password, when it has one. */
+  /** The user trust store (default ~/.pki/nssdb; absent: skipped). */
+  userNssdb?: string;
+  /** File holding the NSS databases' password, when they have one. */
   nssdbPasswordFile?: string;
-  /** For `${serial_number}` in CN templates (default: the registration's). */
+  /** For `${serial_number}` in CN templates: the registration's (what the server judges by). */
   serialNumber?: string;
-  /** For `${hostname}` (default: this machine's). */
+  /** For `${hostname}`: the registration's. */
   hostname?: string;
 }
 
@@ -105,7 +112,7 @@ export function parseCertutilList(text: string): { nickname: string; trust: stri
  * Every certificate in an NSS database, with the private keys of the user certificates
  * (exported with pk12util into a private temporary file and read back with openssl, then deleted).
  */
-async function readNssDatabase(dir: string, passwordFile?: string): Promise<Found[]> {
+async function readNssDatabase(dir: string, store: TrustStore, passwordFile?: string): Promise<Found[]> {
   if (!existsSync(dir)) return [];
   const db = `sql:${dir}`;
   const listed = await runTool('certutil', ['-L', '-d', db]);
@@ -130,6 +137,7 @@ async function readNssDatabase(dir: string, passwordFile?: string): Promise<Foun
         key && Buffer.from(spkiOf(key)).equals(cert.publicKey.export({ type: 'spki', format: 'der' }));
       found.push({
         source: `nssdb:${dir}:${entry.nickname}`,
+        location: { trust_store: store },
         pem: entry.pem,
         intermediates: cas,
         key: own ? { kind: 'present', spkiDer: spkiOf(key) } : { kind: 'absent' },
@@ -221,6 +229,7 @@ function readPemPaths(paths: readonly string[]): Found[] {
       const any = own ?? keys[0];
       return {
         source: c.source,
+        location: { path: c.source },
         pem: c.pem,
         intermediates: cas,
         key: any ? { kind: 'present' as const, spkiDer: spkiOf(any) } : { kind: 'absent' as const },
@@ -229,13 +238,20 @@ function readPemPaths(paths: readonly string[]): Found[] {
     });
 }
 
-/** Where the rule tells this platform to look. The older rule type has no locations: the NSS database. */
+/**
+ * Only where the rule tells this platform to look (the server accepts a pass from nowhere else):
+ * its paths and trust stores; without either (and for the older rule type) the system store.
+ */
 async function findCertificates(rule: DevicePostureRule, opts: PostureOptions): Promise<Found[]> {
-  const paths = 'locations' in rule.input ? (rule.input.locations?.paths ?? []) : [];
-  return [
-    ...(await readNssDatabase(opts.nssdb ?? DEFAULT_NSSDB, opts.nssdbPasswordFile)),
-    ...readPemPaths(paths),
-  ];
+  const { paths, trustStores } = locationsOf(rule);
+  const databases: Record<TrustStore, string> = {
+    system: opts.nssdb ?? DEFAULT_NSSDB,
+    user: opts.userNssdb ?? defaultUserNssdb(),
+  };
+  const found: Found[] = [];
+  for (const store of trustStores)
+    found.push(...(await readNssDatabase(databases[store], store, opts.nssdbPasswordFile)));
+  return [...found, ...readPemPaths(paths)];
 }
 
 export interface Evaluated {
@@ -269,7 +285,7 @@ export async function evaluateRule(
   const found = await findCertificates(rule, opts);
   const evaluation = evaluateCertificates(found, checkOf(rule, certificatesIn(rule.ca_certificates)), {
     serialNumber: opts.serialNumber,
-    hostname: opts.hostname ?? osHostname(),
+    hostname: opts.hostname,
     now,
   });
   const considered = evaluation.considered;
@@ -292,6 +308,7 @@ export async function evaluateRule(
           certificate: {
             pem: chosen.pem,
             ...(chosen.intermediates.length > 0 ? { intermediates: chosen.intermediates.join('') } : {}),
+            ...(chosen.location ? { location: chosen.location } : {}),
           },
         }
       : {}),
@@ -333,7 +350,6 @@ interface StoredResult {
 /** A session on the registration: its state and a client that authenticates as it. */
 export interface PostureSession {
   token: string;
-  serialNumber?: string;
   call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T>;
 }
 
@@ -347,8 +363,9 @@ export async function evaluateAndReport(
   due: (rule: DevicePostureRule) => boolean = () => true,
 ): Promise<{ outcomes: RuleOutcome[]; rules: DevicePostureRule[] }> {
   const self = await session.call<SelfWithPosture>('GET', '/devices/self');
-  const serialNumber = opts.serialNumber ?? session.serialNumber ?? self.device.serial_number ?? undefined;
-  const hostname = opts.hostname ?? osHostname();
+  // The registered facts: the server judges by them, whatever this machine says now.
+  const serialNumber = self.device.serial_number ?? undefined;
+  const hostname = self.device.hostname ?? undefined;
   const rules = self.posture_rules.filter(due);
   if (rules.length === 0) return { outcomes: [], rules: self.posture_rules };
   const evaluated: Evaluated[] = [];
@@ -376,10 +393,7 @@ export async function evaluateAndReport(
     ? (await session.call<{ nonce: string }>('POST', '/devices/self/posture/nonce')).nonce
     : undefined;
   const results = nonce ? withKeyProofs(evaluated, nonce) : evaluated.map((e) => e.report);
-  const stored = await session.call<StoredResult[]>('POST', '/devices/self/posture', {
-    results,
-    device: { ...(serialNumber ? { serial_number: serialNumber } : {}), hostname },
-  });
+  const stored = await session.call<StoredResult[]>('POST', '/devices/self/posture', { results });
   const verdicts = new Map(stored.map((s) => [s.rule_id, s]));
   const outcomes = evaluated.map(({ outcome }) => {
     const verdict = verdicts.get(outcome.rule_id);

@@ -57,7 +57,8 @@ export interface AgentState {
   mode: RegistrationMode;
   key_protection: KeyProtection;
   key_reference: KeyReference | null;
-  key_provider: ProviderSettings;
+  /** null: registered without --key-provider (standard registration, no key). */
+  key_provider: ProviderSettings | null;
   enrolment: EnrolmentSource;
   /** Facts given by flag (they win over what the machine reports, also when registering again). */
   fact_overrides: { name?: string; serial_number?: string };
@@ -100,7 +101,9 @@ function checkState(dir: string, value: unknown): AgentState {
     throw invalid(dir, 'state.json has no valid mode');
   if (!KEY_PROTECTIONS.includes(s.key_protection as KeyProtection))
     throw invalid(dir, 'state.json has no valid key_protection');
-  if (!KEY_PROTECTIONS.includes(s.key_provider?.provider as KeyProtection))
+  if (s.key_provider === null) {
+    if (s.mode !== 'standard') throw invalid(dir, 'a hardware-backed registration without a key_provider');
+  } else if (!KEY_PROTECTIONS.includes(s.key_provider?.provider as KeyProtection))
     throw invalid(dir, 'state.json has no valid key_provider');
   if (s.mode === 'hardware_backed' && (typeof s.key_reference !== 'object' || s.key_reference === null))
     throw invalid(dir, 'a hardware-backed registration without a key_reference');
@@ -189,7 +192,10 @@ export async function removeDirIfEmpty(dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined);
 }
 
-export function providerOptions(dir: string, settings: ProviderSettings): KeyProviderOptions {
+export function providerOptions(dir: string, settings: ProviderSettings | null): KeyProviderOptions {
+  // No key provider (a standard registration): options that touch nothing, no engine and no key
+  // (registrationPolicy never asks for a key then).
+  if (!settings) return { provider: 'software', stateDir: dir };
   const opts: KeyProviderOptions = { provider: settings.provider, stateDir: dir };
   if (settings.tpm_tcti) opts.tpmTcti = settings.tpm_tcti;
   if (settings.tpm2_pkcs11_store) opts.tpm2PkcsStore = settings.tpm2_pkcs11_store;

@@ -91,16 +91,24 @@ function printPosture(outcomes: RuleOutcome[]): void {
   }
 }
 
-/** --nssdb and its password file, shared by `posture` and `run`. */
+/** The trust stores (NSS databases) and their password file, shared by `posture` and `run`. */
 const postureOptions = (o: {
   nssdb?: string;
+  userNssdb?: string;
   nssdbPasswordFile?: string;
-  serialNumber?: string;
 }): PostureOptions => ({
   ...(o.nssdb ? { nssdb: o.nssdb } : {}),
+  ...(o.userNssdb ? { userNssdb: o.userNssdb } : {}),
   ...(o.nssdbPasswordFile ? { nssdbPasswordFile: o.nssdbPasswordFile } : {}),
-  ...(o.serialNumber ? { serialNumber: o.serialNumber } : {}),
 });
+
+/** --nssdb, --user-nssdb, --nssdb-password-file. */
+function trustStoreOptions(command: Command): Command {
+  return command
+    .option('--nssdb <dir>', `the system trust store: an NSS database (default ${DEFAULT_NSSDB})`)
+    .option('--user-nssdb <dir>', 'the user trust store: an NSS database (default ~/.pki/nssdb)')
+    .option('--nssdb-password-file <file>', "file holding the NSS databases' password, if they have one");
+}
 
 export function registerDeviceCommands(program: Command): void {
   const device = program
@@ -119,9 +127,10 @@ export function registerDeviceCommands(program: Command): void {
     )
     .option('--org <name>', "the organization's name (its CA's O=)", nonEmpty('--org'))
     .addOption(
-      new Option('--key-provider <provider>', 'where the device key lives')
-        .choices(KEY_PROTECTIONS)
-        .makeOptionMandatory(),
+      new Option(
+        '--key-provider <provider>',
+        'where the device key lives (hardware-backed registration); without it the registration is standard (no key)',
+      ).choices(KEY_PROTECTIONS),
     )
     .option('--tpm-tcti <tcti>', 'TPM TCTI (tpm2; default device:/dev/tpmrm0)')
     .option(
@@ -188,25 +197,20 @@ export function registerDeviceCommands(program: Command): void {
       else process.stdout.write(`renewed: the certificate now expires on ${r.certificate_expires_on}\n`);
     });
 
-  device
-    .command('posture')
-    .description('evaluate every device posture rule now, report the results to the server, print them')
-    .addOption(stateDirOption())
-    .option('--nssdb <dir>', `NSS database to search (default ${DEFAULT_NSSDB})`)
-    .option('--nssdb-password-file <file>', "file holding the NSS database's password, if it has one")
-    .option(
-      '--serial-number <serial>',
-      "serial number for ${serial_number} in CN templates (default: the registration's)",
-      nonEmpty('--serial-number'),
-    )
+  trustStoreOptions(
+    device
+      .command('posture')
+      .description('evaluate every device posture rule now, report the results to the server, print them')
+      .addOption(stateDirOption()),
+  )
     .option('--json', 'print JSON: one entry per rule with rule_id, success, reasons, certificate')
     .action(
       async (o: {
         stateDir: string;
         json?: boolean;
         nssdb?: string;
+        userNssdb?: string;
         nssdbPasswordFile?: string;
-        serialNumber?: string;
       }) => {
         await prepareStateDir(o.stateDir);
         const outcomes = await posture(o.stateDir, postureOptions(o));
@@ -215,15 +219,15 @@ export function registerDeviceCommands(program: Command): void {
       },
     );
 
-  device
-    .command('run')
-    .description(
-      'the agent daemon: check in, renew the certificate when a third of its lifetime is left, register again when needed',
-    )
-    .addOption(stateDirOption())
-    .option('--once', 'one check-in, then exit (1 on failure)')
-    .option('--nssdb <dir>', `NSS database for posture checks (default ${DEFAULT_NSSDB})`)
-    .option('--nssdb-password-file <file>', "file holding the NSS database's password, if it has one")
+  trustStoreOptions(
+    device
+      .command('run')
+      .description(
+        'the agent daemon: check in, renew the certificate when a third of its lifetime is left, register again when needed',
+      )
+      .addOption(stateDirOption())
+      .option('--once', 'one check-in, then exit (1 on failure)'),
+  )
     .option('--json', 'with --once: print the result as JSON')
     .action(
       async (o: {
@@ -231,6 +235,7 @@ export function registerDeviceCommands(program: Command): void {
         once?: boolean;
         json?: boolean;
         nssdb?: string;
+        userNssdb?: string;
         nssdbPasswordFile?: string;
       }) => {
         const interval = intervalMs();

@@ -21,6 +21,7 @@ import {
 import type { Authority } from '../authority/index.js';
 import { GatehouseError } from '../errors/index.js';
 import type { DeviceLogin, IdentityProvider } from '../store/index.js';
+import { RateLimiter } from './rate-limit.js';
 import type { DeviceService, EnrollingIdentity, RegistrationInput, RegistrationResult } from './service.js';
 
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
@@ -30,6 +31,10 @@ export const DEVICE_LOGIN_INTERVAL_S = 5;
 export const SLOW_DOWN_STEP_S = 5;
 /** Polls this much earlier than the interval still count as on time (timers and networks jitter). */
 const POLL_TOLERANCE_MS = 500;
+/** RFC 8628 §5.2: device logins started per client and minute. */
+export const DEVICE_LOGIN_STARTS_PER_MINUTE = 20;
+/** RFC 8628 §5.2: user codes a client may get wrong per 10 minutes (a code's lifetime) on the page. */
+export const USER_CODE_MISSES_PER_WINDOW = 10;
 /** The sealed login state's returnTo carries the device login's id across the IdP redirect. */
 const RETURN_PREFIX = '/device/login/';
 
@@ -95,6 +100,9 @@ export interface PendingDeviceLogin {
 
 const rfcError = (code: string, message: string) => new GatehouseError(code, message, 400);
 
+const tooMany = (retryAfterS: number, what: string) =>
+  new GatehouseError('rate_limited', `${what}: try again in ${retryAfterS} s`, 429);
+
 const invalidUserCode = () =>
   new GatehouseError(
     'invalid_user_code',
@@ -106,6 +114,8 @@ const invalidUserCode = () =>
 export class DeviceLogins {
   readonly #metadata = new MetadataCache();
   readonly #jwks = new JwksCache();
+  readonly #starts = new RateLimiter(DEVICE_LOGIN_STARTS_PER_MINUTE, 60_000);
+  readonly #misses = new RateLimiter(USER_CODE_MISSES_PER_WINDOW, DEVICE_LOGIN_TTL_S * 1000);
 
   constructor(
     private readonly authority: Authority,
@@ -125,7 +135,17 @@ export class DeviceLogins {
    * Starts a device login for a registration request (checked now, and again when it is made).
    * `verificationUri` is the control plane's page, e.g. https://gatehouse.example:7443/device.
    */
-  async start(input: RegistrationInput, verificationUri: string): Promise<DeviceAuthorization> {
+  async start(
+    input: RegistrationInput,
+    verificationUri: string,
+    client?: string,
+  ): Promise<DeviceAuthorization> {
+    const nowMs = this.authority.now().getTime();
+    if (client !== undefined && !this.#starts.take(client, nowMs))
+      throw tooMany(
+        this.#starts.retryAfterS(client, nowMs),
+        'too many device logins started from this address',
+      );
     if ((await this.store.identityProviders.all()).length === 0)
       throw new GatehouseError(
         'identity_login_unavailable',
@@ -202,16 +222,17 @@ export class DeviceLogins {
   }
 
   /** The pending login a user code names (for the verification page); else invalid_user_code (404). */
-  async pending(typedUserCode: string): Promise<PendingDeviceLogin> {
+  async pending(typedUserCode: string, client?: string): Promise<PendingDeviceLogin> {
+    const nowMs = this.authority.now().getTime();
+    // Guessing codes: refused before the lookup once this client got too many wrong.
+    if (client !== undefined && this.#misses.exhausted(client, nowMs))
+      throw tooMany(this.#misses.retryAfterS(client, nowMs), 'too many wrong codes from this address');
     const code = normalizeUserCode(typedUserCode);
     const login = code ? await this.store.deviceLogins.byUserCodeHash(sha256(code)) : undefined;
-    if (
-      !code ||
-      !login ||
-      login.status !== 'pending' ||
-      Date.parse(login.expires_at) <= this.authority.now().getTime()
-    )
+    if (!code || !login || login.status !== 'pending' || Date.parse(login.expires_at) <= nowMs) {
+      if (client !== undefined) this.#misses.take(client, nowMs);
       throw invalidUserCode();
+    }
     return {
       id: login.id,
       userCode: formatUserCode(code),
@@ -221,8 +242,8 @@ export class DeviceLogins {
     };
   }
 
-  async deny(typedUserCode: string): Promise<PendingDeviceLogin> {
-    const login = await this.pending(typedUserCode);
+  async deny(typedUserCode: string, client?: string): Promise<PendingDeviceLogin> {
+    const login = await this.pending(typedUserCode, client);
     if (!(await this.store.deviceLogins.decide(login.id, 'denied', null, this.authority.now().toISOString())))
       throw invalidUserCode();
     return login;
@@ -236,8 +257,9 @@ export class DeviceLogins {
     typedUserCode: string,
     idpId: string | undefined,
     redirectUri: string,
+    client?: string,
   ): Promise<{ authorizationUrl: string; sealedState: string }> {
-    const login = await this.pending(typedUserCode);
+    const login = await this.pending(typedUserCode, client);
     const idp = await this.#idp(idpId);
     const metadata = await discover(idp.issuer, { cache: this.#metadata });
     const started = startLogin({

@@ -2,9 +2,11 @@
 export {
   type DeviceAuthorization,
   DEVICE_LOGIN_INTERVAL_S,
+  DEVICE_LOGIN_STARTS_PER_MINUTE,
   DEVICE_LOGIN_TTL_S,
   type PendingDeviceLogin,
   USER_CODE_ALPHABET,
+  USER_CODE_MISSES_PER_WINDOW,
 } from './device-login.js';
 export {
   type DevicePrincipal,

@@ -203,6 +203,13 @@ export class DeviceService {
     const now = this.authority.now();
     const actor: Actor =
       enroller.kind === 'service_token' ? `service_token:${enroller.id}` : `identity:${enroller.email}`;
+    if (csr && (await this.store.registrations.keyRevoked(sha256(csr.publicKeyDer))))
+      throw new GatehouseError(
+        'key_revoked',
+        'a certificate for this key was revoked (or its registration was): the key may never get another certificate; make a new key',
+        403,
+      );
+    // Read again inside the transaction; what is read here only names the device in the certificate.
     const existing = input.serial_number ? await this.store.devices.bySerial(input.serial_number) : undefined;
     const device: Device = {
       id: existing?.id ?? randomUUID(),
@@ -247,8 +254,18 @@ export class DeviceService {
       last_seen_at: null,
       ended_at: null,
     };
+    const raced = () =>
+      conflict(
+        'device_already_registered',
+        `another registration for serial number ${input.serial_number ?? ''} was made at the same time: register again from that device (its agent sends the previous registration token), or have an admin revoke the registration first`,
+      );
     await this.store.transaction(async (tx) => {
       await opts.within?.(tx);
+      // Serialized per serial number: a device created since the read above means a concurrent
+      // registration won; the unique indexes (serial number, one active registration per device)
+      // catch what this check cannot see yet (PostgreSQL, read committed).
+      const current = input.serial_number ? await tx.devices.bySerial(input.serial_number) : undefined;
+      if (current?.id !== existing?.id) throw raced();
       if (existing) {
         // One device, one registration: registering again (in either mode) replaces the old one,
         // but only for the device itself. A serial number is no secret: without proof, anyone
@@ -260,12 +277,12 @@ export class DeviceService {
             `a device with serial number ${input.serial_number ?? ''} has an active registration: register again from that device (its agent sends the previous registration token), or have an admin revoke the registration first`,
           );
         await tx.devices.update(device);
-        for (const old of active) await this.#end(tx, old, 'replaced', actor);
+        for (const old of active) if (!(await this.#end(tx, old, 'replaced', actor))) throw raced();
       } else {
-        await tx.devices.insert(device);
+        await uniquely(() => tx.devices.insert(device), raced);
       }
       if (certificate) await this.authority.storeClientCertificate(tx, certificate, actor);
-      await tx.registrations.insert(registration);
+      await uniquely(() => tx.registrations.insert(registration), raced);
       await appendAudit(
         tx,
         {
@@ -302,8 +319,9 @@ export class DeviceService {
     registration: Registration,
     status: 'revoked' | 'replaced',
     actor: Actor,
-  ): Promise<void> {
-    if (!(await tx.registrations.end(registration.id, status, this.authority.now().toISOString()))) return;
+  ): Promise<boolean> {
+    if (!(await tx.registrations.end(registration.id, status, this.authority.now().toISOString())))
+      return false;
     if (registration.certificate_id)
       await this.authority.revokeIn(
         tx,
@@ -323,6 +341,7 @@ export class DeviceService {
       },
       this.authority.now(),
     );
+    return true;
   }
 
   /**
@@ -342,6 +361,18 @@ export class DeviceService {
         'registration_ended',
         `this registration was ${registration.status}; register again`,
       );
+    if (registration.certificate_id) {
+      // The registration's certificate must still be good: a certificate revoked by an admin
+      // (DELETE /client_certificates/{id}) ends the registration, whatever the token says.
+      const certificate = await this.store.clientCertificates.get(registration.certificate_id);
+      if (certificate?.status !== 'active') {
+        await this.certificateRevoked(registration.certificate_id, `registration:${registration.id}`);
+        throw unauthorized(
+          'certificate_revoked',
+          "this registration's certificate was revoked: the registration has ended and its key may not register again",
+        );
+      }
+    }
     if (registration.mode === 'hardware_backed') {
       if (!peer)
         throw unauthorized(
@@ -397,9 +428,19 @@ export class DeviceService {
     });
     await this.store.transaction(async (tx) => {
       await this.authority.storeClientCertificate(tx, certificate, actor);
+      // Superseding the current certificate is the guard against a revocation (or an ended
+      // registration) landing since authentication: only an active certificate can be renewed.
+      if (
+        !registration.certificate_id ||
+        !(await this.authority.revokeIn(tx, registration.certificate_id, 'superseded', actor)) ||
+        (await tx.registrations.get(registration.id))?.status !== 'active'
+      )
+        throw new GatehouseError(
+          'certificate_revoked',
+          "this registration's certificate was revoked or the registration ended: renewal refused",
+          401,
+        );
       await tx.registrations.setCertificate(registration.id, certificate.id, certificate.fingerprint_sha256);
-      if (registration.certificate_id)
-        await this.authority.revokeIn(tx, registration.certificate_id, 'superseded', actor);
       await appendAudit(
         tx,
         {
@@ -418,6 +459,20 @@ export class DeviceService {
       chainPem: await this.authority.orgCaChainPem(),
       expiresOn: certificate.not_after,
     };
+  }
+
+  /**
+   * A certificate was revoked outside the registration's own life (an admin, through the client
+   * certificate API): the registration it belongs to ends as revoked, and posture results judged
+   * for it stop counting at the edges. Idempotent; a certificate of no registration is ignored.
+   */
+  async certificateRevoked(certificateId: string, actor: Actor): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      const registration = await tx.registrations.activeByCertificate(certificateId);
+      if (!registration) return;
+      await this.#end(tx, registration, 'revoked', actor);
+      await tx.postureVersion.bump();
+    });
   }
 
   async unregister(principal: DevicePrincipal): Promise<void> {
@@ -443,6 +498,21 @@ export class DeviceService {
   async certificateExpiry(registration: Registration): Promise<string | null> {
     if (!registration.certificate_id) return null;
     return (await this.store.clientCertificates.get(registration.certificate_id))?.not_after ?? null;
+  }
+}
+
+const isUniqueViolation = (err: unknown) => {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+};
+
+/** Runs an insert; a unique-index violation (a concurrent registration won) becomes `raced()`. */
+async function uniquely(insert: () => Promise<void>, raced: () => GatehouseError): Promise<void> {
+  try {
+    await insert();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw raced();
+    throw err;
   }
 }
 

@@ -5,11 +5,13 @@
 import { X509Certificate } from 'node:crypto';
 import { describeCertificate, parsePemBlocks, toPem, verifyChain } from '../pki/index.js';
 import {
+  type CertificateLocation,
   type CertificateSummary,
   EKU_OIDS,
   type EkuName,
   type PostureReason,
   type PostureRule,
+  type TrustStore,
 } from './schema.js';
 
 /** What the device knows about a certificate's private key. */
@@ -24,6 +26,8 @@ export type KeyEvidence =
 export interface FoundCertificate {
   /** Where it was found (`nssdb:<dir>:<nickname>` or a file path), for messages only. */
   source: string;
+  /** Where it was found, as the rule names locations (reported to the server). */
+  location?: CertificateLocation;
   /** PEM, one CERTIFICATE block. */
   pem: string;
   /** Certificates found beside it (same file, same NSS database), PEM: used to build the path. */
@@ -77,6 +81,31 @@ export function checkOf(
     };
   }
   return { caCertificates, cn: input.cn, extendedKeyUsage: [], checkPrivateKey: false };
+}
+
+/** The locations a rule names: where the agent looks and where a pass may come from. */
+export interface RuleLocations {
+  paths: string[];
+  trustStores: TrustStore[];
+}
+
+/**
+ * A v2 rule's `locations`; without paths or trust stores (and for the older rule type) the
+ * system trust store, where the agent always looked before rules named locations.
+ */
+export function locationsOf(rule: Pick<PostureRule, 'type' | 'input'>): RuleLocations {
+  const named = 'locations' in rule.input ? rule.input.locations : undefined;
+  const paths = named?.paths ?? [];
+  const trustStores = named?.trust_stores ?? [];
+  return paths.length === 0 && trustStores.length === 0
+    ? { paths: [], trustStores: ['system'] }
+    : { paths, trustStores };
+}
+
+/** Whether a certificate found at `at` may count for a rule naming `allowed` (exact paths). */
+export function locationAllowed(allowed: RuleLocations, at: CertificateLocation | undefined): boolean {
+  if (!at) return false;
+  return 'path' in at ? allowed.paths.includes(at.path) : allowed.trustStores.includes(at.trust_store);
 }
 
 /**
@@ -146,13 +175,12 @@ export function evaluateCandidate(
   if (check.cn !== undefined) {
     const expected = expandCommonName(check.cn, device);
     const actual = description.commonName;
-    if (expected === undefined || actual === undefined || expected.toLowerCase() !== actual.toLowerCase()) {
+    if (expected === undefined) {
+      reasons.push('fact_not_registered');
+      details.push(`the rule's cn "${check.cn}" names a device fact this device did not register`);
+    } else if (actual === undefined || expected.toLowerCase() !== actual.toLowerCase()) {
       reasons.push('cn_mismatch');
-      details.push(
-        expected === undefined
-          ? `the rule's cn "${check.cn}" names a device fact this device does not have`
-          : `common name "${actual ?? ''}" is not "${expected}"`,
-      );
+      details.push(`common name "${actual ?? ''}" is not "${expected}"`);
     }
   }
 

@@ -14,10 +14,14 @@ export {
   expandCommonName,
   type FoundCertificate,
   type KeyEvidence,
+  locationAllowed,
+  locationsOf,
   type PostureEvaluation,
+  type RuleLocations,
 } from './evaluate.js';
 export { keyProofMessage, signKeyProof, verifyKeyProof } from './proof.js';
 export {
+  CertificateLocation,
   CertificateSummary,
   ClientCertificateInput,
   ClientCertificateV2Input,
@@ -36,4 +40,6 @@ export {
   type PostureRule,
   PostureRuleInput,
   type StoredResult,
+  TRUST_STORES,
+  type TrustStore,
 } from './schema.js';

@@ -25,6 +25,10 @@ export const POSTURE_REASONS = [
   'key_proof_invalid',
   'unsupported_platform',
   'evaluation_error',
+  /** The certificate was not found in a location the rule names (paths, trust stores). */
+  'location_not_allowed',
+  /** The rule's cn names a device fact (serial number, hostname) the device did not register. */
+  'fact_not_registered',
 ] as const;
 export type PostureReason = (typeof POSTURE_REASONS)[number];
 
@@ -50,6 +54,22 @@ const AbsolutePath = Type.String({
   description: 'absolute path to a PEM certificate (and key), or a Windows path',
 });
 
+export const TRUST_STORES = ['system', 'user'] as const;
+export type TrustStore = (typeof TRUST_STORES)[number];
+const TrustStoreSchema = Type.Union(
+  TRUST_STORES.map((s) => Type.Literal(s)),
+  {
+    description: "system: the machine's store (Linux: /etc/pki/nssdb); user: the agent user's (~/.pki/nssdb)",
+  },
+);
+
+/** Where the agent found a certificate: one of the rule's paths, or a trust store. */
+export const CertificateLocation = Type.Union([
+  Type.Object({ trust_store: TrustStoreSchema }, { additionalProperties: false }),
+  Type.Object({ path: AbsolutePath }, { additionalProperties: false }),
+]);
+export type CertificateLocation = Static<typeof CertificateLocation>;
+
 export const ClientCertificateV2Input = Type.Object(
   {
     certificate_id: Uuid('an uploaded CA (mTLS certificate) or the organization CA'),
@@ -72,13 +92,17 @@ export const ClientCertificateV2Input = Type.Object(
         {
           paths: Type.Optional(Type.Array(AbsolutePath, { maxItems: 20 })),
           trust_stores: Type.Optional(
-            Type.Array(Type.Union([Type.Literal('system'), Type.Literal('user')]), {
+            Type.Array(TrustStoreSchema, {
               maxItems: 2,
               uniqueItems: true,
             }),
           ),
         },
-        { additionalProperties: false },
+        {
+          additionalProperties: false,
+          description:
+            'where the agent looks, and the only places a pass may come from; neither paths nor trust_stores: the system trust store',
+        },
       ),
     ),
   },
@@ -158,6 +182,8 @@ export const PostureResultInput = Type.Object(
         {
           pem: Type.String({ minLength: 1, maxLength: 20_000 }),
           intermediates: Type.Optional(Type.String({ maxLength: 100_000 })),
+          /** Where it was found; a pass from a location the rule does not name fails. */
+          location: Type.Optional(CertificateLocation),
         },
         { additionalProperties: false },
       ),

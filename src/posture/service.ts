@@ -12,7 +12,14 @@ import type {
   Registration,
   Repositories,
 } from '../store/index.js';
-import { certificateBlocks, checkOf, evaluateCertificates, type KeyEvidence } from './evaluate.js';
+import {
+  certificateBlocks,
+  checkOf,
+  evaluateCertificates,
+  type KeyEvidence,
+  locationAllowed,
+  locationsOf,
+} from './evaluate.js';
 import { verifyKeyProof } from './proof.js';
 import {
   type CertificateSummary,
@@ -201,7 +208,6 @@ export class PostureService {
   async report(
     principal: { registration: Registration; device: Device },
     report: PostureReport,
-    facts: { serial_number?: string; hostname?: string } = {},
   ): Promise<StoredResult[]> {
     const { registration, device } = principal;
     const now = this.authority.now();
@@ -218,9 +224,10 @@ export class PostureService {
     const nonce = [...nonces][0];
 
     const context = {
-      // The facts the device registered with; those it reports only fill gaps.
-      serialNumber: device.serial_number ?? facts.serial_number,
-      hostname: device.hostname ?? facts.hostname,
+      // Only the facts the device registered with: a device reporting its own serial number
+      // could name whatever its certificate says. A fact not registered fails the rule.
+      serialNumber: device.serial_number ?? undefined,
+      hostname: device.hostname ?? undefined,
       now,
     };
     const rows: PostureResultRow[] = [];
@@ -304,6 +311,12 @@ export class PostureService {
       // A device can always fail: its reasons stand (the server cannot see its key stores).
       const reasons: PostureReason[] = result.reasons.length > 0 ? result.reasons : ['evaluation_error'];
       return { success: false, reasons: [...new Set(reasons)].sort(), certificate, keyProved };
+    }
+    // A pass counts only from a place the rule names (a rule naming PEM paths is not met by
+    // a certificate in the NSS database).
+    if (!locationAllowed(locationsOf(ruleView(rule)), result.certificate.location)) {
+      const reasons: PostureReason[] = [...new Set([...evaluation.reasons, 'location_not_allowed' as const])];
+      return { success: false, reasons: reasons.sort(), certificate, keyProved };
     }
     return { success: evaluation.success, reasons: evaluation.reasons, certificate, keyProved };
   }

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -404,6 +404,75 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .createIndex('session_revocations_at')
           .on('session_revocations')
           .column('revoked_at')
+          .execute();
+      },
+    },
+    '0008_device_uniqueness': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        // Concurrent registrations could make two devices with one serial number, or two active
+        // registrations of one device. Existing duplicates are settled first: the oldest device
+        // keeps the serial number (the others keep their registrations, without it), and a
+        // device's newest active registration stays active (older ones become `replaced`).
+        const serials = (await db
+          .selectFrom('devices')
+          .select('serial_number')
+          .where('serial_number', 'is not', null)
+          .groupBy('serial_number')
+          .having((eb) => eb.fn.countAll(), '>', 1)
+          .execute()) as { serial_number: string }[];
+        for (const { serial_number } of serials) {
+          const rows = (await db
+            .selectFrom('devices')
+            .select('id')
+            .where('serial_number', '=', serial_number)
+            .orderBy('created_at')
+            .orderBy('id')
+            .execute()) as { id: string }[];
+          const later = rows.slice(1).map((r) => r.id);
+          await db.updateTable('devices').set({ serial_number: null }).where('id', 'in', later).execute();
+        }
+        const devices = (await db
+          .selectFrom('registrations')
+          .select('device_id')
+          .where('status', '=', 'active')
+          .groupBy('device_id')
+          .having((eb) => eb.fn.countAll(), '>', 1)
+          .execute()) as { device_id: string }[];
+        const now = new Date().toISOString();
+        for (const { device_id } of devices) {
+          const rows = (await db
+            .selectFrom('registrations')
+            .select('id')
+            .where('device_id', '=', device_id)
+            .where('status', '=', 'active')
+            .orderBy('created_at', 'desc')
+            .orderBy('id', 'desc')
+            .execute()) as { id: string }[];
+          await db
+            .updateTable('registrations')
+            .set({ status: 'replaced', ended_at: now })
+            .where(
+              'id',
+              'in',
+              rows.slice(1).map((r) => r.id),
+            )
+            .execute();
+        }
+        await db.schema.dropIndex('devices_serial').execute();
+        await db.schema
+          .createIndex('devices_serial_unique')
+          .on('devices')
+          .column('serial_number')
+          .unique()
+          .execute();
+        // One active registration per device (partial index: SQLite and PostgreSQL both have them).
+        await db.schema
+          .createIndex('registrations_one_active')
+          .on('registrations')
+          .column('device_id')
+          .unique()
+          .where(sql.ref('status'), '=', 'active')
           .execute();
       },
     },

@@ -617,6 +617,39 @@ export class Registrations {
     return this.db.selectFrom('registrations').selectAll().orderBy('created_at', 'desc').execute();
   }
 
+  /** The active registration whose current certificate is `certificateId`, if any. */
+  async activeByCertificate(certificateId: string): Promise<Registration | undefined> {
+    return this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('certificate_id', '=', certificateId)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+  }
+
+  /**
+   * Whether a device key (SPKI SHA-256) is barred from new certificates: a registration with it
+   * was revoked, or its current certificate was revoked other than by renewal or replacement.
+   */
+  async keyRevoked(publicKeySha256: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('registrations')
+      .leftJoin('client_certificates', 'client_certificates.id', 'registrations.certificate_id')
+      .select('registrations.id')
+      .where('registrations.public_key_sha256', '=', publicKeySha256)
+      .where((eb) =>
+        eb.or([
+          eb('registrations.status', '=', 'revoked'),
+          eb.and([
+            eb('client_certificates.status', '=', 'revoked'),
+            eb('client_certificates.revocation_reason', '!=', 'superseded'),
+          ]),
+        ]),
+      )
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   async end(id: string, status: Exclude<RegistrationStatus, 'active'>, at: string): Promise<boolean> {
     const res = await this.db
       .updateTable('registrations')
@@ -742,21 +775,27 @@ export class PostureResults {
    * registration certificate's fingerprint: what the edge loads into memory.
    */
   async passing(now: string): Promise<PassingPosture[]> {
-    return this.db
-      .selectFrom('posture_status')
-      .innerJoin('registrations', 'registrations.id', 'posture_status.registration_id')
-      .select([
-        'registrations.certificate_fingerprint as certificate_fingerprint',
-        'posture_status.rule_id as rule_id',
-        'posture_status.expires_at as expires_at',
-      ])
-      .where('posture_status.success', '=', 1)
-      .where('registrations.status', '=', 'active')
-      .where('registrations.certificate_fingerprint', 'is not', null)
-      .where((eb) =>
-        eb.or([eb('posture_status.expires_at', 'is', null), eb('posture_status.expires_at', '>', now)]),
-      )
-      .execute() as Promise<PassingPosture[]>;
+    return (
+      this.db
+        .selectFrom('posture_status')
+        .innerJoin('registrations', 'registrations.id', 'posture_status.registration_id')
+        .select([
+          'registrations.certificate_fingerprint as certificate_fingerprint',
+          'posture_status.rule_id as rule_id',
+          'posture_status.expires_at as expires_at',
+        ])
+        // The registration's current certificate must still be good: a revoked one's results stop
+        // counting even before the registration is ended.
+        .innerJoin('client_certificates', 'client_certificates.id', 'registrations.certificate_id')
+        .where('posture_status.success', '=', 1)
+        .where('registrations.status', '=', 'active')
+        .where('registrations.certificate_fingerprint', 'is not', null)
+        .where('client_certificates.status', '=', 'active')
+        .where((eb) =>
+          eb.or([eb('posture_status.expires_at', 'is', null), eb('posture_status.expires_at', '>', now)]),
+        )
+        .execute() as Promise<PassingPosture[]>
+    );
   }
 }
 

@@ -11,7 +11,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildApi } from '../../src/api/index.js';
 import { Authority, initializeOrganization } from '../../src/authority/index.js';
-import type { DeviceAuthorization } from '../../src/devices/index.js';
+import {
+  DEVICE_LOGIN_STARTS_PER_MINUTE,
+  DEVICE_LOGIN_TTL_S,
+  type DeviceAuthorization,
+  USER_CODE_MISSES_PER_WINDOW,
+} from '../../src/devices/index.js';
 import { createMetrics } from '../../src/observability/index.js';
 import { Store } from '../../src/store/index.js';
 import {
@@ -70,11 +75,19 @@ describe('identity registration (device login)', () => {
   const inject = (
     method: 'GET' | 'POST' | 'DELETE',
     url: string,
-    opts: { json?: unknown; form?: Record<string, string>; cookie?: string; admin?: boolean } = {},
+    opts: {
+      json?: unknown;
+      form?: Record<string, string>;
+      cookie?: string;
+      admin?: boolean;
+      /** The client's address (default 127.0.0.1). */
+      from?: string;
+    } = {},
   ) =>
     app.inject({
       method,
       url,
+      ...(opts.from ? { remoteAddress: opts.from } : {}),
       headers: {
         host: HOST,
         ...(opts.admin ? { authorization: `Bearer ${adminToken}` } : {}),
@@ -294,5 +307,55 @@ describe('identity registration (device login)', () => {
     assert.equal((entry?.enrolled_identity as { email?: string })?.email, 'alice@example.com');
     const audit = await inject('GET', `/api/v1/audit?resource_id=${reg.registration_id}`, { admin: true });
     assert.equal(audit.json().result[0]?.actor, 'identity:alice@example.com');
+  });
+  test('rate limits (RFC 8628 §5.2): wrong user codes and device-login starts, per client address', async () => {
+    const guesser = '192.0.2.7';
+    const a = await start();
+    for (let i = 0; i < USER_CODE_MISSES_PER_WINDOW; i++) {
+      const miss = await inject('GET', `/device?user_code=BCDF-GHJ${'BCDFGHJKLM'[i]}`, { from: guesser });
+      assert.equal(miss.statusCode, 404, `guess ${i}`);
+    }
+    // Now even the right code is refused to that address, before any lookup; others are not affected.
+    const blocked = await inject('GET', `/device?user_code=${a.user_code}`, { from: guesser });
+    assert.equal(blocked.statusCode, 429, blocked.body);
+    assert.match(blocked.body, /too many wrong codes/);
+    const form = await inject('POST', '/device/deny', {
+      form: { user_code: a.user_code, csrf: 'x' },
+      from: guesser,
+    });
+    assert.equal(form.statusCode, 403, 'the CSRF check comes first');
+    assert.equal((await inject('GET', `/device?user_code=${a.user_code}`)).statusCode, 200);
+    clock += DEVICE_LOGIN_TTL_S * 1000;
+    const b = await start();
+    assert.equal(
+      (await inject('GET', `/device?user_code=${b.user_code}`, { from: guesser })).statusCode,
+      200,
+    );
+
+    const flooder = '192.0.2.8';
+    const body = { ...device, key_protection: 'software' };
+    for (let i = 0; i < DEVICE_LOGIN_STARTS_PER_MINUTE; i++) {
+      const r = await inject('POST', '/api/v1/registrations/device_authorization', {
+        json: body,
+        from: flooder,
+      });
+      assert.equal(r.statusCode, 200, `start ${i}: ${r.body}`);
+    }
+    const over = await inject('POST', '/api/v1/registrations/device_authorization', {
+      json: body,
+      from: flooder,
+    });
+    assert.equal(over.statusCode, 429, over.body);
+    assert.equal(over.json().errors[0].code, 'rate_limited');
+    assert.equal(
+      (await inject('POST', '/api/v1/registrations/device_authorization', { json: body })).statusCode,
+      200,
+    );
+    clock += 60_000;
+    const later = await inject('POST', '/api/v1/registrations/device_authorization', {
+      json: body,
+      from: flooder,
+    });
+    assert.equal(later.statusCode, 200, later.body);
   });
 });

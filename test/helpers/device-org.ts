@@ -52,19 +52,25 @@ export function softwareRegisterArgs(o: {
   ];
 }
 
-export async function startDeviceOrg(
+export interface EnrolmentOrg extends Omit<DeviceOrg, 'stateDir'> {
+  /** A service token for `POST /registrations`; its secret is also in `<dir>/secret`. */
+  serviceToken: { client_id: string; client_secret: string };
+}
+
+/** `gatehouse init` in `<dir>/data`, `serve` on it (env: e.g. a PostgreSQL URL), an enrolment service token. */
+export async function startEnrolmentOrg(
   dir: string,
   org: string,
-  serial: string,
+  env: NodeJS.ProcessEnv = {},
   /** More `gatehouse serve` arguments (e.g. `--workers 2`). */
   serverArgs: string[] = [],
-): Promise<DeviceOrg> {
-  const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', org, '--json']);
+): Promise<EnrolmentOrg> {
+  const init = await gatehouse(['init', '--data-dir', join(dir, 'data'), '--org', org, '--json'], { env });
   assert.equal(init.code, 0, init.stderr);
   const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
   const rootPath = join(dir, 'root.pem');
   writeFileSync(rootPath, out.root_ca_pem);
-  const server = await startServer(['--data-dir', join(dir, 'data'), ...serverArgs]);
+  const server = await startServer(['--data-dir', join(dir, 'data'), ...serverArgs], { env });
   const api = adminApi(
     () => server.url,
     () => out.admin_token,
@@ -73,12 +79,29 @@ export async function startDeviceOrg(
   const st = await api<{ client_id: string; client_secret: string }>(
     'POST',
     '/api/v1/access/service_tokens',
-    {
-      name: 'enrol',
-    },
+    { name: 'enrol' },
   );
   assert.equal(st.status, 201, JSON.stringify(st.json));
   writeFileSync(join(dir, 'secret'), st.json.result.client_secret, { mode: 0o600 });
+  return {
+    server,
+    adminToken: out.admin_token,
+    rootPem: out.root_ca_pem,
+    rootPath,
+    api,
+    serviceToken: st.json.result,
+  };
+}
+
+export async function startDeviceOrg(
+  dir: string,
+  org: string,
+  serial: string,
+  /** More `gatehouse serve` arguments (e.g. `--workers 2`). */
+  serverArgs: string[] = [],
+): Promise<DeviceOrg> {
+  const { serviceToken, ...started } = await startEnrolmentOrg(dir, org, {}, serverArgs);
+  const { server, rootPath } = started;
   const stateDir = join(dir, 'state');
   const reg = await gatehouse(
     [
@@ -88,12 +111,12 @@ export async function startDeviceOrg(
         serverUrl: server.url,
         org,
         caFile: rootPath,
-        serviceToken: { clientId: st.json.result.client_id, secretFile: join(dir, 'secret') },
+        serviceToken: { clientId: serviceToken.client_id, secretFile: join(dir, 'secret') },
         serialNumber: serial,
       }),
     ],
     { env: { GATEHOUSE_MDM_FILE: join(dir, 'no-mdm.xml'), GATEHOUSE_LOG_LEVEL: 'warn' } },
   );
   assert.equal(reg.code, 0, reg.stderr);
-  return { server, adminToken: out.admin_token, rootPem: out.root_ca_pem, rootPath, api, stateDir };
+  return { ...started, stateDir };
 }

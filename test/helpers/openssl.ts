@@ -142,6 +142,11 @@ export async function makeCsr(
   return { keyPath, csrPath, pem: readFileSync(csrPath, 'utf8') };
 }
 
+/** A new CSR (PEM) made with an existing key file: what a renewal sends. */
+export async function csrForKey(keyPath: string): Promise<string> {
+  return (await runOk(openssl(), ['req', '-new', '-key', keyPath, '-subj', '/CN=renew'])).stdout;
+}
+
 /** The same CSR with one signature byte flipped: parses, but proves nothing. */
 export function corruptCsrSignature(pem: string): string {
   const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');

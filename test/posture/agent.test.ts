@@ -255,4 +255,40 @@ describe('gatehouse device posture', () => {
       assert.equal((await posture()).success, true);
     });
   });
+
+  describe('only the locations a rule names', () => {
+    test('a rule naming PEM paths is not met by a valid certificate in the NSS database', async () => {
+      const db = await freshDb();
+      await importWithKey(db, 'valid but elsewhere', await leaf(corp));
+      await setRule({ locations: { paths: [join(dir, 'not-there.pem')] } });
+      try {
+        const o = await posture(db);
+        assert.equal(o.success, false, JSON.stringify(o));
+        assert.deepEqual(o.reasons, ['not_found']);
+      } finally {
+        await setRule();
+      }
+    });
+
+    test('trust_stores: user is the user NSS database, system the system one; both when both are named', async () => {
+      const inUser = await freshDb();
+      await importWithKey(inUser, 'user cert', await leaf(corp));
+      const inSystem = await freshDb();
+      await importWithKey(inSystem, 'system cert', await leaf(corp));
+      const empty = await freshDb();
+      try {
+        await setRule({ locations: { trust_stores: ['user'] } });
+        assert.equal((await posture(empty, ['--user-nssdb', inUser])).success, true);
+        assert.deepEqual((await posture(inSystem, ['--user-nssdb', empty])).reasons, ['not_found']);
+        await setRule({ locations: { trust_stores: ['system'] } });
+        assert.deepEqual((await posture(empty, ['--user-nssdb', inUser])).reasons, ['not_found']);
+        assert.equal((await posture(inSystem, ['--user-nssdb', empty])).success, true);
+        await setRule({ locations: { trust_stores: ['system', 'user'] } });
+        assert.equal((await posture(empty, ['--user-nssdb', inUser])).success, true);
+        assert.equal((await posture(inSystem, ['--user-nssdb', empty])).success, true);
+      } finally {
+        await setRule();
+      }
+    });
+  });
 });

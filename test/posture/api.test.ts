@@ -111,6 +111,9 @@ describe('device posture API', () => {
     ...over,
   });
 
+  /** Where the agent found the certificate: the path the v2 rules here name. */
+  const AT_PATH = { path: '/etc/corp/device.pem' };
+
   async function rowCount(): Promise<number> {
     return (await store.postureRules.all()).length;
   }
@@ -237,14 +240,20 @@ describe('device posture API', () => {
     new X509Certificate(pem).fingerprint256.replace(/:/g, '').toLowerCase();
 
   /** Reports a pass for `cert` (proving its key with `keyPath` when given) under `nonceValue`. */
-  const reportPass = (ruleId: string, pem: string, keyPath: string | undefined, nonceValue?: string) =>
+  const reportPass = (
+    ruleId: string,
+    pem: string,
+    keyPath: string | undefined,
+    nonceValue?: string,
+    location: unknown = AT_PATH, // null: none
+  ) =>
     asDevice('POST', '/api/v1/devices/self/posture', {
       results: [
         {
           rule_id: ruleId,
           success: true,
           reasons: [],
-          certificate: { pem },
+          certificate: { pem, ...(location ? { location } : {}) },
           ...(keyPath && nonceValue
             ? {
                 key_proof: {
@@ -323,6 +332,47 @@ describe('device posture API', () => {
     await call('DELETE', `/api/v1/devices/posture/${rule.id}`);
   });
 
+  test('a pass counts only from a location the rule names', async () => {
+    const good = await makeLeafCert(dir, 'located', root, { cn: 'SN-42' });
+    const judge = async (locations: Json | undefined, location: unknown) => {
+      const rule = (
+        await call(
+          'POST',
+          '/api/v1/devices/posture',
+          v2({ name: 'where' }, { check_private_key: false, locations }),
+        )
+      ).json().result;
+      const r = await reportPass(rule.id, good.pem, undefined, undefined, location ?? null);
+      await call('DELETE', `/api/v1/devices/posture/${rule.id}`);
+      assert.equal(r.statusCode, 201, r.body);
+      return r.json().result[0].success ? 'pass' : r.json().result[0].reasons.join(',');
+    };
+    const paths = { paths: ['/etc/corp/device.pem', '/etc/corp/other.pem'] };
+    // A rule naming PEM paths: a certificate from the NSS database (or from nowhere) does not count.
+    assert.equal(await judge(paths, { path: '/etc/corp/other.pem' }), 'pass');
+    assert.equal(await judge(paths, { trust_store: 'system' }), 'location_not_allowed');
+    assert.equal(await judge(paths, { path: '/home/attacker/any.pem' }), 'location_not_allowed');
+    assert.equal(await judge(paths, { path: '/etc/corp/device.pem/../other.pem' }), 'location_not_allowed');
+    assert.equal(await judge(paths, undefined), 'location_not_allowed');
+    // Trust stores are honoured as named; no locations at all: the system store.
+    assert.equal(await judge({ trust_stores: ['user'] }, { trust_store: 'user' }), 'pass');
+    assert.equal(await judge({ trust_stores: ['user'] }, { trust_store: 'system' }), 'location_not_allowed');
+    assert.equal(await judge(undefined, { trust_store: 'system' }), 'pass');
+    assert.equal(await judge(undefined, { trust_store: 'user' }), 'location_not_allowed');
+    assert.equal(await judge({ ...paths, trust_stores: ['system'] }, { trust_store: 'system' }), 'pass');
+    // A location that is not one: 400, nothing stored.
+    const rule = (await call('POST', '/api/v1/devices/posture', v2({ name: 'bad location' }))).json().result;
+    for (const location of [
+      { path: 'relative.pem' },
+      { trust_store: 'keychain' },
+      { path: '/x', trust_store: 'system' },
+    ]) {
+      const r = await reportPass(rule.id, good.pem, undefined, undefined, location);
+      assert.equal(r.statusCode, 400, r.body);
+    }
+    await call('DELETE', `/api/v1/devices/posture/${rule.id}`);
+  });
+
   test('results expire after the rule expiration; logs filter and paginate', async () => {
     const rule = (
       await call(
@@ -339,7 +389,7 @@ describe('device posture API', () => {
             rule_id: rule.id,
             success,
             reasons: success ? [] : ['not_found'],
-            ...(success ? { certificate: { pem: good.pem } } : {}),
+            ...(success ? { certificate: { pem: good.pem, location: AT_PATH } } : {}),
           },
         ],
       });
@@ -394,7 +444,9 @@ describe('device posture API', () => {
     assert.equal(rule.expiration, null, 'a pass would otherwise count forever');
     const good = await makeLeafCert(dir, 'good3', root, { cn: 'SN-42' });
     const passed = await asDevice('POST', '/api/v1/devices/self/posture', {
-      results: [{ rule_id: rule.id, success: true, reasons: [], certificate: { pem: good.pem } }],
+      results: [
+        { rule_id: rule.id, success: true, reasons: [], certificate: { pem: good.pem, location: AT_PATH } },
+      ],
     });
     assert.equal(passed.json().result[0].success, true, passed.body);
     const status = async () =>
@@ -421,7 +473,9 @@ describe('device posture API', () => {
 
     // A refused replacement changes nothing, statuses included.
     const again = await asDevice('POST', '/api/v1/devices/self/posture', {
-      results: [{ rule_id: rule.id, success: true, reasons: [], certificate: { pem: good.pem } }],
+      results: [
+        { rule_id: rule.id, success: true, reasons: [], certificate: { pem: good.pem, location: AT_PATH } },
+      ],
     });
     assert.equal(again.json().result[0].success, false, 'the corp certificate fails the new rule');
     const bad = await call(

@@ -61,13 +61,29 @@ describe('edge posture cache', () => {
       created_at: iso(now),
       last_seen_at: null,
     });
+    await store.clientCertificates.insert({
+      id: 'cert',
+      ca_id: 'ca',
+      serial_number: '02',
+      fingerprint_sha256: 'cert-sha256',
+      ski: 'ski',
+      subject: 'CN=dev',
+      common_name: 'dev',
+      certificate_pem: 'pem',
+      not_before: iso(now - 1000),
+      not_after: iso(now + 86_400_000),
+      status: 'active',
+      revoked_at: null,
+      revocation_reason: null,
+      created_at: iso(now),
+    });
     await store.registrations.insert({
       id: 'reg',
       device_id: 'dev',
       mode: 'hardware_backed',
       key_protection: 'software',
       token_hash: 'h',
-      certificate_id: null,
+      certificate_id: 'cert',
       certificate_fingerprint: 'cert-sha256',
       public_key_sha256: null,
       enrolled_by: 'test',
@@ -127,6 +143,29 @@ describe('edge posture cache', () => {
     assert.deepEqual([...cache.passing('cert-sha256', expires - 1)].sort(), ['rule-a', 'rule-b']);
     assert.deepEqual([...cache.passing('cert-sha256', expires)], ['rule-a'], 'lapsed without a reload');
     await report('r3', 'rule-a', false, null);
+    await cache.check();
+    assert.deepEqual([...cache.passing('cert-sha256', Date.now())], ['rule-b']);
+  });
+
+  test("a revoked registration certificate's results stop counting, the registration still active", async () => {
+    // The revocation alone (before the registration is ended): the certificate decides.
+    assert.deepEqual([...cache.passing('cert-sha256', Date.now())], ['rule-b']);
+    assert.ok(await store.clientCertificates.markRevoked('cert', iso(Date.now()), 'keyCompromise'));
+    await store.postureVersion.bump();
+    await cache.check();
+    assert.equal(cache.passing('cert-sha256', Date.now()).size, 0);
+    // A good certificate again (as a renewal would set it): the results count again.
+    await store.clientCertificates.insert({
+      ...(await store.clientCertificates.get('cert'))!,
+      id: 'cert2',
+      serial_number: '03',
+      fingerprint_sha256: 'cert2-row',
+      status: 'active',
+      revoked_at: null,
+      revocation_reason: null,
+    });
+    await store.registrations.setCertificate('reg', 'cert2', 'cert-sha256');
+    await store.postureVersion.bump();
     await cache.check();
     assert.deepEqual([...cache.passing('cert-sha256', Date.now())], ['rule-b']);
   });

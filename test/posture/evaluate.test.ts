@@ -112,8 +112,8 @@ describe('posture: the client certificate check', () => {
     assert.deepEqual(evaluateCertificates([found(longer)], check(), device).reasons, ['cn_mismatch']);
     assert.deepEqual(
       evaluateCertificates([found(bySerial)], check(), { now: new Date(), hostname: 'h' }).reasons,
-      ['cn_mismatch'],
-      'no serial number: a template naming it matches nothing',
+      ['fact_not_registered'],
+      'no serial number: a template naming it matches nothing, and says why',
     );
     assert.equal(expandCommonName('${serial_number}-${hostname}', device), 'SN-42-laptop.corp');
     assert.equal(expandCommonName('${user}', device), undefined);

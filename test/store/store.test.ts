@@ -339,13 +339,16 @@ function storeSuite(
         created_at: iso(NOW),
         last_seen_at: null,
       });
+      // Posture counts only while the registration's certificate is good.
+      await store.authorities.insert(ca('ca-devices'));
+      await store.clientCertificates.insert(cert('cert-reg-1', 'ca-devices'));
       await store.registrations.insert({
         id: 'reg-1',
         device_id: 'dev-1',
         mode: 'hardware_backed',
         key_protection: 'tpm2',
         token_hash: 'th-posture',
-        certificate_id: null,
+        certificate_id: 'cert-reg-1',
         certificate_fingerprint: 'fp-reg-1',
         public_key_sha256: null,
         enrolled_by: 'test',
@@ -415,6 +418,41 @@ function storeSuite(
         [],
         'ended registrations do not pass',
       );
+
+      // Migration 0008: one device per serial number, one active registration per device.
+      const device2 = {
+        id: 'dev-2',
+        name: 'copy',
+        serial_number: 'SN1',
+        hostname: null,
+        os: null,
+        os_version: null,
+        model: null,
+        created_at: iso(NOW),
+        last_seen_at: null,
+      };
+      await assert.rejects(store.devices.insert(device2));
+      await store.devices.insert({ ...device2, serial_number: null });
+      await store.devices.insert({ ...device2, id: 'dev-3', serial_number: null });
+      const active = {
+        id: 'reg-2',
+        device_id: 'dev-1',
+        mode: 'standard' as const,
+        key_protection: 'software' as const,
+        token_hash: 'th-2',
+        certificate_id: null,
+        certificate_fingerprint: null,
+        public_key_sha256: null,
+        enrolled_by: 'test',
+        enrolled_identity: null,
+        status: 'active' as const,
+        created_at: iso(NOW),
+        last_seen_at: null,
+        ended_at: null,
+      };
+      await store.registrations.insert(active);
+      await assert.rejects(store.registrations.insert({ ...active, id: 'reg-3', token_hash: 'th-3' }));
+      await store.registrations.insert({ ...active, id: 'reg-4', token_hash: 'th-4', status: 'replaced' });
 
       await store.postureNonces.insert('n1', 'reg-1', iso(NOW + 60_000));
       await store.postureNonces.insert('n2', 'reg-1', iso(NOW + 60_000));

@@ -9,7 +9,7 @@ const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
 export const clientCertificateRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
   app,
-  { authority, metrics },
+  { authority, devices, metrics },
 ) => {
   const view = async (cert: Parameters<typeof clientCertificateView>[0]) =>
     clientCertificateView(cert, await authority.orgCaChainPem(), authority.now());
@@ -100,6 +100,8 @@ export const clientCertificateRoutes: FastifyPluginAsyncTypebox<ApiContext> = as
         request.actor,
       );
       metrics.certificatesRevoked.inc();
+      // A device's registration certificate: the registration ends with it (docs/devices.md).
+      await devices.certificateRevoked(cert.id, request.actor);
       return ok(await view(cert));
     },
   );

@@ -158,7 +158,7 @@ export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (ap
     async (request, reply) => {
       const typed = request.query.user_code;
       if (!typed) return page(reply, 200, 'Register a device', entryForm());
-      const login = await logins.pending(typed);
+      const login = await logins.pending(typed, request.ip);
       const csrf = randomBytes(24).toString('base64url');
       return page(reply, 200, 'Register a device', confirmation(login, csrf), [
         cookie(CSRF_COOKIE, csrf, '/device', 'Strict', 600),
@@ -173,6 +173,7 @@ export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (ap
       request.body.user_code,
       request.body.idp,
       `${origin}/device/callback`,
+      request.ip,
     );
     // Lax: the IdP's redirect back is a cross-site top-level navigation.
     reply.header('set-cookie', cookie(LOGIN_COOKIE, started.sealedState, '/device/callback', 'Lax', 600));
@@ -181,7 +182,7 @@ export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (ap
 
   app.post('/device/deny', { schema: { ...hide, body: CodeForm } }, async (request, reply) => {
     checkCsrf(request, request.body.csrf);
-    const login = await logins.deny(request.body.user_code);
+    const login = await logins.deny(request.body.user_code, request.ip);
     return page(
       reply,
       200,

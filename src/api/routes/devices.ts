@@ -154,7 +154,8 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
         },
       },
     },
-    async (request) => ok(await devices.logins.start(request.body, `${originOf(request)}/device`)),
+    async (request) =>
+      ok(await devices.logins.start(request.body, `${originOf(request)}/device`, request.ip)),
   );
 
   app.post(

@@ -228,8 +228,10 @@ export const postureDeviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async 
       },
     },
     async (request, reply) => {
-      const { device, ...report } = request.body;
-      return reply.status(201).send(ok(await posture.report(principal(request), report, device)));
+      // `device` (facts the agent reads) is accepted from older agents and ignored: only the
+      // registered facts count.
+      const { device: _ignored, ...report } = request.body;
+      return reply.status(201).send(ok(await posture.report(principal(request), report)));
     },
   );
 };

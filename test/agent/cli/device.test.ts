@@ -379,6 +379,61 @@ describe('gatehouse device', () => {
       assert.equal(dead.json.errors[0]?.code, 'registration_ended');
     });
 
+    test('MDM hardware_backed_registration false: standard registration needs no --key-provider', async () => {
+      const mdm = join(dir, 'mdm-standard.xml');
+      const stateDir = join(dir, 'keyless');
+      writeMdm(mdm, false);
+      const r = await device([
+        'register',
+        '--state-dir',
+        stateDir,
+        '--mdm',
+        mdm,
+        '--serial-number',
+        'MDM-2',
+        '--json',
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const standard = JSON.parse(r.stdout) as Status & { key_provider: string | null };
+      assert.equal(standard.mode, 'standard');
+      assert.equal(standard.key_provider, null);
+      assert.deepEqual(readdirSync(stateDir).sort(), ['state.json', 'token']);
+      assert.equal((await selfCall(creds(stateDir))).status, 200);
+      assert.match((await device(['run', '--once', '--state-dir', stateDir])).stdout, /^checked in/);
+      // Without a key provider, no MDM requirement stays standard; a requirement names the flag.
+      writeMdm(mdm, undefined);
+      assert.match((await device(['run', '--once', '--state-dir', stateDir])).stdout, /^checked in/);
+      writeMdm(mdm, true);
+      assert.match(
+        await fails(['run', '--once', '--state-dir', stateDir], 'key_provider_required'),
+        /--key-provider/,
+      );
+      assert.equal((await status(stateDir)).registration_id, standard.registration_id);
+
+      // Registering where hardware is required, without a key provider: refused, nothing kept.
+      const other = join(dir, 'keyless-refused');
+      await fails(
+        ['register', '--state-dir', other, '--mdm', mdm, '--serial-number', 'MDM-3'],
+        'key_provider_required',
+      );
+      assert.equal(existsSync(other), false);
+      // Key provider details without a key provider are a mistake, not silently dropped.
+      await fails(
+        [
+          'register',
+          '--state-dir',
+          other,
+          '--mdm',
+          mdm,
+          '--pkcs11-module',
+          '/x.so',
+          '--serial-number',
+          'MDM-3',
+        ],
+        'invalid_argument',
+      );
+    });
+
     test('clear errors and no local state: malformed MDM, no service token, unreachable server, bad CA, wrong org', async () => {
       const stateDir = join(dir, 'never');
       const bad = join(dir, 'bad-mdm.xml');

@@ -31,6 +31,18 @@ describe('registration policy', () => {
       assert.equal(p.hardwareRequired, required, `mdm=${mdm} server=${server}`);
     }
   });
+
+  test('without a key provider the default is standard; a requirement stays hardware-backed', () => {
+    const cases: [boolean | undefined, boolean | undefined, string][] = [
+      [undefined, undefined, 'standard'],
+      [undefined, false, 'standard'],
+      [false, undefined, 'standard'],
+      [true, undefined, 'hardware_backed'],
+      [undefined, true, 'hardware_backed'],
+    ];
+    for (const [mdm, server, mode] of cases)
+      assert.equal(registrationPolicy(mdm, server, false).mode, mode, `mdm=${mdm} server=${server}`);
+  });
 });
 
 describe('timing', () => {
