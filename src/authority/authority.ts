@@ -28,7 +28,7 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, appendAudit } from './audit.js';
-import { crlIsFresh, publishCrl } from './crl-publisher.js';
+import { crlIsFresh, publishCrl, refreshCrl } from './crl-publisher.js';
 import { CONTROL_PLANE_TLS_ID, newId, ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
 import { crlUrl } from './initialize.js';
 import { hashToken } from './tokens.js';
@@ -298,7 +298,7 @@ export class Authority {
     const now = this.now();
     if (!crl || !crlIsFresh(crl, now)) {
       const signer = await this.signer(caId);
-      crl = await this.store.transaction((tx) => publishCrl(tx, caId, signer, now));
+      crl = await this.store.transaction((tx) => refreshCrl(tx, caId, signer, now));
     }
     return {
       der: Buffer.from(crl.der_base64, 'base64'),
@@ -306,6 +306,20 @@ export class Authority {
       thisUpdate: new Date(crl.this_update),
       nextUpdate: new Date(crl.next_update),
     };
+  }
+
+  /** Re-signs every org CRL that is stale (the background owner's periodic job). */
+  async refreshCrls(): Promise<number[]> {
+    const now = this.now();
+    const signed: number[] = [];
+    for (const caId of [ORG_ROOT_CA_ID, ORG_CA_ID]) {
+      const current = await this.store.crls.get(caId);
+      if (current && crlIsFresh(current, now)) continue;
+      const signer = await this.signer(caId);
+      const crl = await this.store.transaction((tx) => refreshCrl(tx, caId, signer, now));
+      signed.push(crl.crl_number);
+    }
+    return signed;
   }
 
   // ---- CAs (uploaded and the org's issuing CA) ----

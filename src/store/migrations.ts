@@ -386,6 +386,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.insertInto('posture_version').values({ id: 1, version: 1 }).execute();
       },
     },
+    '0009_cluster': {
+      async up(db: Kysely<unknown>) {
+        // One row per kind of background work (renewals, CRL re-signing): the node that holds
+        // it and until when. ISO-8601 UTC text compares in time order on both dialects.
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { Dialect } from './migrations.js';
 import type {
   AccessApp,
   Device,
@@ -870,7 +871,70 @@ export class AuditLog {
   }
 }
 
+/**
+ * Serializes writers across every node on one database: a PostgreSQL transaction-scoped advisory
+ * lock (released at commit or rollback, also when the connection dies). SQLite has one writer per
+ * file; a no-op UPDATE takes that write lock now rather than at the first real write, so a read
+ * made after it cannot go stale (two processes sharing one file wait, then see each other's
+ * commits). Must be the first statement of a transaction on SQLite.
+ */
+export class Locks {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async acquire(name: string): Promise<void> {
+    if (this.dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${name}`}, 0))`.execute(this.db);
+    } else {
+      await this.db.updateTable('config_version').set({ id: 1 }).where('id', '=', -1).execute();
+    }
+  }
+}
+
+export interface Lease {
+  name: string;
+  holder: string;
+  expires_at: string;
+}
+
+/**
+ * Leases with an expiry (migration 0009): which node runs a kind of background work. A holder
+ * renews before expiry; a node that dies stops renewing and another takes over once it lapses.
+ */
+export class Leases {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Takes or renews `name` for `holder` until `expiresAt` when free, lapsed or already ours. */
+  async claim(name: string, holder: string, now: string, expiresAt: string): Promise<boolean> {
+    await this.db
+      .insertInto('leases')
+      .values({ name, holder, expires_at: expiresAt })
+      .onConflict((oc) =>
+        oc
+          .column('name')
+          .doUpdateSet({ holder, expires_at: expiresAt })
+          .where((eb) => eb.or([eb('leases.holder', '=', holder), eb('leases.expires_at', '<', now)])),
+      )
+      .execute();
+    const row = await this.get(name);
+    return row?.holder === holder && row.expires_at === expiresAt;
+  }
+
+  /** Gives `name` up at once (clean shutdown) so the next node need not wait for the expiry. */
+  async release(name: string, holder: string): Promise<void> {
+    await this.db.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
+  }
+
+  async get(name: string): Promise<Lease | undefined> {
+    return this.db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+}
+
 export class Repositories {
+  readonly locks: Locks;
+  readonly leases: Leases;
   readonly organizations: Organizations;
   readonly authorities: CertificateAuthorities;
   readonly crls: Crls;
@@ -895,7 +959,9 @@ export class Repositories {
   readonly postureNonces: PostureNonces;
   readonly postureVersion: ConfigVersion;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, dialect: Dialect) {
+    this.locks = new Locks(db, dialect);
+    this.leases = new Leases(db);
     this.organizations = new Organizations(db);
     this.authorities = new CertificateAuthorities(db);
     this.crls = new Crls(db);

@@ -29,6 +29,7 @@ export interface Database {
   posture_status: PostureStatusTable;
   posture_nonces: PostureNonceTable;
   posture_version: ConfigVersionTable;
+  leases: LeaseTable;
 }
 
 export interface OrganizationTable {
@@ -351,3 +352,10 @@ export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;
 export type NewPostureResult = Insertable<PostureResultTable>;
 export type PostureStatusRow = Selectable<PostureStatusTable>;
+
+/** Which node runs a kind of background work, until when (migration 0009). */
+export interface LeaseTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+}
