@@ -45,6 +45,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     posture: new PostureService(options.authority),
     metrics: options.metrics,
     ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
+    ...(options.edgeStatus ? { edgeStatus: options.edgeStatus } : {}),
   };
   const tls = options.tls;
   const app: ApiApp = Fastify({

@@ -123,6 +123,11 @@ export class Authority {
     };
   }
 
+  /** The control-plane certificate in the store (PEM): what every node should be serving. */
+  async storedControlPlaneCertificate(): Promise<string | undefined> {
+    return (await this.store.tlsIdentities.get(CONTROL_PLANE_TLS_ID))?.certificate_pem;
+  }
+
   /**
    * Re-issues the control plane's server certificate (same names, new key) once its renewal time
    * has come; returns the new material, or null when the current one is still good.
@@ -145,7 +150,11 @@ export class Authority {
       now,
     });
     const notAfter = new Date(new X509Certificate(issued.certificatePem).validTo).toISOString();
-    await this.store.transaction(async (tx) => {
+    const stored = await this.store.transaction(async (tx) => {
+      // Another node may have renewed it meanwhile: keep theirs (every node reloads it).
+      await tx.locks.acquire(`tls:${CONTROL_PLANE_TLS_ID}`);
+      const latest = await tx.tlsIdentities.get(CONTROL_PLANE_TLS_ID);
+      if (latest?.certificate_pem !== identity.certificate_pem) return false;
       await tx.tlsIdentities.put({
         id: CONTROL_PLANE_TLS_ID,
         certificate_pem: issued.certificatePem,
@@ -166,7 +175,9 @@ export class Authority {
         },
         now,
       );
+      return true;
     });
+    if (!stored) return null;
     return {
       certificatePem: issued.certificatePem,
       chainPem: issuer.certificatePem,
