@@ -7,7 +7,7 @@
 import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Authority } from '../authority/index.js';
-import type { RunningApi } from '../api/index.js';
+import { IDEMPOTENCY_TTL_MS, type RunningApi } from '../api/index.js';
 import { HostnameService } from '../edge/index.js';
 import type { Logger } from '../observability/index.js';
 
@@ -84,6 +84,9 @@ export function startCertificateRenewal(options: {
     if (renewed.length > 0) logger.info({ hostnames: renewed }, 'renewed hostname server certificates');
     for (const { hostname, notAfter } of customExpiring)
       logger.warn({ hostname, not_after: notAfter }, 'the admin-supplied server certificate expires soon');
+    await authority.store.idempotencyKeys.deleteOlderThan(
+      new Date(authority.now().getTime() - IDEMPOTENCY_TTL_MS).toISOString(),
+    );
     const crls = await authority.refreshCrls();
     if (crls.length > 0) logger.info({ crl_numbers: crls }, 're-signed CRLs');
   };

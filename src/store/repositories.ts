@@ -13,6 +13,7 @@ import type {
   SigningKey,
   AttachedCrl,
   Hostname,
+  IdempotencyKey,
   AuditEntry,
   CertificateAuthority,
   ClientCertificate,
@@ -932,8 +933,40 @@ export class Leases {
   }
 }
 
+/** Answers kept by Idempotency-Key (see src/api/concurrency.ts). */
+export class IdempotencyKeys {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(id: string): Promise<IdempotencyKey | undefined> {
+    return this.db.selectFrom('idempotency_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Claims `id` for a request now running; false when another request holds or answered it. */
+  async claim(id: string, requestHash: string, now: string): Promise<boolean> {
+    const res = await this.db
+      .insertInto('idempotency_keys')
+      .values({ id, request_hash: requestHash, status: null, body: null, created_at: now })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async complete(id: string, status: number, body: string): Promise<void> {
+    await this.db.updateTable('idempotency_keys').set({ status, body }).where('id', '=', id).execute();
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('id', '=', id).execute();
+  }
+
+  async deleteOlderThan(before: string): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('created_at', '<', before).execute();
+  }
+}
+
 export class Repositories {
   readonly locks: Locks;
+  readonly idempotencyKeys: IdempotencyKeys;
   readonly leases: Leases;
   readonly organizations: Organizations;
   readonly authorities: CertificateAuthorities;
@@ -961,6 +994,7 @@ export class Repositories {
 
   constructor(db: Kysely<Database>, dialect: Dialect) {
     this.locks = new Locks(db, dialect);
+    this.idempotencyKeys = new IdempotencyKeys(db);
     this.leases = new Leases(db);
     this.organizations = new Organizations(db);
     this.authorities = new CertificateAuthorities(db);

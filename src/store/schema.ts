@@ -30,6 +30,7 @@ export interface Database {
   posture_nonces: PostureNonceTable;
   posture_version: ConfigVersionTable;
   leases: LeaseTable;
+  idempotency_keys: IdempotencyKeyTable;
 }
 
 export interface OrganizationTable {
@@ -359,3 +360,13 @@ export interface LeaseTable {
   holder: string;
   expires_at: string;
 }
+
+/** A write's stored answer, by Idempotency-Key (migration 0009). */
+export interface IdempotencyKeyTable {
+  id: string;
+  request_hash: string;
+  status: number | null;
+  body: string | null;
+  created_at: string;
+}
+export type IdempotencyKey = Selectable<IdempotencyKeyTable>;
