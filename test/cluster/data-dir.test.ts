@@ -12,23 +12,18 @@ test('a second serve on one SQLite data dir is refused with the holder PID; a ki
   const env = { GATEHOUSE_DATABASE_URL: '' };
   const init = await gatehouse(['init', '--data-dir', dir, '--org', 'Lock Org', '--json'], { env });
   assert.equal(init.code, 0, init.stderr);
+  // A serve expected to refuse at start (it would otherwise keep running).
+  const serveOnce = () =>
+    gatehouse(
+      ['serve', '--data-dir', dir, ...['--api-listen', '127.0.0.1:0', '--edge-listen', '127.0.0.1:0']],
+      {
+        env,
+      },
+    );
 
   const first = await startServer(['--data-dir', dir], { env });
   try {
-    const second = await gatehouse(
-      [
-        'serve',
-        '--data-dir',
-        dir,
-        '--api-listen',
-        '127.0.0.1:0',
-        '--edge-listen',
-        '127.0.0.1:0',
-        '--workers',
-        '1',
-      ],
-      { env },
-    );
+    const second = await serveOnce();
     assert.notEqual(second.code, 0);
     assert.match(second.stderr, new RegExp(`already served by process ${first.process.pid}\\b`));
     // kill -9: the lock file stays, its process is gone, and the next serve takes it over.
@@ -47,20 +42,7 @@ test('a second serve on one SQLite data dir is refused with the holder PID; a ki
     join(dir, 'gatehouse.json'),
     JSON.stringify({ ...config, org_id: '11111111-1111-4111-8111-111111111111' }),
   );
-  const refused = await gatehouse(
-    [
-      'serve',
-      '--data-dir',
-      dir,
-      '--api-listen',
-      '127.0.0.1:0',
-      '--edge-listen',
-      '127.0.0.1:0',
-      '--workers',
-      '1',
-    ],
-    { env },
-  );
+  const refused = await serveOnce();
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /org_mismatch|belongs to organization 11111111/);
 });
