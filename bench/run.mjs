@@ -1,11 +1,14 @@
-// `npm run bench` — every benchmark, one after the other. For now only the edge benchmark
-// (bench/edge.mjs); later ones get appended to BENCHES. Arguments are passed to each:
-// `npm run bench -- --quick`.
+// `npm run bench` — the default benchmarks, one after the other (the edge benchmark,
+// bench/edge.mjs). Arguments are passed to each: `npm run bench -- --quick`. A first argument
+// naming a benchmark runs only that one: `npm run bench -- cluster` (bench/cluster.mjs).
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['edge.mjs'];
+const NAMED = { edge: 'edge.mjs', cluster: 'cluster.mjs' };
+const chosen = NAMED[process.argv[2]];
+const BENCHES = chosen ? [chosen] : ['edge.mjs'];
+const args = chosen ? process.argv.slice(3) : process.argv.slice(2);
 
 // A Ctrl-C reaches the benchmark too (same process group): let it stop its servers and exit,
 // and only then exit ourselves, so that the prompt comes back after the cleanup.
@@ -13,13 +16,9 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => {});
 
 function run(file) {
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(new URL(file, import.meta.url)), ...process.argv.slice(2)],
-      {
-        stdio: 'inherit',
-      },
-    );
+    const child = spawn(process.execPath, [fileURLToPath(new URL(file, import.meta.url)), ...args], {
+      stdio: 'inherit',
+    });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }

@@ -11,6 +11,10 @@ export interface PostgresCluster {
   logFile: string;
   stop(): Promise<void>;
   stopSync(): void;
+  /** Stops the server, keeping its data (an outage). */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port. */
+  resume(): Promise<void>;
 }
 
 export function startPostgresCluster(opts?: {

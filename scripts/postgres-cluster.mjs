@@ -150,7 +150,7 @@ export function reapStaleClusters() {
 
 /**
  * @typedef {{ url: string, adminUrl: string, port: number, dir: string, logFile: string,
- *   stop(): Promise<void>, stopSync(): void }} PostgresCluster
+ *   stop(): Promise<void>, stopSync(): void, pause(): Promise<void>, resume(): Promise<void> }} PostgresCluster
  */
 
 /**
@@ -258,6 +258,31 @@ export async function startPostgresCluster(opts = {}) {
       stopSync,
       async stop() {
         stopSync();
+      },
+      // Outage tests: stop the server and start it again on the same port. A fast (clean) stop:
+      // with synchronous_commit off an immediate one would lose the last commits.
+      async pause() {
+        const r = await run(
+          join(binDir, 'pg_ctl'),
+          ['-D', dataDir, '-m', 'fast', '-w', '-t', '30', '-s', 'stop'],
+          {
+            user,
+            cwd: dir,
+          },
+        );
+        if (r.code !== 0) throw new Error(`pg_ctl stop failed (exit ${r.code}): ${r.stderr}`);
+      },
+      async resume() {
+        const r = await run(
+          join(binDir, 'pg_ctl'),
+          ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-s', 'start'],
+          {
+            user,
+            cwd: dir,
+          },
+        );
+        if (r.code !== 0)
+          throw new Error(`pg_ctl start failed (exit ${r.code}): ${r.stderr}\n${tail(logFile)}`);
       },
     };
   } catch (err) {

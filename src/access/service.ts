@@ -5,7 +5,7 @@ import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } fro
 import { parseIdentityProviderInput } from './oidc/index.js';
 import { MAX_SESSION_DURATION_MS, parseDuration, validateAccessApp } from './policy/index.js';
 import { REVOCATION_HORIZON_MS, type SessionRevocationInput } from './sessions.js';
-import { rotateKeysIn } from './signing-keys.js';
+import { rotateKeysIn, SIGNING_KEYS_LOCK } from './signing-keys.js';
 
 /** Service tokens live longer than sessions: up to five years. */
 export const MAX_SERVICE_TOKEN_DURATION_MS = 5 * 365 * 86_400_000;
@@ -61,6 +61,8 @@ export class AccessService {
       updated_at: now,
     };
     await this.store.transaction(async (tx) => {
+      // Nodes creating the first apps at once would each see no key and each make one.
+      await tx.locks.acquire(SIGNING_KEYS_LOCK);
       await tx.accessApps.insert(row);
       // The first application needs a key to sign its tokens with.
       if ((await tx.signingKeys.all()).length === 0)

@@ -42,6 +42,8 @@ function rowFromKey(key: SigningKey, authority: Authority): SigningKeyRow {
   };
 }
 
+export const SIGNING_KEYS_LOCK = 'signing-keys';
+
 /**
  * `gatehouse keys rotate` (and the first key, when there is none): a new active key; the old
  * ones keep verifying until every token they signed (at most `maxTokenLifetimeMs`) has expired.
@@ -53,6 +55,8 @@ export async function rotateKeysIn(
   maxTokenLifetimeMs: number,
   actor: Actor,
 ): Promise<{ kid: string; retired: string[] }> {
+  // Serialized on every node: two rotations must not each demote the keys they saw and leave two active.
+  await tx.locks.acquire(SIGNING_KEYS_LOCK);
   const now = authority.now();
   const current = keysFromRows(await tx.signingKeys.all(), authority);
   const rotation = rotateSigningKeys(current, now, maxTokenLifetimeMs);

@@ -12,6 +12,7 @@ import type { Logger } from '../observability/index.js';
 import { PostureService } from '../posture/server.js';
 import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
+import { installConcurrencyGuards } from './concurrency.js';
 import { installErrorHandling } from './errors.js';
 import { accessRoutes } from './routes/access.js';
 import { adminSessionRoutes, adminSignInRoutes } from './routes/admin.js';
@@ -45,6 +46,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     posture: new PostureService(options.authority),
     metrics: options.metrics,
     ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
+    ...(options.edgeStatus ? { edgeStatus: options.edgeStatus } : {}),
   };
   const tls = options.tls;
   const app: ApiApp = Fastify({
@@ -72,6 +74,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   installErrorHandling(app);
+  installConcurrencyGuards(app, options.authority.store, () => options.authority.now());
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

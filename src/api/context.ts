@@ -9,7 +9,7 @@ import type {
 import type { Authority } from '../authority/index.js';
 import type { AccessService, AdminSignInConfig } from '../access/index.js';
 import type { DeviceService } from '../devices/index.js';
-import type { HostnameService } from '../edge/index.js';
+import type { EdgeWorkersStatus, HostnameService } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
 import type { PostureService } from '../posture/server.js';
 
@@ -23,6 +23,8 @@ export interface ApiContext {
   metrics: Metrics;
   /** Admin sign-in with the org's OIDC provider, when the operator configured it. */
   adminSignIn?: AdminSignInConfig;
+  /** The edge workers of this node (serve), reported by /readyz. */
+  edgeStatus?: () => EdgeWorkersStatus;
 }
 
 declare module 'fastify' {

@@ -1,5 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { isGatehouseError } from '../errors/index.js';
+import { classifyDatabaseError } from '../store/index.js';
 import type { ApiApp } from './context.js';
 import { failure } from './envelope.js';
 
@@ -11,6 +12,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_request' },
 };
+
+/** Seconds a client should wait before retrying when the database is unreachable or busy. */
+export const DATABASE_RETRY_AFTER_S = 5;
 
 /**
  * Turns every error into the envelope with a precise code and message. Stack traces and internal
@@ -31,6 +35,27 @@ export function installErrorHandling(app: ApiApp): void {
           failure([
             { code: 'invalid_request', message: `${where} ${first?.message ?? 'is invalid'}${extra}` },
           ]),
+        );
+    }
+    // The database failing is not a bug in the request: a clash is the client's 409, an outage
+    // (or SQLite busy past its timeout) a 503 to retry, never a 500 with a stack trace.
+    const dbFailure = isGatehouseError(err) && err.status < 500 ? null : classifyDatabaseError(err);
+    if (dbFailure === 'unique_violation') {
+      return reply
+        .status(409)
+        .send(
+          failure([
+            { code: 'conflict', message: 'the resource already exists (a concurrent request made it)' },
+          ]),
+        );
+    }
+    if (dbFailure === 'unavailable') {
+      request.log.warn({ err: { message: err.message, code: err.code } }, 'database unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_S))
+        .send(
+          failure([{ code: 'database_unavailable', message: 'the database is unavailable; retry later' }]),
         );
     }
     if (isGatehouseError(err)) {

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { AdminSignInConfig } from '../access/index.js';
 import type { Authority, TlsMaterial } from '../authority/index.js';
 import { formatHostPort } from '../config/index.js';
+import type { EdgeWorkersStatus } from '../edge/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
 import { buildApi } from './app.js';
 import type { ApiApp } from './context.js';
@@ -25,6 +26,8 @@ export async function startApiServer(options: {
   /** Extra metrics text to append to /metrics (the edge workers'). */
   extraMetrics?: () => Promise<string>;
   adminSignIn?: AdminSignInConfig;
+  /** This node's edge workers, for /readyz. */
+  edgeStatus?: () => EdgeWorkersStatus;
   /** The built console; defaults to dist/web beside this module. */
   webRoot?: string;
 }): Promise<RunningApi> {
@@ -43,6 +46,7 @@ export async function startApiServer(options: {
     logger: options.logger,
     webRoot: options.webRoot ?? fileURLToPath(new URL('../web', import.meta.url)),
     ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
+    ...(options.edgeStatus ? { edgeStatus: options.edgeStatus } : {}),
     tls: secureContext(options.tls),
   });
   await app.listen({

@@ -28,7 +28,7 @@ import type {
   Store,
 } from '../store/index.js';
 import { type Actor, appendAudit } from './audit.js';
-import { crlIsFresh, publishCrl } from './crl-publisher.js';
+import { crlIsFresh, publishCrl, refreshCrl } from './crl-publisher.js';
 import { CONTROL_PLANE_TLS_ID, newId, ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
 import { crlUrl } from './initialize.js';
 import { hashToken } from './tokens.js';
@@ -123,6 +123,11 @@ export class Authority {
     };
   }
 
+  /** The control-plane certificate in the store (PEM): what every node should be serving. */
+  async storedControlPlaneCertificate(): Promise<string | undefined> {
+    return (await this.store.tlsIdentities.get(CONTROL_PLANE_TLS_ID))?.certificate_pem;
+  }
+
   /**
    * Re-issues the control plane's server certificate (same names, new key) once its renewal time
    * has come; returns the new material, or null when the current one is still good.
@@ -145,7 +150,11 @@ export class Authority {
       now,
     });
     const notAfter = new Date(new X509Certificate(issued.certificatePem).validTo).toISOString();
-    await this.store.transaction(async (tx) => {
+    const stored = await this.store.transaction(async (tx) => {
+      // Another node may have renewed it meanwhile: keep theirs (every node reloads it).
+      await tx.locks.acquire(`tls:${CONTROL_PLANE_TLS_ID}`);
+      const latest = await tx.tlsIdentities.get(CONTROL_PLANE_TLS_ID);
+      if (latest?.certificate_pem !== identity.certificate_pem) return false;
       await tx.tlsIdentities.put({
         id: CONTROL_PLANE_TLS_ID,
         certificate_pem: issued.certificatePem,
@@ -166,7 +175,9 @@ export class Authority {
         },
         now,
       );
+      return true;
     });
+    if (!stored) return null;
     return {
       certificatePem: issued.certificatePem,
       chainPem: issuer.certificatePem,
@@ -298,7 +309,7 @@ export class Authority {
     const now = this.now();
     if (!crl || !crlIsFresh(crl, now)) {
       const signer = await this.signer(caId);
-      crl = await this.store.transaction((tx) => publishCrl(tx, caId, signer, now));
+      crl = await this.store.transaction((tx) => refreshCrl(tx, caId, signer, now));
     }
     return {
       der: Buffer.from(crl.der_base64, 'base64'),
@@ -306,6 +317,20 @@ export class Authority {
       thisUpdate: new Date(crl.this_update),
       nextUpdate: new Date(crl.next_update),
     };
+  }
+
+  /** Re-signs every org CRL that is stale (the background owner's periodic job). */
+  async refreshCrls(): Promise<number[]> {
+    const now = this.now();
+    const signed: number[] = [];
+    for (const caId of [ORG_ROOT_CA_ID, ORG_CA_ID]) {
+      const current = await this.store.crls.get(caId);
+      if (current && crlIsFresh(current, now)) continue;
+      const signer = await this.signer(caId);
+      const crl = await this.store.transaction((tx) => refreshCrl(tx, caId, signer, now));
+      signed.push(crl.crl_number);
+    }
+    return signed;
   }
 
   // ---- CAs (uploaded and the org's issuing CA) ----

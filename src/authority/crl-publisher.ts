@@ -8,14 +8,24 @@ export function crlIsFresh(crl: Crl, now: Date): boolean {
   return new Date(crl.next_update).getTime() - now.getTime() > CRL_VALIDITY_MS / 2;
 }
 
+/** The lock that serializes everything that signs `caId`'s CRL, on every node. */
+export const crlLock = (caId: string) => `crl:${caId}`;
+
 /**
  * Signs a new CRL for `caId` listing every certificate it revoked, with the next CRL number, and
  * stores it. Runs inside the caller's transaction so a revocation and its CRL land together.
+ *
+ * The CA's lock comes first: two revocations on two nodes would otherwise each sign a CRL without
+ * the other's (uncommitted) serial, under the same number, and the last to commit would win. Under
+ * the lock, the list and the previous number are read after every earlier publisher committed.
  */
 export async function publishCrl(tx: Repositories, caId: string, signer: Signer, now: Date): Promise<Crl> {
+  await tx.locks.acquire(crlLock(caId));
   const previous = await tx.crls.get(caId);
   const revoked = await tx.clientCertificates.revokedBy(caId);
   const crlNumber = (previous?.crl_number ?? 0) + 1;
+  // Clocks of several nodes differ a little: never let thisUpdate go back either.
+  if (previous && new Date(previous.this_update) > now) now = new Date(previous.this_update);
   const nextUpdate = new Date(now.getTime() + CRL_VALIDITY_MS);
   const { der } = await createCrl({
     issuer: signer,
@@ -37,4 +47,16 @@ export async function publishCrl(tx: Repositories, caId: string, signer: Signer,
   };
   await tx.crls.upsert(crl);
   return crl;
+}
+
+/**
+ * Re-signs `caId`'s CRL when it is missing or past half its validity, once: under the CA's lock
+ * the row is read again, so of several nodes (or requests) that saw it stale only the first signs
+ * and the others return that CRL.
+ */
+export async function refreshCrl(tx: Repositories, caId: string, signer: Signer, now: Date): Promise<Crl> {
+  await tx.locks.acquire(crlLock(caId));
+  const current = await tx.crls.get(caId);
+  if (current && crlIsFresh(current, now)) return current;
+  return publishCrl(tx, caId, signer, now);
 }

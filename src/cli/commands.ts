@@ -18,8 +18,10 @@ import { registerDeviceCommands } from './device.js';
 import { registerPostureCommands } from './posture.js';
 import { registerSessionCommands } from './sessions.js';
 import { runInit } from './init.js';
+import { runJoin } from './join.js';
+import { acquireServeLock } from './pid-lock.js';
 import { printJson, printTable } from './output.js';
-import { startCertificateRenewal } from './renewal.js';
+import { newNodeId, startCertificateRenewal } from './renewal.js';
 import { rootProgram } from './root.js';
 
 const intArg = (name: string, min: number, max: number) => (value: string) => {
@@ -125,6 +127,35 @@ export function buildProgram(): Command {
     );
 
   program
+    .command('join')
+    .description('make a data directory for another node of an organization on a shared PostgreSQL')
+    .addOption(dataDirOption())
+    .option('--org-id <id>', 'refuse unless the database holds this organization')
+    .option(
+      '--master-key-file <file>',
+      'the master key (else GATEHOUSE_MASTER_KEY); copied into the data dir',
+    )
+    .option('--api-listen <host:port>', 'where `serve` listens by default', DEFAULT_API_LISTEN)
+    .option('--json', 'print the result as JSON')
+    .action(
+      async (o: {
+        dataDir: string;
+        orgId?: string;
+        masterKeyFile?: string;
+        apiListen: string;
+        json?: boolean;
+      }) => {
+        const out = await runJoin(o);
+        if (o.json) printJson(out);
+        else
+          process.stdout.write(
+            `Joined organization "${out.org}" (${out.org_id}) in ${out.data_dir}\n` +
+              `Start this node with: gatehouse serve --data-dir ${o.dataDir}\n`,
+          );
+      },
+    );
+
+  program
     .command('serve')
     .description('serve the control-plane API (HTTPS) and the edge')
     .addOption(dataDirOption())
@@ -135,6 +166,12 @@ export function buildProgram(): Command {
     .option('--edge-listen <host:port>', 'edge listen address', DEFAULT_EDGE_LISTEN)
     .option('--workers <n>', 'edge worker processes', intArg('--workers', 1, 256), availableParallelism())
     .option('--no-access-log', 'do not log one JSON line per edge request')
+    .option(
+      '--background-interval <seconds>',
+      'how often background work (renewals, CRL re-signing, lease) runs; a dead node hands over within 3×',
+      intArg('--background-interval', 1, 3600),
+      30,
+    )
     .option('--tls-cert <file>', 'PEM certificate chain for the API listener instead of the org-issued one')
     .option('--tls-key <file>', 'PEM private key for --tls-cert')
     .addOption(
@@ -161,6 +198,7 @@ export function buildProgram(): Command {
         edgeListen: string;
         workers: number;
         accessLog: boolean;
+        backgroundInterval: number;
         tlsCert?: string;
         tlsKey?: string;
         adminIdp?: string;
@@ -176,10 +214,18 @@ export function buildProgram(): Command {
           groups: asList(o.adminGroup),
         });
         const logger = createLogger();
-        const ctx = await openDataDir(o.dataDir);
+        const dataDir = new DataDir(o.dataDir);
+        const releaseLock = /^postgres/i.test(dataDir.databaseUrl())
+          ? () => undefined
+          : acquireServeLock(dataDir.path);
+        const ctx = await openDataDir(o.dataDir).catch((err: unknown) => {
+          releaseLock();
+          throw err;
+        });
         if (adminSignIn && !(await ctx.store.identityProviders.get(adminSignIn.identityProviderId))) {
           // Fail at start, not at the first sign-in: a typo would otherwise hide the SSO button.
           await ctx.close();
+          releaseLock();
           throw new GatehouseError(
             'invalid_argument',
             `--admin-idp ${adminSignIn.identityProviderId}: no such identity provider (see GET /api/v1/identity_providers)`,
@@ -211,12 +257,16 @@ export function buildProgram(): Command {
           tls,
           logger,
           extraMetrics: () => aggregator.clusterMetrics(),
+          edgeStatus: () => edge.status(),
           ...(adminSignIn ? { adminSignIn } : {}),
         });
+        const nodeId = newNodeId();
         const renewal = startCertificateRenewal({
           authority: ctx.authority,
-          ...(o.tlsCert ? {} : { api }),
+          ...(o.tlsCert ? {} : { api, servedCertificatePem: tls.certificatePem }),
           logger,
+          intervalMs: o.backgroundInterval * 1000,
+          nodeId,
         });
         logger.info(
           {
@@ -225,6 +275,7 @@ export function buildProgram(): Command {
             workers: o.workers,
             data_dir: ctx.dataDir.path,
             database: ctx.store.dialect,
+            node: nodeId,
           },
           'Gatehouse started',
         );
@@ -235,10 +286,11 @@ export function buildProgram(): Command {
           `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
         );
         onShutdown(logger, async () => {
-          renewal.stop();
+          await renewal.stop();
           await api.close();
           await edge.stop();
           await ctx.close();
+          releaseLock();
         });
       },
     );

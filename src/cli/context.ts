@@ -1,5 +1,6 @@
 import { Authority } from '../authority/index.js';
 import { DataDir, type DataDirConfig } from '../config/index.js';
+import { GatehouseError } from '../errors/index.js';
 import { Store } from '../store/index.js';
 
 export interface CliContext {
@@ -20,6 +21,14 @@ export async function openDataDir(path: string): Promise<CliContext> {
   const store = await Store.open({ url: dataDir.databaseUrl() });
   try {
     const authority = await Authority.load(store, masterKey);
+    // A data dir pointed at another organization's database (a mistyped URL on one node) must
+    // not serve or change it.
+    if (authority.org.id !== config.org_id) {
+      throw new GatehouseError(
+        'org_mismatch',
+        `${dataDir.configPath} belongs to organization ${config.org_id}, but the database holds ${authority.org.id} ("${authority.org.name}"); check GATEHOUSE_DATABASE_URL`,
+      );
+    }
     return { dataDir, config, store, authority, close: () => store.close() };
   } catch (err) {
     await store.close();

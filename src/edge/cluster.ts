@@ -11,9 +11,17 @@ export interface EdgeWorkerOptions {
   accessLog: boolean;
 }
 
+export interface EdgeWorkersStatus {
+  /** Workers asked for (--workers). */
+  expected: number;
+  /** Workers that are listening now. */
+  ready: number;
+}
+
 export interface EdgeCluster {
   /** The URL every worker listens on (they share the port). */
   url: string;
+  status(): EdgeWorkersStatus;
   stop(): Promise<void>;
 }
 
@@ -43,7 +51,14 @@ function writeEdgeOpensslConfig(dataDir: string): string {
   writeFileSync(file, EDGE_OPENSSL_CONFIG, { mode: 0o600 });
   return file;
 }
-const RESPAWN_DELAY_MS = 1_000;
+/** Respawn backoff: 1 s doubling to 30 s; a worker that ran a minute resets it. */
+const RESPAWN_BASE_MS = 1_000;
+const RESPAWN_MAX_MS = 30_000;
+const RESPAWN_RESET_AFTER_MS = 60_000;
+
+/** Pure: how long to wait before the next start of a worker that failed `failures` times in a row. */
+export const respawnDelay = (failures: number): number =>
+  Math.min(RESPAWN_MAX_MS, RESPAWN_BASE_MS * 2 ** Math.max(0, failures - 1));
 
 export interface WorkerReady {
   type: typeof READY;
@@ -79,35 +94,47 @@ export async function startEdgeCluster(
     accessLog: options.accessLog,
   };
   let stopping = false;
+  const ready = new Set<Worker>();
 
-  const fork = (): Promise<string> =>
+  /**
+   * Starts one worker. During start-up a worker that exits before listening fails `serve` (a port
+   * in use, a broken data dir). Afterwards every exit, whatever its cause and whether or not the
+   * database is up (a new worker needs it to load its snapshot), is followed by another start
+   * with backoff, forever: a node must not stay up with its edge port refusing connections.
+   */
+  const fork = (failures: number, startup: boolean): Promise<string> =>
     new Promise((resolve, reject) => {
       const worker: Worker = cluster.fork({ GATEHOUSE_EDGE_WORKER: JSON.stringify(workerOptions) });
-      const onExit = (code: number | null) =>
-        reject(new Error(`edge worker exited with ${code} before listening`));
-      worker.once('exit', onExit);
+      let listeningSince = 0;
       worker.on('message', (m: unknown) => {
         if (!isWorkerReady(m)) return;
-        worker.off('exit', onExit);
-        worker.once('exit', (code, signal) => {
-          if (stopping) return;
-          options.logger.error(
-            { pid: worker.process.pid, code, signal },
-            'edge worker died; starting a replacement',
-          );
-          setTimeout(
-            () => void fork().catch((err) => options.logger.error({ err }, 'edge worker replacement failed')),
-            RESPAWN_DELAY_MS,
-          );
-        });
+        listeningSince = Date.now();
+        ready.add(worker);
         resolve(m.url);
+      });
+      worker.once('exit', (code, signal) => {
+        ready.delete(worker);
+        if (stopping) return;
+        if (startup && !listeningSince)
+          return reject(new Error(`edge worker exited with ${code} before listening`));
+        const ranLong = listeningSince > 0 && Date.now() - listeningSince > RESPAWN_RESET_AFTER_MS;
+        const nextFailures = ranLong ? 1 : failures + 1;
+        const delay = respawnDelay(nextFailures);
+        options.logger.error(
+          { pid: worker.process.pid, code, signal, respawn_in_ms: delay },
+          'edge worker died; starting a replacement',
+        );
+        setTimeout(() => {
+          if (!stopping) void fork(nextFailures, false).catch(() => undefined);
+        }, delay).unref();
       });
     });
 
-  const [url] = await Promise.all(Array.from({ length: Math.max(1, options.workers) }, fork));
+  const [url] = await Promise.all(Array.from({ length: Math.max(1, options.workers) }, () => fork(0, true)));
 
   return {
     url: url as string,
+    status: () => ({ expected: Math.max(1, options.workers), ready: ready.size }),
     stop: async () => {
       stopping = true;
       await Promise.all(

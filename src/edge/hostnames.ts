@@ -2,7 +2,7 @@ import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import { type Actor, appendAudit, type Authority, ORG_CA_ID, type TlsMaterial } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
 import { parsePem, renewalTime } from '../pki/index.js';
-import type { Hostname, PageResult, Page } from '../store/index.js';
+import { type Hostname, isUniqueViolation, type PageResult, type Page } from '../store/index.js';
 import {
   type BlockResponse,
   type ClientAuthInput,
@@ -115,6 +115,11 @@ function checkBlock(block: BlockResponse | undefined): BlockResponse {
  * admin brings one), CA associations, and the config-version bump that makes running edges
  * reload, all in one transaction per change.
  */
+/** A unique-index violation on the name (a concurrent create or rename, maybe on another node) → 409. */
+const hostnameClash = (hostname: string) => (err: unknown) => {
+  throw isUniqueViolation(err) ? conflict('hostname_exists', `hostname ${hostname} already exists`) : err;
+};
+
 export class HostnameService {
   constructor(private readonly authority: Authority) {}
 
@@ -191,7 +196,9 @@ export class HostnameService {
       updated_at: now.toISOString(),
     };
     await this.store.transaction(async (tx) => {
-      await tx.hostnames.insert(row, caIds);
+      // The check above is only a friendly early answer: another node can create the same name
+      // in between, and then the unique index decides.
+      await tx.hostnames.insert(row, caIds).catch(hostnameClash(hostname));
       await tx.configVersion.bump();
       await appendAudit(
         tx,
@@ -227,7 +234,7 @@ export class HostnameService {
       updated_at: now.toISOString(),
     };
     await this.store.transaction(async (tx) => {
-      await tx.hostnames.update(row, caIds);
+      await tx.hostnames.update(row, caIds).catch(hostnameClash(hostname));
       await tx.configVersion.bump();
       await appendAudit(
         tx,

@@ -12,4 +12,10 @@ export { EDGE_OWNED_HEADERS, renderCertificateHeaders } from './headers.js';
 export { type HostnameInput, type HostnameRecord, HostnameService } from './hostnames.js';
 export { CONFIG_POLL_MS } from './loader.js';
 export { type RunningEdge, SHUTDOWN_GRACE_MS, startEdge } from './runtime.js';
-export { type EdgeCluster, type EdgeWorkerOptions, startEdgeCluster, workerReadyMessage } from './cluster.js';
+export {
+  type EdgeCluster,
+  type EdgeWorkerOptions,
+  type EdgeWorkersStatus,
+  startEdgeCluster,
+  workerReadyMessage,
+} from './cluster.js';

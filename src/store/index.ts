@@ -11,7 +11,13 @@ export type {
   PassingPosture,
   PostureLogFilter,
 } from './repositories.js';
-export { Repositories } from './repositories.js';
+export { type Lease, Repositories } from './repositories.js';
+export {
+  classifyDatabaseError,
+  type DatabaseFailure,
+  isDatabaseUnavailable,
+  isUniqueViolation,
+} from './errors.js';
 export type * from './schema.js';
 export { dialectOf };
 
@@ -24,7 +30,7 @@ export class Store extends Repositories {
   readonly #connection: ReturnType<typeof connect>;
 
   private constructor(connection: ReturnType<typeof connect>) {
-    super(connection.db);
+    super(connection.db, connection.dialect);
     this.dialect = connection.dialect;
     this.#connection = connection;
   }
@@ -43,7 +49,7 @@ export class Store extends Repositories {
 
   /** Runs `work` in one database transaction: all of its writes land, or none do. */
   transaction<T>(work: (tx: Repositories) => Promise<T>): Promise<T> {
-    return this.#connection.db.transaction().execute((trx) => work(new Repositories(trx)));
+    return this.#connection.db.transaction().execute((trx) => work(new Repositories(trx, this.dialect)));
   }
 
   async close(): Promise<void> {

@@ -476,6 +476,33 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0009_cluster': {
+      async up(db: Kysely<unknown>) {
+        // One row per kind of background work (renewals, CRL re-signing): the node that holds
+        // it and until when. ISO-8601 UTC text compares in time order on both dialects.
+        await db.schema
+          .createTable('leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        // Idempotency-Key: the answer to a write, kept so that a client that lost it can retry
+        // without the write happening twice. `status` is null while the first request runs.
+        await db.schema
+          .createTable('idempotency_keys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('request_hash', 'text', (c) => c.notNull())
+          .addColumn('status', 'integer')
+          .addColumn('body', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('idempotency_keys_created')
+          .on('idempotency_keys')
+          .column('created_at')
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import type { Dialect } from './migrations.js';
 import type {
   AccessApp,
   Device,
@@ -12,6 +13,7 @@ import type {
   SigningKey,
   AttachedCrl,
   Hostname,
+  IdempotencyKey,
   AuditEntry,
   CertificateAuthority,
   ClientCertificate,
@@ -928,7 +930,102 @@ export class SessionRevocations {
   }
 }
 
+/**
+ * Serializes writers across every node on one database: a PostgreSQL transaction-scoped advisory
+ * lock (released at commit or rollback, also when the connection dies). SQLite has one writer per
+ * file; a no-op UPDATE takes that write lock now rather than at the first real write, so a read
+ * made after it cannot go stale (two processes sharing one file wait, then see each other's
+ * commits). Must be the first statement of a transaction on SQLite.
+ */
+export class Locks {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async acquire(name: string): Promise<void> {
+    if (this.dialect === 'postgres') {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:${name}`}, 0))`.execute(this.db);
+    } else {
+      await this.db.updateTable('config_version').set({ id: 1 }).where('id', '=', -1).execute();
+    }
+  }
+}
+
+export interface Lease {
+  name: string;
+  holder: string;
+  expires_at: string;
+}
+
+/**
+ * Leases with an expiry (migration 0009): which node runs a kind of background work. A holder
+ * renews before expiry; a node that dies stops renewing and another takes over once it lapses.
+ */
+export class Leases {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** Takes or renews `name` for `holder` until `expiresAt` when free, lapsed or already ours. */
+  async claim(name: string, holder: string, now: string, expiresAt: string): Promise<boolean> {
+    await this.db
+      .insertInto('leases')
+      .values({ name, holder, expires_at: expiresAt })
+      .onConflict((oc) =>
+        oc
+          .column('name')
+          .doUpdateSet({ holder, expires_at: expiresAt })
+          .where((eb) => eb.or([eb('leases.holder', '=', holder), eb('leases.expires_at', '<', now)])),
+      )
+      .execute();
+    const row = await this.get(name);
+    return row?.holder === holder && row.expires_at === expiresAt;
+  }
+
+  /** Gives `name` up at once (clean shutdown) so the next node need not wait for the expiry. */
+  async release(name: string, holder: string): Promise<void> {
+    await this.db.deleteFrom('leases').where('name', '=', name).where('holder', '=', holder).execute();
+  }
+
+  async get(name: string): Promise<Lease | undefined> {
+    return this.db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+}
+
+/** Answers kept by Idempotency-Key (see src/api/concurrency.ts). */
+export class IdempotencyKeys {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async get(id: string): Promise<IdempotencyKey | undefined> {
+    return this.db.selectFrom('idempotency_keys').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Claims `id` for a request now running; false when another request holds or answered it. */
+  async claim(id: string, requestHash: string, now: string): Promise<boolean> {
+    const res = await this.db
+      .insertInto('idempotency_keys')
+      .values({ id, request_hash: requestHash, status: null, body: null, created_at: now })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .executeTakeFirst();
+    return Number(res.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async complete(id: string, status: number, body: string): Promise<void> {
+    await this.db.updateTable('idempotency_keys').set({ status, body }).where('id', '=', id).execute();
+  }
+
+  async forget(id: string): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('id', '=', id).execute();
+  }
+
+  async deleteOlderThan(before: string): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('created_at', '<', before).execute();
+  }
+}
+
 export class Repositories {
+  readonly locks: Locks;
+  readonly idempotencyKeys: IdempotencyKeys;
+  readonly leases: Leases;
   readonly organizations: Organizations;
   readonly authorities: CertificateAuthorities;
   readonly crls: Crls;
@@ -954,7 +1051,10 @@ export class Repositories {
   readonly postureVersion: ConfigVersion;
   readonly sessionRevocations: SessionRevocations;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, dialect: Dialect) {
+    this.locks = new Locks(db, dialect);
+    this.idempotencyKeys = new IdempotencyKeys(db);
+    this.leases = new Leases(db);
     this.organizations = new Organizations(db);
     this.authorities = new CertificateAuthorities(db);
     this.crls = new Crls(db);

@@ -30,6 +30,8 @@ export interface Database {
   posture_nonces: PostureNonceTable;
   posture_version: ConfigVersionTable;
   session_revocations: SessionRevocationTable;
+  leases: LeaseTable;
+  idempotency_keys: IdempotencyKeyTable;
 }
 
 export interface OrganizationTable {
@@ -369,3 +371,20 @@ export interface SessionRevocationTable {
   certificates: string | null;
   revoked_at: string;
 }
+
+/** Which node runs a kind of background work, until when (migration 0009). */
+export interface LeaseTable {
+  name: string;
+  holder: string;
+  expires_at: string;
+}
+
+/** A write's stored answer, by Idempotency-Key (migration 0009). */
+export interface IdempotencyKeyTable {
+  id: string;
+  request_hash: string;
+  status: number | null;
+  body: string | null;
+  created_at: string;
+}
+export type IdempotencyKey = Selectable<IdempotencyKeyTable>;

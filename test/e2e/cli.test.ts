@@ -243,7 +243,11 @@ describe('PostgreSQL store (GATEHOUSE_DATABASE_URL)', { skip: postgresSkipReason
       ]);
       assert.equal(JSON.parse(r.stdout).result.name, 'Org pg');
       const ready = await runOk(requireTool('curl'), ['-sS', '--cacert', caFile, `${server.url}/readyz`]);
-      assert.deepEqual(JSON.parse(ready.stdout), { status: 'ready' });
+      assert.deepEqual(JSON.parse(ready.stdout), {
+        status: 'ready',
+        database: 'up',
+        edge_workers: { expected: 1, ready: 1 },
+      });
     } finally {
       assert.equal(await server.stop(), 0);
     }

@@ -159,7 +159,7 @@ describe('certificate renewal', () => {
       assert.equal((await hostnames.get(org.row.id)).row.certificate_pem, renewed.certificate_pem);
       assert.equal(await store.configVersion.current(), versionBefore + 1);
     } finally {
-      renewal.stop();
+      await renewal.stop();
     }
   });
 });

@@ -7,16 +7,27 @@ import type { ApiContext } from '../context.js';
 const CRL_FILE = /^([0-9a-f-]{36})\.crl$/i;
 
 /** Unauthenticated endpoints: health, metrics and CRLs (relying parties fetch CRLs anonymously). */
-export const publicRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { authority, metrics }) => {
+export const publicRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
+  app,
+  { authority, metrics, edgeStatus },
+) => {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
 
+  // Ready when the database answers and (under serve) every edge worker listens; the body says
+  // which part is missing so a load balancer's health check and an operator read the same thing.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
-    try {
-      await authority.store.organizations.first();
-      return { status: 'ready' };
-    } catch {
-      return reply.status(503).send({ status: 'unavailable', reason: 'database unreachable' });
-    }
+    const database = await authority.store.organizations.first().then(
+      () => 'up' as const,
+      () => 'unreachable' as const,
+    );
+    const edge = edgeStatus?.();
+    const edgeReady = !edge || edge.ready >= edge.expected;
+    const body = {
+      status: database === 'up' && edgeReady ? 'ready' : 'unavailable',
+      database,
+      ...(edge ? { edge_workers: edge } : {}),
+    };
+    return reply.status(body.status === 'ready' ? 200 : 503).send(body);
   });
 
   // Origins verify Gatehouse-Jwt-Assertion tokens with these keys (also served by the edge).
