@@ -188,9 +188,9 @@ function evaluate(
       );
     }
   }
-  // Anchors are trust input (their own validity is not checked), so only the path below them bounds the verdict.
+  // The whole path bounds the verdict, anchor included: the strict profile refuses an expired anchor.
   const validUntilMs = Math.min(
-    ...chain.slice(0, -1).map((c) => c.notAfter.getTime()),
+    ...chain.map((c) => c.notAfter.getTime()),
     ...[...snapshot.crlDeadlines.values()],
   );
   return done({ verdict: { status: 'valid', cert: info }, version, validUntilMs }, usedPeerChain);

@@ -2,11 +2,45 @@ import { certSignedBy, keyInPath } from './keys.js';
 import { type ActiveConstraints, checkNameConstraints } from './name-constraints.js';
 import { OID } from './oids.js';
 import { KEY_USAGE, type ParsedCertificate } from './parse.js';
+import {
+  checkAnchor,
+  checkKey,
+  checkLeaf,
+  checkSignature,
+  checkStructure,
+  checkSubjectAltNames,
+  type LegacyAllowances,
+  NO_ALLOWANCES,
+  type VerifyProfile,
+} from './profile.js';
 import { type Failure, fail } from './types.js';
+import type { WorkBudget } from './work.js';
 
 export interface ValidationParams {
   readonly at: Date;
   readonly requiredEku?: string;
+  readonly profile: VerifyProfile;
+  /** Legacy allowances by anchor fingerprint. */
+  readonly legacy?: ReadonlyMap<string, LegacyAllowances>;
+  /** Counts name-constraint checks (bounded, see name-constraints.ts). */
+  readonly nameChecks: WorkBudget;
+}
+
+/** The strict profile's checks of one certificate below the anchor. */
+function strictFailure(
+  cert: ParsedCertificate,
+  who: string,
+  isLeaf: boolean,
+  params: ValidationParams,
+  legacy: LegacyAllowances,
+): Failure | undefined {
+  return (
+    checkSignature(cert, who, legacy) ??
+    checkKey(cert, who, legacy) ??
+    (isLeaf ? checkLeaf(cert, who, params.requiredEku) : undefined) ??
+    checkStructure(cert, who) ??
+    checkSubjectAltNames(cert, who)
+  );
 }
 
 /** An EKU extension allows a purpose if it lists it or anyExtendedKeyUsage. */
@@ -45,6 +79,14 @@ export function validatePath(
   params: ValidationParams,
 ): Failure | undefined {
   const anchor = path[path.length - 1]!;
+  const strict = params.profile === 'strict';
+  const legacy = params.legacy?.get(anchor.fingerprint) ?? NO_ALLOWANCES;
+  if (strict) {
+    const pinned = path.length === 2 && path[0]!.fingerprint === anchor.fingerprint;
+    const failure =
+      checkAnchor(anchor, params.at, pinned) ?? checkKey(anchor, `trust anchor ${anchor.label}`, legacy);
+    if (failure) return failure;
+  }
   const init = anchorConstraints(anchor, params);
   if ('failure' in init) return init.failure;
   let maxPathLength = init.maxPathLength;
@@ -78,9 +120,19 @@ export function validatePath(
       const what = cert.unsupportedExtensions.join(', ');
       return fail('unknown_critical_extension', `${who}: cannot process ${what}`);
     }
+    if (cert.requireExplicitPolicy !== undefined) {
+      return fail(
+        'unknown_critical_extension',
+        `${who}: cannot process policyConstraints requireExplicitPolicy (needs certificate policy processing)`,
+      );
+    }
+    if (strict) {
+      const failure = strictFailure(cert, who, isLeaf, params, legacy);
+      if (failure) return failure;
+    }
     // §6.1.3 (b), (c): self-issued intermediates are exempt, the leaf never is.
     if (isLeaf || !cert.selfIssued) {
-      const failure = checkNameConstraints(cert, nameConstraints);
+      const failure = checkNameConstraints(cert, nameConstraints, params.nameChecks);
       if (failure) return failure;
     }
     if (params.requiredEku) {

@@ -106,6 +106,9 @@ function run(tc: PkitsCase): VerifyResult {
     trustAnchors: tc.trusted_certs,
     crls: tc.crls.length > 0 ? tc.crls : undefined,
     at: new Date(tc.validation_time),
+    // PKITS checks RFC 5280 itself: DSA keys, certificates without AKI. The strict profile is
+    // tested by verify.test.ts and profile.test.ts.
+    profile: 'rfc5280',
   });
 }
 

@@ -1,0 +1,172 @@
+// The strict certificate profile at the edge (issue 12): a weak-key leaf, a CA certificate used
+// as a client certificate and an uploaded root that expires after upload are refused with their
+// verifyChain code — 403 in enforce mode, `invalid` plus the reason header in report mode.
+import assert from 'node:assert/strict';
+import { webcrypto } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { type CaFiles, makeLeafCert, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
+import { requireTool, runOk } from '../helpers/tools.js';
+import { makeLeaf, makeRoot } from '../pki/verify/fixtures.js';
+
+interface ClientCert {
+  cert: string;
+  key: string;
+}
+
+describe('edge: the strict certificate profile', () => {
+  let dir: string;
+  let server: RunningServer;
+  let token: string;
+  let rootPem: string;
+  let origin: Server;
+  let edgePort: number;
+  let corpRoot: CaFiles;
+  let good: ClientCert;
+  let weak: ClientCert;
+  let caAsLeaf: ClientCert;
+  let shortLived: ClientCert;
+  let shortLivedUntil: number;
+
+  const api = adminApi(
+    () => server.url,
+    () => token,
+    () => rootPem,
+  );
+
+  /** Status, body, and the headers the origin received (it echoes them). */
+  const request = (hostname: string, cert: ClientCert) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: edgePort,
+          servername: hostname,
+          headers: { host: hostname, accept: 'application/json' },
+          ca: rootPem,
+          ...cert,
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+
+  const originSaw = (body: string) => JSON.parse(body) as Record<string, string | undefined>;
+
+  const files = (f: CaFiles): ClientCert => ({ cert: f.pem, key: readFileSync(f.keyPath, 'utf8') });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-strict-'));
+    const dataDir = join(dir, 'data');
+    origin = createServer((req, res) => res.end(JSON.stringify(req.headers)));
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+    const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+    const init = await gatehouse(['init', '--data-dir', dataDir, '--org', 'Strict Org', '--json']);
+    const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
+    token = out.admin_token;
+    rootPem = out.root_ca_pem;
+    server = await startServer(['--data-dir', dataDir]);
+    edgePort = Number(new URL(server.edgeUrl).port);
+
+    corpRoot = await makeRootCa(dir, 'corp-root');
+    good = files(await makeLeafCert(dir, 'good', corpRoot));
+    const weakKey = join(dir, 'weak.key');
+    await runOk(requireTool('openssl'), [
+      'genpkey',
+      '-algorithm',
+      'RSA',
+      '-pkeyopt',
+      'rsa_keygen_bits:1024',
+      '-out',
+      weakKey,
+    ]);
+    weak = files(await makeLeafCert(dir, 'weak', corpRoot, { keyPath: weakKey }));
+    caAsLeaf = files(await makeSignedCert(dir, 'sub-ca', corpRoot));
+
+    // A root that is valid at upload and expires a few seconds later.
+    shortLivedUntil = Date.now() + 6_000;
+    const brief = await makeRoot({ name: 'CN=Brief Root', notAfter: new Date(shortLivedUntil) });
+    const briefLeaf = await makeLeaf(brief, { name: 'CN=brief-device' });
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', briefLeaf.keys.privateKey));
+    shortLived = {
+      cert: briefLeaf.pem,
+      key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`,
+    };
+
+    const ids: string[] = [];
+    for (const [name, certificates] of [
+      ['Corp', corpRoot.pem],
+      ['Brief', brief.pem],
+    ] as const) {
+      const up = await api('POST', '/api/v1/mtls_certificates', { name, certificates, ca: true });
+      assert.equal(up.status, 201, JSON.stringify(up.json));
+      ids.push(up.json.result.id as string);
+    }
+    for (const [hostname, mode] of [
+      ['strict.test', 'enforce'],
+      ['strict-report.test', 'report'],
+    ] as const) {
+      const host = await api('POST', '/api/v1/hostnames', {
+        hostname,
+        origin: originUrl,
+        client_auth: { mode, mtls_certificate_ids: ids },
+      });
+      assert.equal(host.status, 201, JSON.stringify(host.json));
+    }
+    const started = Date.now();
+    while ((await request('strict.test', good).catch(() => ({ status: 0 }))).status !== 200) {
+      assert.ok(Date.now() - started < 5_000, 'the edge never served strict.test');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  after(async () => {
+    if (server) assert.equal(await server.stop(), 0, server.output());
+    await new Promise<void>((r) => origin?.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [what, cert, code] of [
+    ['a 1024-bit RSA leaf', () => weak, 'weak_key'],
+    ['a CA certificate as the client certificate', () => caAsLeaf, 'ca_as_leaf'],
+  ] as const) {
+    test(`${what}: enforce → 403 ${code}, report → invalid with reason ${code}`, async () => {
+      const refused = await request('strict.test', cert());
+      assert.equal(refused.status, 403);
+      assert.equal(JSON.parse(refused.body).reason, code);
+      const reported = await request('strict-report.test', cert());
+      assert.equal(reported.status, 200);
+      const headers = originSaw(reported.body);
+      assert.equal(headers['gatehouse-client-cert-status'], 'invalid');
+      assert.equal(headers['gatehouse-client-cert-reason'], code);
+    });
+  }
+
+  test('an uploaded root that expires after upload stops working (anchor_expired)', async () => {
+    assert.ok(Date.now() < shortLivedUntil - 1_000, 'setup took too long for this test');
+    assert.equal((await request('strict.test', shortLived)).status, 200, 'valid while the root is');
+    await new Promise((r) => setTimeout(r, shortLivedUntil - Date.now() + 1_100));
+    const refused = await request('strict.test', shortLived);
+    assert.equal(refused.status, 403, refused.body);
+    assert.equal(JSON.parse(refused.body).reason, 'anchor_expired');
+    const headers = originSaw((await request('strict-report.test', shortLived)).body);
+    assert.equal(headers['gatehouse-client-cert-status'], 'invalid');
+    assert.equal(headers['gatehouse-client-cert-reason'], 'anchor_expired');
+  });
+
+  test('a well-formed leaf of the same CA still passes', async () => {
+    assert.equal((await request('strict.test', good)).status, 200);
+  });
+});
