@@ -134,6 +134,7 @@ function evaluate(
   const options = {
     leaf,
     trustAnchors: host.anchors,
+    legacyAllowances: host.legacyAllowances,
     at: now,
     // RFC 5280: a certificate without extendedKeyUsage is not restricted; one with it must allow clientAuth.
     ...(leaf.extKeyUsage ? { requiredEku: CLIENT_AUTH_EKU } : {}),

@@ -3,7 +3,7 @@
 // verifyChain code — 403 in enforce mode, `invalid` plus the reason header in report mode.
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
-import { type CaFiles, makeLeafCert, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
+import {
+  type CaFiles,
+  makeLeafCert,
+  makeRootCa,
+  makeSelfSigned,
+  makeSignedCert,
+} from '../helpers/openssl.js';
 import { requireTool, runOk } from '../helpers/tools.js';
 import { makeLeaf, makeRoot } from '../pki/verify/fixtures.js';
 
@@ -33,6 +39,7 @@ describe('edge: the strict certificate profile', () => {
   let caAsLeaf: ClientCert;
   let shortLived: ClientCert;
   let shortLivedUntil: number;
+  let originUrl: string;
 
   const api = adminApi(
     () => server.url,
@@ -41,7 +48,7 @@ describe('edge: the strict certificate profile', () => {
   );
 
   /** Status, body, and the headers the origin received (it echoes them). */
-  const request = (hostname: string, cert: ClientCert) =>
+  const request = (hostname: string, cert: ClientCert & { ciphers?: string }) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = https.request(
         {
@@ -72,7 +79,7 @@ describe('edge: the strict certificate profile', () => {
     const dataDir = join(dir, 'data');
     origin = createServer((req, res) => res.end(JSON.stringify(req.headers)));
     await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
-    const originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+    originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
     const init = await gatehouse(['init', '--data-dir', dataDir, '--org', 'Strict Org', '--json']);
     const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
     token = out.admin_token;
@@ -164,6 +171,119 @@ describe('edge: the strict certificate profile', () => {
     const headers = originSaw((await request('strict-report.test', shortLived)).body);
     assert.equal(headers['gatehouse-client-cert-status'], 'invalid');
     assert.equal(headers['gatehouse-client-cert-reason'], 'anchor_expired');
+  });
+
+  /** A clientAuth leaf signed by `issuer` with SHA-1 (openssl x509 -req -sha1). */
+  async function sha1Leaf(name: string, issuer: CaFiles): Promise<ClientCert & { ciphers: string }> {
+    const base = join(dir, name);
+    const openssl = requireTool('openssl');
+    await runOk(openssl, [
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${base}.key`,
+      '-out',
+      `${base}.csr`,
+      '-subj',
+      `/CN=${name}`,
+    ]);
+    writeFileSync(
+      `${base}.ext`,
+      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
+    );
+    await runOk(openssl, [
+      'x509',
+      '-req',
+      '-sha1',
+      '-in',
+      `${base}.csr`,
+      '-CA',
+      issuer.certPath,
+      '-CAkey',
+      issuer.keyPath,
+      '-set_serial',
+      String(Date.now()),
+      '-days',
+      '30',
+      '-extfile',
+      `${base}.ext`,
+      '-out',
+      `${base}.pem`,
+    ]);
+    return {
+      cert: readFileSync(`${base}.pem`, 'utf8'),
+      key: readFileSync(`${base}.key`, 'utf8'),
+      // Node's OpenSSL refuses to present a SHA-1-signed certificate at its default security level.
+      ciphers: 'DEFAULT:@SECLEVEL=0',
+    };
+  }
+
+  test('legacy allowances are per uploaded CA, shown and audited; weak chains are refused at upload', async () => {
+    // A CA with a 1024-bit key: refused unless allow_rsa_1024, and nothing is stored.
+    const weakRoot = await makeSelfSigned(dir, 'weak-root', {
+      key: 'rsa:1024',
+      extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
+    });
+    const before = (await api('GET', '/api/v1/mtls_certificates')).json.result.length as number;
+    const refused = await api('POST', '/api/v1/mtls_certificates', {
+      name: 'Weak',
+      certificates: weakRoot.pem,
+      ca: true,
+    });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json.errors[0]?.code, 'weak_key');
+    assert.equal((await api('GET', '/api/v1/mtls_certificates')).json.result.length, before);
+    const bad = await api('POST', '/api/v1/mtls_certificates', {
+      name: 'x',
+      certificates: weakRoot.pem,
+      ca: true,
+      allow_rsa_1024: 'yes',
+    });
+    assert.equal(bad.status, 400);
+
+    const legacyRoot = await makeRootCa(dir, 'legacy-root');
+    const up = await api('POST', '/api/v1/mtls_certificates', {
+      name: 'Legacy',
+      certificates: legacyRoot.pem,
+      ca: true,
+      allow_sha1_signatures: true,
+    });
+    assert.equal(up.status, 201, JSON.stringify(up.json));
+    assert.equal(up.json.result.allow_sha1_signatures, true);
+    assert.equal(up.json.result.allow_rsa_1024, false);
+    const audit = await api<{ after: { allow_sha1_signatures?: boolean } }[]>(
+      'GET',
+      `/api/v1/audit?resource_id=${up.json.result.id as string}`,
+    );
+    const entry = audit.json.result[0];
+    assert.equal(entry?.after.allow_sha1_signatures, true);
+
+    const host = await api('POST', '/api/v1/hostnames', {
+      hostname: 'legacy.test',
+      origin: originUrl,
+      client_auth: { mode: 'enforce', mtls_certificate_ids: [up.json.result.id] },
+    });
+    assert.equal(host.status, 201, JSON.stringify(host.json));
+    const legacyLeaf = await sha1Leaf('legacy-sha1', legacyRoot);
+    const started = Date.now();
+    let r = await request('legacy.test', legacyLeaf).catch((err: Error) => ({
+      status: 0,
+      body: err.message,
+    }));
+    while (r.status !== 200 && Date.now() - started < 5_000) {
+      await new Promise((res) => setTimeout(res, 50));
+      r = await request('legacy.test', legacyLeaf).catch((err: Error) => ({ status: 0, body: err.message }));
+    }
+    assert.equal(r.status, 200, `SHA-1 accepted under the CA that allows it: ${r.status} ${r.body}`);
+    // The same kind of leaf under a CA without the allowance is refused.
+    const corpSha1 = await request('strict.test', await sha1Leaf('corp-sha1', corpRoot));
+    assert.equal(corpSha1.status, 403);
+    assert.equal(JSON.parse(corpSha1.body).reason, 'weak_signature');
   });
 
   test('a well-formed leaf of the same CA still passes', async () => {

@@ -17,7 +17,7 @@ const CA_EXT =
   'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
 
 /**
- * A self-signed P-256 certificate made with `openssl req -x509`, with the given extensions
+ * A self-signed P-256 (or `key`) certificate made with `openssl req -x509`, with the given extensions
  * (`-addext` values) and lifetime.
  */
 export async function makeSelfSigned(
@@ -27,17 +27,15 @@ export async function makeSelfSigned(
     extensions = [],
     days = 30,
     subject = `/CN=${name}`,
-  }: { extensions?: string[]; days?: number; subject?: string } = {},
+    key = 'ec',
+  }: { extensions?: string[]; days?: number; subject?: string; key?: 'ec' | 'rsa:1024' } = {},
 ): Promise<CaFiles> {
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);
   await runOk(openssl(), [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
+    ...(key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', key]),
     '-nodes',
     '-keyout',
     keyPath,

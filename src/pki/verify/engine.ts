@@ -2,6 +2,7 @@ import { candidatePaths, type SubjectIndex } from './build.js';
 import { type CrlIndex, checkPathRevocation, type RevocationContext, type SignerResult } from './crl.js';
 import type { ParsedCertificate } from './parse.js';
 import { type LegacyAllowances, NO_ALLOWANCES, type VerifyProfile, weakCrlSignature } from './profile.js';
+import type { PolicyInputs } from './policy.js';
 import { fail } from './types.js';
 import { validatePath } from './validate.js';
 import { FailureTracker, type WorkBudget } from './work.js';
@@ -19,6 +20,7 @@ export interface EngineContext {
   readonly legacy?: ReadonlyMap<string, LegacyAllowances>;
   /** Name-constraint comparisons, bounded separately (MAX_NAME_CONSTRAINT_CHECKS). */
   readonly nameChecks: WorkBudget;
+  readonly policy: PolicyInputs;
 }
 
 interface Scope {
@@ -82,6 +84,8 @@ export function findPath(leaf: ParsedCertificate, ctx: EngineContext, scope: Sco
         profile: ctx.profile,
         legacy: ctx.legacy,
         nameChecks: ctx.nameChecks,
+        // CRL signer paths (RFC 5280 §6.3.3 (f)) use the default policy inputs.
+        policy: scope.signers.length === 0 ? ctx.policy : {},
       }) ??
       (ctx.crls
         ? checkPathRevocation(path, revocationContext(ctx, ctx.crls, scope, path[path.length - 1]!))

@@ -38,7 +38,8 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from './types.js';
-export type { LegacyAllowances, VerifyProfile } from './profile.js';
+export { ANY_POLICY } from './policy.js';
+export { caChainFailure, type LegacyAllowances, type VerifyProfile } from './profile.js';
 export { DEFAULT_MAX_WORK, MAX_NAME_CONSTRAINT_CHECKS } from './work.js';
 
 export const DEFAULT_MAX_PATH_LENGTH = 8;
@@ -122,6 +123,12 @@ export function verifyChain(options: VerifyOptions): VerifyResult {
       profile: options.profile ?? 'strict',
       legacy: options.legacyAllowances,
       nameChecks,
+      policy: {
+        initialPolicies: options.initialPolicies,
+        initialExplicitPolicy: options.initialExplicitPolicy,
+        initialPolicyMappingInhibit: options.initialPolicyMappingInhibit,
+        initialAnyPolicyInhibit: options.initialAnyPolicyInhibit,
+      },
     },
     { requiredEku: options.requiredEku, signers: [] },
   );

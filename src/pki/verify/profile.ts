@@ -212,3 +212,22 @@ export function checkLeaf(leaf: ParsedCertificate, who: string, requiredEku: str
   }
   return undefined;
 }
+
+/**
+ * The strict profile's key and signature rules for a CA chain an administrator uploads (lowest CA
+ * first): a chain the edge would refuse on every handshake is refused at upload instead, unless
+ * the CA's legacy allowances cover it. A self-signed top certificate's own signature is not
+ * judged (as for every trust anchor).
+ */
+export function caChainFailure(
+  chain: readonly ParsedCertificate[],
+  legacy: LegacyAllowances,
+): Failure | undefined {
+  for (const [i, cert] of chain.entries()) {
+    const who = `certificate ${i + 1} (${cert.label})`;
+    const failure =
+      checkKey(cert, who, legacy) ?? (cert.selfIssued ? undefined : checkSignature(cert, who, legacy));
+    if (failure) return failure;
+  }
+  return undefined;
+}

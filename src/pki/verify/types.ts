@@ -84,6 +84,17 @@ export interface VerifyOptions {
    * ParsedCertificate.fingerprint): they relax the strict profile for paths ending at that anchor.
    */
   legacyAllowances?: ReadonlyMap<string, LegacyAllowances>;
+  /**
+   * RFC 5280 §6.1.1 user-initial-policy-set (policy OIDs; default [anyPolicy]). To require one of
+   * some policies, pass them here with initialExplicitPolicy.
+   */
+  initialPolicies?: readonly string[];
+  /** RFC 5280 initial-explicit-policy: the path must be valid for a policy of initialPolicies. */
+  initialExplicitPolicy?: boolean;
+  /** RFC 5280 initial-policy-mapping-inhibit. */
+  initialPolicyMappingInhibit?: boolean;
+  /** RFC 5280 initial-any-policy-inhibit. */
+  initialAnyPolicyInhibit?: boolean;
 }
 
 export type VerifyResult =

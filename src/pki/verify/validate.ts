@@ -1,3 +1,4 @@
+import { type PolicyInputs, processPolicies } from './policy.js';
 import { certSignedBy, keyInPath } from './keys.js';
 import { type ActiveConstraints, checkNameConstraints } from './name-constraints.js';
 import { OID } from './oids.js';
@@ -24,6 +25,7 @@ export interface ValidationParams {
   readonly legacy?: ReadonlyMap<string, LegacyAllowances>;
   /** Counts name-constraint checks (bounded, see name-constraints.ts). */
   readonly nameChecks: WorkBudget;
+  readonly policy: PolicyInputs;
 }
 
 /** The strict profile's checks of one certificate below the anchor. */
@@ -70,7 +72,7 @@ function anchorConstraints(anchor: ParsedCertificate, params: ValidationParams) 
 
 /**
  * RFC 5280 §6.1 basic path validation of path = [leaf, …, anchor], except revocation (crl.ts,
- * run only on paths that pass this) and certificate policies (not implemented, see oids.ts).
+ * run only on paths that pass this); certificate policies are in policy.ts.
  * Certificates are processed from the anchor down, as in the RFC, so the first failure reported
  * is the one closest to the anchor.
  */
@@ -119,12 +121,6 @@ export function validatePath(
     if (cert.unsupportedExtensions.length > 0) {
       const what = cert.unsupportedExtensions.join(', ');
       return fail('unknown_critical_extension', `${who}: cannot process ${what}`);
-    }
-    if (cert.requireExplicitPolicy !== undefined) {
-      return fail(
-        'unknown_critical_extension',
-        `${who}: cannot process policyConstraints requireExplicitPolicy (needs certificate policy processing)`,
-      );
     }
     if (strict) {
       const failure = strictFailure(cert, who, isLeaf, params, legacy);
@@ -175,5 +171,6 @@ export function validatePath(
     // §6.1.4 (g)
     if (cert.nameConstraints) nameConstraints.push({ constraints: cert.nameConstraints, imposedBy: cert });
   }
-  return undefined;
+  // Certificate policies (policy.ts): after the per-certificate checks, as it needs the whole path.
+  return processPolicies(path, params.policy);
 }

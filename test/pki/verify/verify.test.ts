@@ -175,7 +175,10 @@ describe('verifyChain', () => {
     it('accepts a leaf whose EKU lists the required purpose; anyExtendedKeyUsage only under rfc5280', async () => {
       assertOk(verifyChain(base({ requiredEku: OID_CLIENT_AUTH })));
       const any = await makeLeaf(ca, { eku: [OID_ANY_EKU] });
-      assertFails(verifyChain(base({ leaf: any.der, requiredEku: OID_CLIENT_AUTH })), 'any_eku_not_client_auth');
+      assertFails(
+        verifyChain(base({ leaf: any.der, requiredEku: OID_CLIENT_AUTH })),
+        'any_eku_not_client_auth',
+      );
       assertOk(verifyChain(base({ leaf: any.der, requiredEku: OID_CLIENT_AUTH, profile: 'rfc5280' })));
     });
 
