@@ -3,7 +3,7 @@
 // verifyChain code — 403 in enforce mode, `invalid` plus the reason header in report mode.
 import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,10 +15,10 @@ import {
   type CaFiles,
   makeLeafCert,
   makeRootCa,
+  makeRsaKey,
   makeSelfSigned,
   makeSignedCert,
 } from '../helpers/openssl.js';
-import { requireTool, runOk } from '../helpers/tools.js';
 import { makeLeaf, makeRoot } from '../pki/verify/fixtures.js';
 
 interface ClientCert {
@@ -89,16 +89,7 @@ describe('edge: the strict certificate profile', () => {
 
     corpRoot = await makeRootCa(dir, 'corp-root');
     good = files(await makeLeafCert(dir, 'good', corpRoot));
-    const weakKey = join(dir, 'weak.key');
-    await runOk(requireTool('openssl'), [
-      'genpkey',
-      '-algorithm',
-      'RSA',
-      '-pkeyopt',
-      'rsa_keygen_bits:1024',
-      '-out',
-      weakKey,
-    ]);
+    const weakKey = await makeRsaKey(dir, 'weak', 1024);
     weak = files(await makeLeafCert(dir, 'weak', corpRoot, { keyPath: weakKey }));
     caAsLeaf = files(await makeSignedCert(dir, 'sub-ca', corpRoot));
 
@@ -173,55 +164,12 @@ describe('edge: the strict certificate profile', () => {
     assert.equal(headers['gatehouse-client-cert-reason'], 'anchor_expired');
   });
 
-  /** A clientAuth leaf signed by `issuer` with SHA-1 (openssl x509 -req -sha1). */
-  async function sha1Leaf(name: string, issuer: CaFiles): Promise<ClientCert & { ciphers: string }> {
-    const base = join(dir, name);
-    const openssl = requireTool('openssl');
-    await runOk(openssl, [
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${base}.key`,
-      '-out',
-      `${base}.csr`,
-      '-subj',
-      `/CN=${name}`,
-    ]);
-    writeFileSync(
-      `${base}.ext`,
-      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n',
-    );
-    await runOk(openssl, [
-      'x509',
-      '-req',
-      '-sha1',
-      '-in',
-      `${base}.csr`,
-      '-CA',
-      issuer.certPath,
-      '-CAkey',
-      issuer.keyPath,
-      '-set_serial',
-      String(Date.now()),
-      '-days',
-      '30',
-      '-extfile',
-      `${base}.ext`,
-      '-out',
-      `${base}.pem`,
-    ]);
-    return {
-      cert: readFileSync(`${base}.pem`, 'utf8'),
-      key: readFileSync(`${base}.key`, 'utf8'),
-      // Node's OpenSSL refuses to present a SHA-1-signed certificate at its default security level.
-      ciphers: 'DEFAULT:@SECLEVEL=0',
-    };
-  }
+  /** A clientAuth leaf signed by `issuer` with SHA-1. */
+  const sha1Leaf = async (name: string, issuer: CaFiles) => ({
+    ...files(await makeSignedCert(dir, name, issuer, { ca: false, md: 'sha1' })),
+    // Node's OpenSSL refuses to present a SHA-1-signed certificate at its default security level.
+    ciphers: 'DEFAULT:@SECLEVEL=0',
+  });
 
   test('legacy allowances are per uploaded CA, shown and audited; weak chains are refused at upload', async () => {
     // A CA with a 1024-bit key: refused unless allow_rsa_1024, and nothing is stored.

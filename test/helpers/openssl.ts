@@ -55,12 +55,12 @@ export const makeRootCa = (dir: string, name: string): Promise<CaFiles> =>
     extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
   });
 
-/** A certificate signed by `issuer`; a CA unless `ca: false`. */
+/** A certificate signed by `issuer` (with digest `md`, default sha256); a CA unless `ca: false`. */
 export async function makeSignedCert(
   dir: string,
   name: string,
   issuer: CaFiles,
-  { ca = true } = {},
+  { ca = true, md = 'sha256' }: { ca?: boolean; md?: 'sha256' | 'sha1' } = {},
 ): Promise<CaFiles> {
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);
@@ -90,6 +90,7 @@ export async function makeSignedCert(
   await runOk(openssl(), [
     'x509',
     '-req',
+    `-${md}`,
     '-in',
     csrPath,
     '-CA',
@@ -106,6 +107,21 @@ export async function makeSignedCert(
     extPath,
   ]);
   return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
+}
+
+/** An RSA private key of `bits` bits (PEM file), e.g. a weak 1024-bit one for a leaf. */
+export async function makeRsaKey(dir: string, name: string, bits: number): Promise<string> {
+  const keyPath = join(dir, `${name}.key`);
+  await runOk(openssl(), [
+    'genpkey',
+    '-algorithm',
+    'RSA',
+    '-pkeyopt',
+    `rsa_keygen_bits:${bits}`,
+    '-out',
+    keyPath,
+  ]);
+  return keyPath;
 }
 
 export const makeSelfSignedLeaf = (dir: string, name: string): Promise<CaFiles> =>

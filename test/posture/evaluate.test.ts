@@ -14,8 +14,7 @@ import {
   type FoundCertificate,
   type KeyEvidence,
 } from '../../src/posture/index.js';
-import { type CaFiles, makeLeafCert, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
-import { requireTool, runOk } from '../helpers/tools.js';
+import { type CaFiles, makeLeafCert, makeRootCa, makeRsaKey, makeSignedCert } from '../helpers/openssl.js';
 
 const spki = (keyPath: string) =>
   createPublicKey(createPrivateKey(readFileSync(keyPath))).export({ type: 'spki', format: 'der' });
@@ -102,16 +101,7 @@ describe('posture: the client certificate check', () => {
   });
 
   test('the strict profile: a weak key or a CA certificate is untrusted, the rule named in the details', async () => {
-    const weakKey = join(dir, 'weak.key');
-    await runOk(requireTool('openssl'), [
-      'genpkey',
-      '-algorithm',
-      'RSA',
-      '-pkeyopt',
-      'rsa_keygen_bits:1024',
-      '-out',
-      weakKey,
-    ]);
+    const weakKey = await makeRsaKey(dir, 'weak', 1024);
     const weak = await makeLeafCert(dir, 'weak', root, { cn: 'SN-42', keyPath: weakKey });
     const r = evaluateCertificates([found(weak)], check(), device);
     assert.deepEqual(r.reasons, ['untrusted']);

@@ -2,9 +2,11 @@
  * Certificate and CRL factory for verifyChain tests: ECDSA P-256 keys from webcrypto, certificates
  * and CRLs from @peculiar/x509. Everything is generated in memory per test run.
  */
+import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
+import { type VerifyOptions, type VerifyResult, verifyChain } from '../../../src/pki/verify/index.js';
 // The project's loader: reflect-metadata first, then @peculiar/x509 with node's webcrypto.
 import { x509 } from '../../../src/pki/x509.js';
 
@@ -207,3 +209,28 @@ export function nameConstraints(spec: {
   });
   return new x509.Extension('2.5.29.30', true, AsnConvert.serialize(value));
 }
+
+export function assertOk(r: VerifyResult): asserts r is Extract<VerifyResult, { ok: true }> {
+  assert.ok(r.ok, r.ok ? '' : `expected success, got ${r.code}: ${r.reason}`);
+}
+
+/** Fails with exactly `code` (and, when given, a reason matching `mentions`). */
+export function assertFails(r: VerifyResult, code: string, mentions?: string) {
+  assert.equal(r.ok, false, `expected ${code}, got success`);
+  if (r.ok) return;
+  assert.equal(r.code, code, `expected ${code}, got ${r.code}: ${r.reason}`);
+  if (mentions) assert.match(r.reason, new RegExp(mentions), `reason should name ${mentions}: ${r.reason}`);
+}
+
+/** verifyChain for leaves of `chain().ca` (an intermediate under `chain().root`), clientAuth required. */
+export const verifierFor =
+  (chain: () => { root: Issued; ca: Issued }) =>
+  (leaf: Issued, over: Partial<VerifyOptions> = {}): VerifyResult =>
+    verifyChain({
+      leaf: leaf.der,
+      intermediates: [chain().ca.der],
+      trustAnchors: [chain().root.der],
+      at: AT,
+      requiredEku: OID_CLIENT_AUTH,
+      ...over,
+    });

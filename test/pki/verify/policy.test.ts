@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { type VerifyOptions, type VerifyResult, verifyChain } from '../../../src/pki/verify/index.js';
-import { AT, type Issued, makeCa, makeLeaf, makeRoot, OID_CLIENT_AUTH, x509 } from './fixtures.js';
+import type { VerifyResult } from '../../../src/pki/verify/index.js';
+import { type Issued, makeCa, makeLeaf, makeRoot, verifierFor, x509 } from './fixtures.js';
 
 const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
 const OTHER = '2.16.840.1.101.3.2.1.3.7';
@@ -16,15 +16,7 @@ const outcome = (r: VerifyResult) => (r.ok ? 'ok' : r.code);
 describe('certificate policies', () => {
   let root: Issued;
   let ca: Issued;
-  const verify = (leaf: Issued, over: Partial<VerifyOptions> = {}) =>
-    verifyChain({
-      leaf: leaf.der,
-      intermediates: [ca.der],
-      trustAnchors: [root.der],
-      at: AT,
-      requiredEku: OID_CLIENT_AUTH,
-      ...over,
-    });
+  const verify = verifierFor(() => ({ root, ca }));
   const require = (...oids: string[]) => ({ initialPolicies: oids, initialExplicitPolicy: true });
 
   before(async () => {

@@ -16,12 +16,13 @@ import {
   type LegacyAllowances,
   MAX_NAME_CONSTRAINT_CHECKS,
   parseCertificate,
-  type VerifyOptions,
-  type VerifyResult,
   verifyChain,
 } from '../../../src/pki/verify/index.js';
 import {
   AT,
+  verifierFor,
+  assertFails,
+  assertOk,
   type Issued,
   makeCa,
   makeCrl,
@@ -36,14 +37,6 @@ import {
 const OID_CODE_SIGNING = '1.3.6.1.5.5.7.3.3';
 const OID_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 const OID_TIME_STAMPING = '1.3.6.1.5.5.7.3.8';
-
-function assertOk(r: VerifyResult) {
-  assert.ok(r.ok, r.ok ? '' : `expected success, got ${r.code}: ${r.reason}`);
-}
-
-function assertFails(r: VerifyResult, code: string) {
-  assert.equal(r.ok ? 'success' : r.code, code, r.ok ? 'expected a failure' : r.reason);
-}
 
 const spkiOf = (type: 'rsa' | 'dsa' | 'ec' | 'ed25519', options: object = {}): Buffer =>
   // The overloads of generateKeyPairSync cannot take a union of types; the options match `type`.
@@ -110,15 +103,7 @@ const rawSan = (hex: string, critical = false) =>
 describe('strict profile', () => {
   let root: Issued;
   let ca: Issued;
-  const verify = (leaf: Issued, over: Partial<VerifyOptions> = {}) =>
-    verifyChain({
-      leaf: leaf.der,
-      intermediates: [ca.der],
-      trustAnchors: [root.der],
-      at: AT,
-      requiredEku: OID_CLIENT_AUTH,
-      ...over,
-    });
+  const verify = verifierFor(() => ({ root, ca }));
 
   before(async () => {
     root = await makeRoot();

@@ -15,6 +15,8 @@ import {
 } from '../../../src/pki/verify/index.js';
 import {
   AT,
+  assertFails,
+  assertOk,
   type CryptoKeyPair,
   generateKeys,
   type Issued,
@@ -33,17 +35,6 @@ import {
 const SHARED_KEY_ID = '0102030405060708090a0b0c0d0e0f1011121314';
 
 const subjects = (r: VerifyResult) => (r.ok ? r.chain.map((c) => c.x509.subject) : []);
-
-function assertOk(r: VerifyResult): asserts r is Extract<VerifyResult, { ok: true }> {
-  assert.ok(r.ok, r.ok ? '' : `expected success, got ${r.code}: ${r.reason}`);
-}
-
-function assertFails(r: VerifyResult, code: string, mentions?: string) {
-  assert.equal(r.ok, false, `expected ${code}, got success`);
-  if (r.ok) return;
-  assert.equal(r.code, code, `expected ${code}, got ${r.code}: ${r.reason}`);
-  if (mentions) assert.match(r.reason, new RegExp(mentions), `reason should name ${mentions}: ${r.reason}`);
-}
 
 describe('verifyChain', () => {
   let root: Issued;
