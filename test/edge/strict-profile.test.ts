@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { adminApi, edgeRequest, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import {
   type CaFiles,
   makeLeafCert,
@@ -47,28 +46,9 @@ describe('edge: the strict certificate profile', () => {
     () => rootPem,
   );
 
-  /** Status, body, and the headers the origin received (it echoes them). */
+  /** Status and body (the origin echoes the headers it received). */
   const request = (hostname: string, cert: ClientCert & { ciphers?: string }) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port: edgePort,
-          servername: hostname,
-          headers: { host: hostname, accept: 'application/json' },
-          ca: rootPem,
-          ...cert,
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    edgeRequest(edgePort, hostname, rootPem, cert, { accept: 'application/json' });
 
   const originSaw = (body: string) => JSON.parse(body) as Record<string, string | undefined>;
 
