@@ -32,6 +32,8 @@ export interface HostRuntime {
   anchorsSelfSigned: boolean;
   /** The rest of those chains, used to build paths from leaves the client sends alone. */
   intermediates: ParsedCertificate[];
+  /** Certificate policy OIDs one of which the path must be valid for (empty: none required). */
+  requiredPolicies: readonly string[];
   /** Legacy allowances of the hostname's uploaded CAs, by anchor fingerprint (verifyChain). */
   legacyAllowances: ReadonlyMap<string, LegacyAllowances>;
   /** Lower-case header names removed from every inbound request. */
@@ -127,6 +129,7 @@ export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
       ),
       intermediates,
       legacyAllowances,
+      requiredPolicies: auth.required_policies ?? [],
       stripped: strippedHeaders(forward),
     });
   }

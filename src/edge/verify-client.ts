@@ -135,6 +135,10 @@ function evaluate(
     leaf,
     trustAnchors: host.anchors,
     legacyAllowances: host.legacyAllowances,
+    // A required policy is RFC 5280's user-initial-policy-set with initial-explicit-policy.
+    ...(host.requiredPolicies.length > 0
+      ? { initialPolicies: host.requiredPolicies, initialExplicitPolicy: true }
+      : {}),
     at: now,
     // RFC 5280: a certificate without extendedKeyUsage is not restricted; one with it must allow clientAuth.
     ...(leaf.extKeyUsage ? { requiredEku: CLIENT_AUTH_EKU } : {}),

@@ -18,7 +18,7 @@ import {
   makeSelfSigned,
   makeSignedCert,
 } from '../helpers/openssl.js';
-import { makeLeaf, makeRoot } from '../pki/verify/fixtures.js';
+import { type Issued, makeLeaf, makeRoot, x509 } from '../pki/verify/fixtures.js';
 
 interface ClientCert {
   cert: string;
@@ -52,6 +52,15 @@ describe('edge: the strict certificate profile', () => {
 
   const originSaw = (body: string) => JSON.parse(body) as Record<string, string | undefined>;
 
+  /** A client certificate made by the verifyChain fixtures, with its key as PKCS#8 PEM. */
+  const clientOf = async (leaf: Issued): Promise<ClientCert> => {
+    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leaf.keys.privateKey));
+    return {
+      cert: leaf.pem,
+      key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`,
+    };
+  };
+
   const files = (f: CaFiles): ClientCert => ({ cert: f.pem, key: readFileSync(f.keyPath, 'utf8') });
 
   before(async () => {
@@ -77,11 +86,7 @@ describe('edge: the strict certificate profile', () => {
     shortLivedUntil = Date.now() + 6_000;
     const brief = await makeRoot({ name: 'CN=Brief Root', notAfter: new Date(shortLivedUntil) });
     const briefLeaf = await makeLeaf(brief, { name: 'CN=brief-device' });
-    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', briefLeaf.keys.privateKey));
-    shortLived = {
-      cert: briefLeaf.pem,
-      key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`,
-    };
+    shortLived = await clientOf(briefLeaf);
 
     const ids: string[] = [];
     for (const [name, certificates] of [
@@ -103,10 +108,13 @@ describe('edge: the strict certificate profile', () => {
       });
       assert.equal(host.status, 201, JSON.stringify(host.json));
     }
+    // Both hostnames: the edge may load a snapshot taken between the two creations.
     const started = Date.now();
-    while ((await request('strict.test', good).catch(() => ({ status: 0 }))).status !== 200) {
-      assert.ok(Date.now() - started < 5_000, 'the edge never served strict.test');
-      await new Promise((r) => setTimeout(r, 50));
+    for (const hostname of ['strict.test', 'strict-report.test']) {
+      while ((await request(hostname, good).catch(() => ({ status: 0 }))).status !== 200) {
+        assert.ok(Date.now() - started < 5_000, `the edge never served ${hostname}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
     }
   });
 
@@ -212,6 +220,58 @@ describe('edge: the strict certificate profile', () => {
     const corpSha1 = await request('strict.test', await sha1Leaf('corp-sha1', corpRoot));
     assert.equal(corpSha1.status, 403);
     assert.equal(JSON.parse(corpSha1.body).reason, 'weak_signature');
+  });
+
+  test('a hostname requiring a certificate policy OID (PIV) refuses leaves without it (policy_required)', async () => {
+    const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
+    const pivRoot = await makeRoot({
+      name: 'CN=PIV Root',
+      extensions: [new x509.CertificatePolicyExtension(['2.5.29.32.0'])],
+    });
+    const piv = await clientOf(
+      await makeLeaf(pivRoot, {
+        name: 'CN=piv-card',
+        extensions: [new x509.CertificatePolicyExtension([PIV_AUTH])],
+      }),
+    );
+    const plain = await clientOf(await makeLeaf(pivRoot, { name: 'CN=plain' }));
+    const up = await api('POST', '/api/v1/mtls_certificates', {
+      name: 'PIV',
+      certificates: pivRoot.pem,
+      ca: true,
+    });
+    assert.equal(up.status, 201, JSON.stringify(up.json));
+    const bad = await api('POST', '/api/v1/hostnames', {
+      hostname: 'bad-policy.test',
+      origin: originUrl,
+      client_auth: {
+        mode: 'enforce',
+        mtls_certificate_ids: [up.json.result.id],
+        required_policies: ['not.an.oid'],
+      },
+    });
+    assert.equal(bad.status, 400);
+    const host = await api<{ client_auth: { required_policies: string[] } }>('POST', '/api/v1/hostnames', {
+      hostname: 'piv.test',
+      origin: originUrl,
+      client_auth: {
+        mode: 'enforce',
+        mtls_certificate_ids: [up.json.result.id],
+        required_policies: [PIV_AUTH],
+      },
+    });
+    assert.equal(host.status, 201, JSON.stringify(host.json));
+    assert.deepEqual(host.json.result.client_auth.required_policies, [PIV_AUTH]);
+    const started = Date.now();
+    let r = await request('piv.test', piv).catch((err: Error) => ({ status: 0, body: err.message }));
+    while (r.status !== 200 && Date.now() - started < 5_000) {
+      await new Promise((res) => setTimeout(res, 50));
+      r = await request('piv.test', piv).catch((err: Error) => ({ status: 0, body: err.message }));
+    }
+    assert.equal(r.status, 200, r.body);
+    const refused = await request('piv.test', plain);
+    assert.equal(refused.status, 403);
+    assert.equal(JSON.parse(refused.body).reason, 'policy_required');
   });
 
   test('a well-formed leaf of the same CA still passes', async () => {
