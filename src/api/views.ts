@@ -22,6 +22,12 @@ export const MtlsCertificate = Type.Object(
     expires_on: Timestamp,
     uploaded_on: Timestamp,
     certificates: Type.String({ description: 'the PEM chain, lowest CA first' }),
+    allow_sha1_signatures: Type.Boolean({
+      description: 'legacy escape hatch: SHA-1 signatures accepted under this CA',
+    }),
+    allow_rsa_1024: Type.Boolean({
+      description: 'legacy escape hatch: RSA keys from 1024 bits accepted under this CA',
+    }),
   },
   { $id: 'MtlsCertificate' },
 );
@@ -41,6 +47,8 @@ export function mtlsCertificateView(ca: CertificateAuthority): MtlsCertificate {
     expires_on: ca.not_after,
     uploaded_on: ca.created_at,
     certificates: ca.certificates_pem,
+    allow_sha1_signatures: ca.allow_sha1_signatures === 1,
+    allow_rsa_1024: ca.allow_rsa_1024 === 1,
   };
 }
 

@@ -1,6 +1,8 @@
 import { hkdfSync, X509Certificate } from 'node:crypto';
-import { conflict, GatehouseError, notFound } from '../errors/index.js';
+import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import {
+  caChainFailure,
+  parseCertificate,
   type CrlReason,
   createServerCertificate,
   describeCertificate,
@@ -336,11 +338,18 @@ export class Authority {
   // ---- CAs (uploaded and the org's issuing CA) ----
 
   async uploadCa(
-    input: { name: string; certificatesPem: string },
+    input: { name: string; certificatesPem: string; allowSha1Signatures?: boolean; allowRsa1024?: boolean },
     actor: Actor,
   ): Promise<CertificateAuthority> {
     const now = this.now();
     const chain = parseCaChain(input.certificatesPem, now);
+    const legacy = { allowSha1Signatures: input.allowSha1Signatures, allowRsa1024: input.allowRsa1024 };
+    // A chain the edge would refuse on every handshake is refused now (strict profile).
+    const weak = caChainFailure(
+      chain.certificates.map((c) => parseCertificate(c)),
+      legacy,
+    );
+    if (weak) throw badRequest(weak.code, weak.reason);
     const bottom = chain.certificates[0] as X509Certificate;
     const d = describeCertificate(bottom.raw);
     const row: CertificateAuthority = {
@@ -359,13 +368,18 @@ export class Authority {
       sealed_private_key: null,
       parent_id: null,
       created_at: now.toISOString(),
+      allow_sha1_signatures: input.allowSha1Signatures ? 1 : 0,
+      allow_rsa_1024: input.allowRsa1024 ? 1 : 0,
     };
     await this.store.transaction(async (tx) => {
       await tx.authorities.insert(row);
       await tx.configVersion.bump();
+      // The legacy allowances are in the audit entry: they weaken what the edge accepts.
       await this.#audit(tx, actor, 'mtls_certificate.create', 'mtls_certificate', row.id, null, {
         name: row.name,
         fingerprint_sha256: row.fingerprint_sha256,
+        allow_sha1_signatures: row.allow_sha1_signatures === 1,
+        allow_rsa_1024: row.allow_rsa_1024 === 1,
       });
     });
     return row;

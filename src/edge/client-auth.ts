@@ -82,6 +82,17 @@ export const BlockResponse = Type.Object(
 );
 export type BlockResponse = Static<typeof BlockResponse>;
 
+/** Certificate policy OIDs, one of which the client certificate's path must be valid for. */
+export const RequiredPolicies = Type.Array(
+  Type.String({ pattern: '^[0-2](\\.(0|[1-9][0-9]{0,17}))+$', maxLength: 200, description: 'a policy OID' }),
+  {
+    uniqueItems: true,
+    maxItems: 20,
+    description:
+      'certificate policy OIDs (e.g. PIV 2.16.840.1.101.3.2.1.3.13): the path must be valid for one of them (RFC 5280 §6.1 with initial-explicit-policy), else reason policy_required; empty or absent: no requirement',
+  },
+);
+
 export const ClientAuthInput = Type.Object(
   {
     mode: Type.Union(CLIENT_AUTH_MODES.map((m) => Type.Literal(m))),
@@ -92,6 +103,7 @@ export const ClientAuthInput = Type.Object(
     }),
     forward: Type.Optional(ForwardConfig),
     block_response: Type.Optional(BlockResponse),
+    required_policies: Type.Optional(RequiredPolicies),
   },
   { additionalProperties: false },
 );
@@ -102,6 +114,8 @@ export interface StoredClientAuth {
   mode: ClientAuthMode;
   forward: ForwardConfig;
   block_response: BlockResponse;
+  /** Absent in rows written before issue 12: no requirement. */
+  required_policies?: string[];
 }
 
 export const DEFAULT_FORWARD: ForwardConfig = { styles: ['gatehouse'], custom: [] };

@@ -148,6 +148,7 @@ export class HostnameService {
       mode: input.mode,
       forward: input.forward ?? DEFAULT_FORWARD,
       block_response: checkBlock(input.block_response),
+      required_policies: input.required_policies ?? [],
     };
   }
 

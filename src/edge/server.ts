@@ -553,6 +553,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
           path,
           status,
           cert_status: certStatus,
+          cert_reason: admitted.verdict?.reason,
           ski: admitted.verdict?.cert?.ski ?? admitted.verdict?.ski,
           access,
           client,

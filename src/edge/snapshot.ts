@@ -1,7 +1,12 @@
 import { constants } from 'node:crypto';
 import tls, { type SecureContext } from 'node:tls';
 import type { AccessSnapshot } from '../access/index.js';
-import { type ParsedCertificate, parseAttachedCrl, parseCertificate } from '../pki/index.js';
+import {
+  type LegacyAllowances,
+  type ParsedCertificate,
+  parseAttachedCrl,
+  parseCertificate,
+} from '../pki/index.js';
 import type { AttachedCrl, CertificateAuthority, Hostname } from '../store/index.js';
 import {
   type BlockResponse,
@@ -27,6 +32,10 @@ export interface HostRuntime {
   anchorsSelfSigned: boolean;
   /** The rest of those chains, used to build paths from leaves the client sends alone. */
   intermediates: ParsedCertificate[];
+  /** Certificate policy OIDs one of which the path must be valid for (empty: none required). */
+  requiredPolicies: readonly string[];
+  /** Legacy allowances of the hostname's uploaded CAs, by anchor fingerprint (verifyChain). */
+  legacyAllowances: ReadonlyMap<string, LegacyAllowances>;
   /** Lower-case header names removed from every inbound request. */
   stripped: ReadonlySet<string>;
 }
@@ -85,6 +94,16 @@ export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
     const auth = JSON.parse(row.client_auth) as StoredClientAuth;
     const caChains = (input.caIdsByHostname.get(row.id) ?? []).map((id) => chains.get(id) ?? []);
     const anchors = caChains.flatMap((c) => c.slice(-1));
+    const legacyAllowances = new Map<string, LegacyAllowances>();
+    for (const ca of input.authorities) {
+      const anchor = chains.get(ca.id)?.at(-1);
+      if (!anchor || !(ca.allow_sha1_signatures || ca.allow_rsa_1024)) continue;
+      if (!anchors.includes(anchor)) continue;
+      legacyAllowances.set(anchor.fingerprint, {
+        allowSha1Signatures: ca.allow_sha1_signatures === 1,
+        allowRsa1024: ca.allow_rsa_1024 === 1,
+      });
+    }
     const intermediates = caChains.flatMap((c) => c.slice(0, -1));
     const caPem = caChains.flat().map((c) => c.x509.toString());
     const secureContext = tls.createSecureContext({
@@ -109,6 +128,8 @@ export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
         (a) => a.selfIssued && a.x509.checkIssued(a.x509) && a.x509.verify(a.x509.publicKey),
       ),
       intermediates,
+      legacyAllowances,
+      requiredPolicies: auth.required_policies ?? [],
       stripped: strippedHeaders(forward),
     });
   }

@@ -134,6 +134,11 @@ function evaluate(
   const options = {
     leaf,
     trustAnchors: host.anchors,
+    legacyAllowances: host.legacyAllowances,
+    // A required policy is RFC 5280's user-initial-policy-set with initial-explicit-policy.
+    ...(host.requiredPolicies.length > 0
+      ? { initialPolicies: host.requiredPolicies, initialExplicitPolicy: true }
+      : {}),
     at: now,
     // RFC 5280: a certificate without extendedKeyUsage is not restricted; one with it must allow clientAuth.
     ...(leaf.extKeyUsage ? { requiredEku: CLIENT_AUTH_EKU } : {}),
@@ -188,9 +193,9 @@ function evaluate(
       );
     }
   }
-  // Anchors are trust input (their own validity is not checked), so only the path below them bounds the verdict.
+  // The whole path bounds the verdict, anchor included: the strict profile refuses an expired anchor.
   const validUntilMs = Math.min(
-    ...chain.slice(0, -1).map((c) => c.notAfter.getTime()),
+    ...chain.map((c) => c.notAfter.getTime()),
     ...[...snapshot.crlDeadlines.values()],
   );
   return done({ verdict: { status: 'valid', cert: info }, version, validUntilMs }, usedPeerChain);

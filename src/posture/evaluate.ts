@@ -163,13 +163,19 @@ export function evaluateCandidate(
     trustAnchors: check.caCertificates,
     at,
   });
-  if (!chain.ok) {
+  // Judged at the leaf's midpoint, the anchor's own dates say nothing about today: the leaf's
+  // dates already fail the check.
+  const anchorDatesAtMidpoint =
+    (expired || notYet) &&
+    (chain.ok ? false : ['anchor_expired', 'anchor_not_yet_valid'].includes(chain.code));
+  if (!chain.ok && !anchorDatesAtMidpoint) {
     if (chain.code === 'expired' || chain.code === 'not_yet_valid') {
       if (!expired && !notYet) reasons.push('expired');
     } else {
       reasons.push('untrusted');
     }
-    details.push(`chain: ${chain.reason}`);
+    // The verifyChain code (weak_key, ca_as_leaf, anchor_expired, …) says which rule refused it.
+    details.push(`chain (${chain.code}): ${chain.reason}`);
   }
 
   if (check.cn !== undefined) {

@@ -503,6 +503,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_ca_legacy_allowances': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        // Per uploaded CA, never global: see docs/pkits.md "Legacy allowances".
+        for (const column of ['allow_sha1_signatures', 'allow_rsa_1024']) {
+          await db.schema
+            .alterTable('certificate_authorities')
+            .addColumn(column, 'integer', (c) => c.notNull().defaultTo(0))
+            .execute();
+        }
+      },
+    },
   };
 }
 

@@ -62,6 +62,9 @@ export interface CertificateAuthorityTable {
   sealed_private_key: string | null;
   parent_id: string | null;
   created_at: string;
+  /** Legacy escape hatches of an uploaded CA (0/1): relax the strict profile for its paths only. */
+  allow_sha1_signatures: Generated<number>;
+  allow_rsa_1024: Generated<number>;
 }
 
 export interface CrlTable {

@@ -4,14 +4,20 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { createCrl } from '../../src/pki/index.js';
-import { adminApi, CLI, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import {
+  adminApi,
+  CLI,
+  edgeRequest,
+  gatehouse,
+  type RunningServer,
+  startServer,
+} from '../helpers/gatehouse.js';
 import { type CaFiles, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
 
 describe('uploaded CAs at the edge', () => {
@@ -36,26 +42,7 @@ describe('uploaded CAs at the edge', () => {
   );
 
   const request = (port: number, cert?: { cert: string; key: string }) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = https.request(
-        {
-          host: '127.0.0.1',
-          port,
-          servername: 'corp.test',
-          headers: { host: 'corp.test' },
-          ca: rootPem,
-          ...(cert ?? {}),
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
+    edgeRequest(port, 'corp.test', rootPem, cert);
 
   /** Polls until the edge answers `status` (config changes land within a second). */
   async function expectSoon(status: number, cert = leaf): Promise<{ status: number; body: string }> {

@@ -112,6 +112,39 @@ export function adminApi(baseUrl: () => string, token: () => string, rootPem: ()
 }
 
 /**
+ * One HTTPS request to a running edge on 127.0.0.1 as `hostname` (SNI and Host), trusting `ca`,
+ * presenting the client certificate in `tls` (cert, key, and any other TLS option), no agent.
+ */
+export function edgeRequest(
+  port: number,
+  hostname: string,
+  ca: string,
+  tls: https.RequestOptions = {},
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port,
+        servername: hostname,
+        headers: { host: hostname, ...headers },
+        ca,
+        ...tls,
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/**
  * curl against a running edge as `hostname` (resolved to 127.0.0.1, trusting only the org root):
  * `curl(path, extraArgs)` → status, response head and body.
  */

@@ -17,7 +17,7 @@ const CA_EXT =
   'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n';
 
 /**
- * A self-signed P-256 certificate made with `openssl req -x509`, with the given extensions
+ * A self-signed P-256 (or `key`) certificate made with `openssl req -x509`, with the given extensions
  * (`-addext` values) and lifetime.
  */
 export async function makeSelfSigned(
@@ -27,17 +27,15 @@ export async function makeSelfSigned(
     extensions = [],
     days = 30,
     subject = `/CN=${name}`,
-  }: { extensions?: string[]; days?: number; subject?: string } = {},
+    key = 'ec',
+  }: { extensions?: string[]; days?: number; subject?: string; key?: 'ec' | 'rsa:1024' } = {},
 ): Promise<CaFiles> {
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);
   await runOk(openssl(), [
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
+    ...(key === 'ec' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', key]),
     '-nodes',
     '-keyout',
     keyPath,
@@ -57,12 +55,12 @@ export const makeRootCa = (dir: string, name: string): Promise<CaFiles> =>
     extensions: ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign'],
   });
 
-/** A certificate signed by `issuer`; a CA unless `ca: false`. */
+/** A certificate signed by `issuer` (with digest `md`, default sha256); a CA unless `ca: false`. */
 export async function makeSignedCert(
   dir: string,
   name: string,
   issuer: CaFiles,
-  { ca = true } = {},
+  { ca = true, md = 'sha256' }: { ca?: boolean; md?: 'sha256' | 'sha1' } = {},
 ): Promise<CaFiles> {
   const certPath = join(dir, `${name}.pem`);
   const keyPath = join(dir, `${name}.key`);
@@ -92,6 +90,7 @@ export async function makeSignedCert(
   await runOk(openssl(), [
     'x509',
     '-req',
+    `-${md}`,
     '-in',
     csrPath,
     '-CA',
@@ -108,6 +107,21 @@ export async function makeSignedCert(
     extPath,
   ]);
   return { certPath, keyPath, pem: readFileSync(certPath, 'utf8') };
+}
+
+/** An RSA private key of `bits` bits (PEM file), e.g. a weak 1024-bit one for a leaf. */
+export async function makeRsaKey(dir: string, name: string, bits: number): Promise<string> {
+  const keyPath = join(dir, `${name}.key`);
+  await runOk(openssl(), [
+    'genpkey',
+    '-algorithm',
+    'RSA',
+    '-pkeyopt',
+    `rsa_keygen_bits:${bits}`,
+    '-out',
+    keyPath,
+  ]);
+  return keyPath;
 }
 
 export const makeSelfSignedLeaf = (dir: string, name: string): Promise<CaFiles> =>

@@ -14,7 +14,7 @@ import {
   type FoundCertificate,
   type KeyEvidence,
 } from '../../src/posture/index.js';
-import { type CaFiles, makeLeafCert, makeRootCa, makeSignedCert } from '../helpers/openssl.js';
+import { type CaFiles, makeLeafCert, makeRootCa, makeRsaKey, makeSignedCert } from '../helpers/openssl.js';
 
 const spki = (keyPath: string) =>
   createPublicKey(createPrivateKey(readFileSync(keyPath))).export({ type: 'spki', format: 'der' });
@@ -98,6 +98,18 @@ describe('posture: the client certificate check', () => {
       'expired',
       'untrusted',
     ]);
+  });
+
+  test('the strict profile: a weak key or a CA certificate is untrusted, the rule named in the details', async () => {
+    const weakKey = await makeRsaKey(dir, 'weak', 1024);
+    const weak = await makeLeafCert(dir, 'weak', root, { cn: 'SN-42', keyPath: weakKey });
+    const r = evaluateCertificates([found(weak)], check(), device);
+    assert.deepEqual(r.reasons, ['untrusted']);
+    assert.match(r.details.join(' '), /chain \(weak_key\): .*RSA 1024-bit/);
+    const caLeaf = await makeSignedCert(dir, 'SN-42', root);
+    const c = evaluateCertificates([found(caLeaf)], check({ extendedKeyUsage: [] }), device);
+    assert.deepEqual(c.reasons, ['untrusted']);
+    assert.match(c.details.join(' '), /chain \(ca_as_leaf\)/);
   });
 
   test('CN templates: ${serial_number} and ${hostname}, exact and case-insensitive', async () => {

@@ -25,6 +25,8 @@ const ca = (id: string, overrides: Partial<CertificateAuthority> = {}): Certific
   sealed_private_key: null,
   parent_id: null,
   created_at: iso(NOW),
+  allow_sha1_signatures: 0,
+  allow_rsa_1024: 0,
   ...overrides,
 });
 

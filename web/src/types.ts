@@ -12,6 +12,9 @@ export interface MtlsCertificate {
   expires_on: string;
   uploaded_on: string;
   certificates: string;
+  /** Legacy escape hatches (per CA): the strict profile is relaxed for paths ending here. */
+  allow_sha1_signatures: boolean;
+  allow_rsa_1024: boolean;
 }
 
 export interface ClientCertificate {

@@ -22,6 +22,18 @@ export const mtlsCertificateRoutes: FastifyPluginAsyncTypebox<ApiContext> = asyn
               description: 'PEM chain; every certificate must be a CA',
             }),
             ca: Type.Literal(true, { description: 'must be true: only CA certificates are accepted' }),
+            allow_sha1_signatures: Type.Optional(
+              Type.Boolean({
+                description:
+                  'legacy escape hatch, this CA only (default false): accept SHA-1 signatures on certificates and CRLs of paths ending at it',
+              }),
+            ),
+            allow_rsa_1024: Type.Optional(
+              Type.Boolean({
+                description:
+                  'legacy escape hatch, this CA only (default false): accept RSA keys from 1024 bits',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -30,7 +42,12 @@ export const mtlsCertificateRoutes: FastifyPluginAsyncTypebox<ApiContext> = asyn
     },
     async (request, reply) => {
       const ca = await authority.uploadCa(
-        { name: request.body.name, certificatesPem: request.body.certificates },
+        {
+          name: request.body.name,
+          certificatesPem: request.body.certificates,
+          allowSha1Signatures: request.body.allow_sha1_signatures,
+          allowRsa1024: request.body.allow_rsa_1024,
+        },
         request.actor,
       );
       return reply.status(201).send(ok(mtlsCertificateView(ca)));

@@ -1,4 +1,4 @@
-import { certSignedBy, ownKey } from './keys.js';
+import { brokenSignature, certSignedBy, ownKey } from './keys.js';
 import type { ParsedCertificate } from './parse.js';
 import { fail } from './types.js';
 import type { FailureTracker, WorkBudget } from './work.js';
@@ -92,7 +92,9 @@ function* extend(
     if (!edgeVerifies(child, cert)) {
       const issuer = `${isAnchor ? 'trust anchor' : 'intermediate'} ${cert.label}`;
       ctx.failures.deadEnd(
-        fail('bad_signature', `${child.label}: signature does not verify with the key of ${issuer}`),
+        brokenSignature(child)
+          ? fail('weak_signature', `${child.label}: signed with ${child.signatureAlgorithm} (MD2/MD4/MD5)`)
+          : fail('bad_signature', `${child.label}: signature does not verify with the key of ${issuer}`),
         depth,
       );
       continue;

@@ -45,6 +45,8 @@ export interface RevocationContext {
   readonly crls: CrlIndex;
   readonly pool: SubjectIndex;
   readonly budget: WorkBudget;
+  /** The strict profile's verdict on a CRL's signature algorithm (undefined: acceptable). */
+  readonly weakSignature: (crl: ParsedCrl) => Failure | undefined;
   /**
    * Validates, to `anchor`, the path of a CRL signer that is not part of the certificate's own
    * path (separate CRL keys, indirect CRLs). Provided by the engine, which owns path building.
@@ -251,7 +253,7 @@ function deltaFor(
     if (!newest || delta.crlNumber > newest.crlNumber!) newest = delta;
   }
   if (!newest) return {};
-  const problem = unusable(newest, ctx.at);
+  const problem = unusable(newest, ctx.at) ?? ctx.weakSignature(newest)?.reason;
   if (problem) return { problem };
   if (!ctx.budget.spend()) return { problem: 'work budget exhausted' };
   if (!crlSignedBy(newest, key)) {
@@ -294,6 +296,11 @@ function certificateStatus(
       const problem = unusable(crl, ctx.at);
       if (problem) {
         problems.add(2, fail('crl_invalid', problem));
+        continue;
+      }
+      const weak = ctx.weakSignature(crl);
+      if (weak) {
+        problems.add(2, weak);
         continue;
       }
       const key = crlSignerKey(crl, path, index, ctx, problems);

@@ -1,6 +1,8 @@
 import { candidatePaths, type SubjectIndex } from './build.js';
 import { type CrlIndex, checkPathRevocation, type RevocationContext, type SignerResult } from './crl.js';
 import type { ParsedCertificate } from './parse.js';
+import { type LegacyAllowances, NO_ALLOWANCES, type VerifyProfile, weakCrlSignature } from './profile.js';
+import type { PolicyInputs } from './policy.js';
 import { fail } from './types.js';
 import { validatePath } from './validate.js';
 import { FailureTracker, type WorkBudget } from './work.js';
@@ -14,6 +16,11 @@ export interface EngineContext {
   /** Undefined when revocation checking is off. */
   readonly crls?: CrlIndex;
   readonly budget: WorkBudget;
+  readonly profile: VerifyProfile;
+  readonly legacy?: ReadonlyMap<string, LegacyAllowances>;
+  /** Name-constraint comparisons, bounded separately (MAX_NAME_CONSTRAINT_CHECKS). */
+  readonly nameChecks: WorkBudget;
+  readonly policy: PolicyInputs;
 }
 
 interface Scope {
@@ -27,12 +34,19 @@ interface Scope {
 /** CRL signer paths may themselves need CRL signers; two levels cover every real deployment. */
 const MAX_SIGNER_NESTING = 2;
 
-function revocationContext(ctx: EngineContext, crls: CrlIndex, scope: Scope): RevocationContext {
+function revocationContext(
+  ctx: EngineContext,
+  crls: CrlIndex,
+  scope: Scope,
+  anchor: ParsedCertificate,
+): RevocationContext {
+  const legacy = ctx.legacy?.get(anchor.fingerprint) ?? NO_ALLOWANCES;
   return {
     at: ctx.at,
     crls,
     pool: ctx.pool,
     budget: ctx.budget,
+    weakSignature: ctx.profile === 'strict' ? (crl) => weakCrlSignature(crl, legacy) : () => undefined,
     validateSigner(signer, anchor): SignerResult {
       if (scope.signers.includes(signer)) {
         return {
@@ -64,8 +78,18 @@ export function findPath(leaf: ParsedCertificate, ctx: EngineContext, scope: Sco
   });
   for (const path of paths) {
     const failure =
-      validatePath(path, { at: ctx.at, requiredEku: scope.requiredEku }) ??
-      (ctx.crls ? checkPathRevocation(path, revocationContext(ctx, ctx.crls, scope)) : undefined);
+      validatePath(path, {
+        at: ctx.at,
+        requiredEku: scope.requiredEku,
+        profile: ctx.profile,
+        legacy: ctx.legacy,
+        nameChecks: ctx.nameChecks,
+        // CRL signer paths (RFC 5280 §6.3.3 (f)) use the default policy inputs.
+        policy: scope.signers.length === 0 ? ctx.policy : {},
+      }) ??
+      (ctx.crls
+        ? checkPathRevocation(path, revocationContext(ctx, ctx.crls, scope, path[path.length - 1]!))
+        : undefined);
     if (!failure) return { path };
     failures.completePath(failure);
     if (ctx.budget.exhausted) break;

@@ -1,5 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import type { GeneralName } from '@peculiar/asn1-x509';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { GeneralName } from '@peculiar/asn1-x509';
+import * as asn1js from 'asn1js';
 import { type DistinguishedName, toDistinguishedName } from './name.js';
 
 /**
@@ -61,6 +63,46 @@ export function toGeneralName(gn: GeneralName): GeneralNameValue {
   if (gn.registeredID !== undefined) return { type: 'other', form: 'registeredID' };
   if (gn.ediPartyName !== undefined) return { type: 'other', form: 'ediPartyName' };
   return { type: 'other', form: 'x400Address' };
+}
+
+/**
+ * Most subjectAltNames a certificate may carry. Checked on a shallow decode, before any name is
+ * converted; real client certificates have a handful.
+ */
+export const MAX_SUBJECT_ALT_NAMES = 4096;
+
+/** Context tags of the GeneralName forms that are a plain IA5String or OCTET STRING. */
+const STRING_FORMS: Readonly<Record<number, 'email' | 'dns' | 'uri'>> = { 1: 'email', 2: 'dns', 6: 'uri' };
+const IP_TAG = 7;
+
+/**
+ * Decodes a subjectAltName (GeneralNames) extension value. The ASN.1 schema decoder spends ~0.1 ms
+ * per name, so a 1,000-name certificate cost 100 ms before any check: the string and address forms
+ * are read straight from asn1js's shallow decode (~10 µs each), the rare structured forms
+ * (directoryName, otherName…) still go through the schema decoder.
+ */
+export function decodeGeneralNames(der: Uint8Array): GeneralNameValue[] {
+  const parsed = asn1js.fromBER(der);
+  const seq = parsed.result;
+  if (parsed.offset === -1 || parsed.offset !== der.byteLength || !(seq instanceof asn1js.Sequence)) {
+    throw new Error('subjectAltName is not a DER SEQUENCE');
+  }
+  const items = seq.valueBlock.value;
+  if (items.length === 0) throw new Error('subjectAltName is empty');
+  if (items.length > MAX_SUBJECT_ALT_NAMES) {
+    throw new Error(`subjectAltName has ${items.length} names, more than ${MAX_SUBJECT_ALT_NAMES}`);
+  }
+  return items.map((item) => {
+    const { tagClass, tagNumber, isConstructed } = item.idBlock;
+    if (tagClass === 3 && !isConstructed) {
+      const bytes = Buffer.from((item.valueBlock as unknown as { valueHexView: Uint8Array }).valueHexView);
+      if (tagNumber === IP_TAG) return { type: 'ip', bytes };
+      const form = STRING_FORMS[tagNumber];
+      // IA5String: non-ASCII bytes survive as latin1 and fail the syntax checks.
+      if (form) return { type: form, value: bytes.toString('latin1') };
+    }
+    return toGeneralName(AsnConvert.parse(item.valueBeforeDecodeView, GeneralName));
+  });
 }
 
 /** Name equality for distribution-point matching (RFC 5280 §6.3.3 (b)(2)(i)). */

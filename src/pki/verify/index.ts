@@ -18,7 +18,7 @@ import {
   parseCrls,
 } from './parse.js';
 import type { CertificateInput, VerifyOptions, VerifyResult } from './types.js';
-import { DEFAULT_MAX_WORK, WorkBudget } from './work.js';
+import { DEFAULT_MAX_WORK, MAX_NAME_CONSTRAINT_CHECKS, WorkBudget } from './work.js';
 
 export {
   isParsedCertificate,
@@ -38,7 +38,9 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from './types.js';
-export { DEFAULT_MAX_WORK } from './work.js';
+export { ANY_POLICY } from './policy.js';
+export { caChainFailure, type LegacyAllowances, type VerifyProfile } from './profile.js';
+export { DEFAULT_MAX_WORK, MAX_NAME_CONSTRAINT_CHECKS } from './work.js';
 
 export const DEFAULT_MAX_PATH_LENGTH = 8;
 
@@ -101,11 +103,14 @@ export function verifyChain(options: VerifyOptions): VerifyResult {
   try {
     inputs = parseInputs(options);
   } catch (err) {
-    if (err instanceof InputError) return { ok: false, code: 'malformed', reason: err.message, work: 0 };
+    if (err instanceof InputError) {
+      return { ok: false, code: 'malformed', reason: err.message, work: 0, nameConstraintChecks: 0 };
+    }
     throw err;
   }
 
   const budget = new WorkBudget(maxWork);
+  const nameChecks = new WorkBudget(MAX_NAME_CONSTRAINT_CHECKS);
   const result = findPath(
     inputs.leaf,
     {
@@ -115,9 +120,19 @@ export function verifyChain(options: VerifyOptions): VerifyResult {
       pool: indexBySubject(inputs.intermediates),
       crls: inputs.crls ? indexCrls(inputs.crls) : undefined,
       budget,
+      profile: options.profile ?? 'strict',
+      legacy: options.legacyAllowances,
+      nameChecks,
+      policy: {
+        initialPolicies: options.initialPolicies,
+        initialExplicitPolicy: options.initialExplicitPolicy,
+        initialPolicyMappingInhibit: options.initialPolicyMappingInhibit,
+        initialAnyPolicyInhibit: options.initialAnyPolicyInhibit,
+      },
     },
     { requiredEku: options.requiredEku, signers: [] },
   );
-  if ('path' in result) return { ok: true, chain: [...result.path], work: budget.spent };
-  return { ok: false, ...result.failure, work: budget.spent };
+  const spent = { work: budget.spent, nameConstraintChecks: nameChecks.spent };
+  if ('path' in result) return { ok: true, chain: [...result.path], ...spent };
+  return { ok: false, ...result.failure, ...spent };
 }

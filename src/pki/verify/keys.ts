@@ -18,6 +18,10 @@ const BROKEN_SIGNATURE_ALGORITHMS: ReadonlySet<string> = new Set([
   '1.2.840.113549.1.1.4', // md5WithRSAEncryption
 ]);
 
+/** A signature over a forgeable hash: never verified, reported as `weak_signature`. */
+export const brokenSignature = (cert: ParsedCertificate) =>
+  BROKEN_SIGNATURE_ALGORITHMS.has(cert.signatureAlgorithm);
+
 const ownKeys = new WeakMap<ParsedCertificate, KeyObject | null>();
 
 /** The certificate's own key, or undefined if it is unusable alone (inherited DSA parameters). */

@@ -36,12 +36,7 @@ export const OID = {
 
 /**
  * Certificate extensions this validator understands, so a critical instance does not fail the
- * path. The policy extensions are accepted but not processed: with the default user inputs
- * (initial-policy-set anyPolicy, no initial-explicit-policy) RFC 5280 §6.1 ends with
- * explicit_policy > 0 unless some certificate carries requireExplicitPolicy, so the policy tree
- * cannot decide the outcome. A policyConstraints with requireExplicitPolicy is therefore treated
- * as an unknown critical extension, whatever its criticality (see parse.ts). Not checked: the §6.1.4(a) rule that policyMappings must not
- * map anyPolicy.
+ * path. The policy extensions are processed by policy.ts (RFC 5280 §6.1 policy tree).
  */
 export const KNOWN_CERT_EXTENSIONS: ReadonlySet<string> = new Set([
   OID.subjectKeyIdentifier,

@@ -15,15 +15,18 @@ import {
   type GeneralSubtrees,
   IssuingDistributionPoint,
   KeyUsage,
+  CertificatePolicies,
+  InhibitAnyPolicy,
   NameConstraints as AsnNameConstraints,
   PolicyConstraints,
-  SubjectAlternativeName,
+  PolicyMappings,
   SubjectKeyIdentifier,
   type SubjectPublicKeyInfo,
 } from '@peculiar/asn1-x509';
 import { badRequest, isGatehouseError } from '../../errors/index.js';
 import { parsePem, parsePemBlocks } from '../pem.js';
-import { type GeneralNameValue, toGeneralName } from './general-name.js';
+import { decodeGeneralNames, type GeneralNameValue, toGeneralName } from './general-name.js';
+import { describeKey, type KeyDescription, type SignatureStrength, signatureStrength } from './algorithms.js';
 import { type DistinguishedName, type Rdn, toDistinguishedName, toRdn } from './name.js';
 import { KNOWN_CERT_EXTENSIONS, KNOWN_CRL_ENTRY_EXTENSIONS, KNOWN_CRL_EXTENSIONS, OID } from './oids.js';
 import type { CertificateInput, CrlInput } from './types.js';
@@ -78,7 +81,11 @@ export interface ParsedCertificate {
   /** Subject and issuer names match (RFC 5280 §6.1: such certificates get special treatment). */
   readonly selfIssued: boolean;
   readonly signatureAlgorithm: string;
+  /** How the strict profile rates the signature algorithm (algorithms.ts). */
+  readonly signatureStrength: SignatureStrength;
   readonly spki: SubjectPublicKeyInfo;
+  /** The subject public key's type and size, for the strict profile's key rules. */
+  readonly key: KeyDescription;
   /** Hash of the public key (algorithm, parameters, key bits), hex: identifies the key for loop detection. */
   readonly keyHash: string;
   /** A DSA key without domain parameters: they come from the issuer (RFC 3279 §2.3.2). */
@@ -92,10 +99,15 @@ export interface ParsedCertificate {
   readonly subjectKeyId?: string;
   readonly authorityKeyId?: string;
   readonly crlDistributionPoints?: readonly DistributionPoint[];
-  /**
-   * Extensions this validator cannot process and must not ignore: unknown critical ones (by OID),
-   * and requireExplicitPolicy (see oids.ts).
-   */
+  /** OIDs of the extensions marked critical (RFC 5280 §4.2 structure rules). */
+  readonly criticalExtensions: ReadonlySet<string>;
+  /** certificatePolicies: the policy OIDs (qualifiers are not used). */
+  readonly policies?: readonly string[];
+  readonly policyMappings?: readonly { readonly issuer: string; readonly subject: string }[];
+  readonly requireExplicitPolicy?: number;
+  readonly inhibitPolicyMapping?: number;
+  readonly inhibitAnyPolicy?: number;
+  /** Extensions this validator cannot process and must not ignore: unknown critical ones (by OID). */
   readonly unsupportedExtensions: readonly string[];
   /** How failure reasons name this certificate. */
   readonly label: string;
@@ -126,6 +138,7 @@ export interface ParsedCrl {
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
   readonly signatureAlgorithm: AlgorithmIdentifier;
+  readonly signatureStrength: SignatureStrength;
   readonly tbs: Buffer;
   readonly signature: Buffer;
   readonly crlNumber?: bigint;
@@ -183,6 +196,16 @@ function derInteger(der: Uint8Array): bigint {
   const content = Buffer.from(der.subarray(offset));
   const value = BigInt(`0x${content.toString('hex')}`);
   return content[0]! & 0x80 ? value - (1n << BigInt(length * 8)) : value;
+}
+
+/** SkipCerts (INTEGER 0..MAX) as a number; huge values mean "never", so they saturate. */
+function skipCerts(value: ArrayBuffer | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const bytes = new Uint8Array(value);
+  if (bytes.length === 0 || bytes[0]! & 0x80) throw new Error('negative SkipCerts');
+  let n = 0;
+  for (const b of bytes) n = Math.min(n * 256 + b, 1_000_000);
+  return n;
 }
 
 function extensionValue(ext: Extension): Uint8Array {
@@ -257,6 +280,12 @@ function toDer(input: Uint8Array | string, labels: readonly string[], what: stri
   return blocks[0]!;
 }
 
+/**
+ * Certificates larger than this are refused before any decoding: real ones are a few KB, and
+ * decoding cost grows with size (an attacker's certificate is free to make).
+ */
+export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
 function buildCertificate(x509: X509Certificate, der: Buffer): ParsedCertificate {
   const asn = AsnConvert.parse(der, Certificate);
   const tbs = asn.tbsCertificate;
@@ -269,7 +298,6 @@ function buildCertificate(x509: X509Certificate, der: Buffer): ParsedCertificate
   const ku = decode(exts, OID.keyUsage, KeyUsage);
   const eku = decode(exts, OID.extKeyUsage, ExtendedKeyUsage);
   const nc = decode(exts, OID.nameConstraints, AsnNameConstraints);
-  const san = decode(exts, OID.subjectAltName, SubjectAlternativeName);
   const ski = decode(exts, OID.subjectKeyIdentifier, SubjectKeyIdentifier);
   const aki = decode(exts, OID.authorityKeyIdentifier, AuthorityKeyIdentifier);
   const dps = decode(exts, OID.crlDistributionPoints, CRLDistributionPoints);
@@ -280,14 +308,12 @@ function buildCertificate(x509: X509Certificate, der: Buffer): ParsedCertificate
     if (ext.critical && !KNOWN_CERT_EXTENSIONS.has(ext.extnID))
       unsupported.push(`critical extension ${ext.extnID}`);
   }
-  // requireExplicitPolicy can make the path invalid through policy processing, which we do not
-  // implement (see oids.ts). Fail closed, even when the extension is (wrongly) non-critical:
-  // ignoring it could accept a path RFC 5280 rejects.
-  if (pc?.requireExplicitPolicy !== undefined) {
-    unsupported.push('policyConstraints requireExplicitPolicy (needs certificate policy processing)');
-  }
+  const cp = decode(exts, OID.certificatePolicies, CertificatePolicies);
+  const pm = decode(exts, OID.policyMappings, PolicyMappings);
+  const iap = decode(exts, OID.inhibitAnyPolicy, InhibitAnyPolicy);
 
-  const subjectAltNames = san ? [...san].map(toGeneralName) : undefined;
+  const sanExt = exts.get(OID.subjectAltName);
+  const subjectAltNames = sanExt ? decodeGeneralNames(extensionValue(sanExt)) : undefined;
   const algorithm = tbs.subjectPublicKeyInfo.algorithm;
   const keyHash = createHash('sha256')
     .update(`${algorithm.algorithm}|${algorithm.parameters ? hex(algorithm.parameters) : ''}|`)
@@ -305,7 +331,9 @@ function buildCertificate(x509: X509Certificate, der: Buffer): ParsedCertificate
     notAfter: tbs.validity.notAfter.getTime(),
     selfIssued: subject.key === issuer.key,
     signatureAlgorithm: asn.signatureAlgorithm.algorithm,
+    signatureStrength: signatureStrength(asn.signatureAlgorithm),
     spki: tbs.subjectPublicKeyInfo,
+    key: describeKey(x509, tbs.subjectPublicKeyInfo),
     keyHash,
     inheritsKeyParameters: algorithm.algorithm === OID.dsa && !algorithm.parameters,
     basicConstraints: bc ? { ca: bc.cA, pathLen: bc.pathLenConstraint } : undefined,
@@ -324,6 +352,14 @@ function buildCertificate(x509: X509Certificate, der: Buffer): ParsedCertificate
           crlIssuer: dp.cRLIssuer?.map(toGeneralName),
         }))
       : undefined,
+    criticalExtensions: new Set([...exts.values()].filter((e) => e.critical).map((e) => e.extnID)),
+    policies: cp ? [...cp].map((p) => p.policyIdentifier) : undefined,
+    policyMappings: pm
+      ? [...pm].map((m) => ({ issuer: m.issuerDomainPolicy, subject: m.subjectDomainPolicy }))
+      : undefined,
+    requireExplicitPolicy: skipCerts(pc?.requireExplicitPolicy),
+    inhibitPolicyMapping: skipCerts(pc?.inhibitPolicyMapping),
+    inhibitAnyPolicy: iap ? skipCerts(iap.value) : undefined,
     unsupportedExtensions: unsupported,
     label: labelOf(subject, subjectAltNames, serial),
   };
@@ -340,6 +376,9 @@ export function parseCertificate(input: CertificateInput): ParsedCertificate {
   try {
     const x509 = input instanceof X509Certificate ? input : undefined;
     der = x509 ? x509.raw : toDer(input as Uint8Array | string, ['CERTIFICATE'], 'certificate');
+    if (der.length > MAX_CERTIFICATE_BYTES) {
+      throw new Error(`${der.length} bytes, more than ${MAX_CERTIFICATE_BYTES}`);
+    }
     return buildCertificate(x509 ?? new X509Certificate(der), der);
   } catch (err) {
     if (isGatehouseError(err)) throw err;
@@ -411,6 +450,7 @@ function buildCrl(der: Buffer): ParsedCrl {
     thisUpdate,
     nextUpdate: tbs.nextUpdate?.getTime(),
     signatureAlgorithm: list.signatureAlgorithm,
+    signatureStrength: signatureStrength(list.signatureAlgorithm),
     tbs: Buffer.from(list.tbsCertListRaw),
     signature: Buffer.from(list.signature),
     crlNumber: numberExt ? derInteger(extensionValue(numberExt)) : undefined,

@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { ParsedCertificate, ParsedCrl } from './parse.js';
+import type { LegacyAllowances, VerifyProfile } from './profile.js';
 
 /**
  * Stable failure codes. They appear in API responses and on the edge's block pages, so never
@@ -20,6 +21,28 @@ export const VERIFY_FAILURE_CODES = [
   'crl_invalid',
   'malformed',
   'path_too_complex',
+  // strict profile (profile.ts, docs/pkits.md "Profile")
+  'weak_key',
+  'weak_signature',
+  'ca_as_leaf',
+  'any_eku_not_client_auth',
+  'eku_mixed',
+  'anchor_expired',
+  'anchor_not_yet_valid',
+  'anchor_not_ca',
+  'anchor_unknown_critical_extension',
+  'invalid_san',
+  'aki_critical',
+  'ski_critical',
+  'aia_critical',
+  'san_critical',
+  'missing_aki',
+  'missing_ski',
+  'empty_subject',
+  'name_constraints_too_complex',
+  // certificate policies (policy.ts)
+  'policy_required',
+  'policy_invalid',
 ] as const;
 
 export type VerifyFailureCode = (typeof VERIFY_FAILURE_CODES)[number];
@@ -51,6 +74,27 @@ export interface VerifyOptions {
   maxPathLength?: number;
   /** Work budget: candidate issuer checks plus CRL signature checks (default 100). */
   maxWork?: number;
+  /**
+   * `strict` (default): the strict profile of docs/pkits.md on top of RFC 5280. `rfc5280`: plain
+   * RFC 5280, for conformance suites only.
+   */
+  profile?: VerifyProfile;
+  /**
+   * Legacy escape hatches by trust anchor (SHA-256 of the anchor certificate's DER, hex, as in
+   * ParsedCertificate.fingerprint): they relax the strict profile for paths ending at that anchor.
+   */
+  legacyAllowances?: ReadonlyMap<string, LegacyAllowances>;
+  /**
+   * RFC 5280 §6.1.1 user-initial-policy-set (policy OIDs; default [anyPolicy]). To require one of
+   * some policies, pass them here with initialExplicitPolicy.
+   */
+  initialPolicies?: readonly string[];
+  /** RFC 5280 initial-explicit-policy: the path must be valid for a policy of initialPolicies. */
+  initialExplicitPolicy?: boolean;
+  /** RFC 5280 initial-policy-mapping-inhibit. */
+  initialPolicyMappingInhibit?: boolean;
+  /** RFC 5280 initial-any-policy-inhibit. */
+  initialAnyPolicyInhibit?: boolean;
 }
 
 export type VerifyResult =
@@ -60,8 +104,10 @@ export type VerifyResult =
       chain: ParsedCertificate[];
       /** Work units spent (see VerifyOptions.maxWork). */
       work: number;
+      /** Name-constraint comparisons made (bounded by MAX_NAME_CONSTRAINT_CHECKS). */
+      nameConstraintChecks: number;
     }
-  | { ok: false; code: VerifyFailureCode; reason: string; work: number };
+  | { ok: false; code: VerifyFailureCode; reason: string; work: number; nameConstraintChecks: number };
 
 /** Internal failure: a code plus a message that names the certificate at fault. */
 export interface Failure {

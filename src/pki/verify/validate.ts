@@ -1,12 +1,48 @@
+import { type PolicyInputs, processPolicies } from './policy.js';
 import { certSignedBy, keyInPath } from './keys.js';
 import { type ActiveConstraints, checkNameConstraints } from './name-constraints.js';
 import { OID } from './oids.js';
 import { KEY_USAGE, type ParsedCertificate } from './parse.js';
+import {
+  checkAnchor,
+  checkKey,
+  checkLeaf,
+  checkSignature,
+  checkStructure,
+  checkSubjectAltNames,
+  type LegacyAllowances,
+  NO_ALLOWANCES,
+  type VerifyProfile,
+} from './profile.js';
 import { type Failure, fail } from './types.js';
+import type { WorkBudget } from './work.js';
 
 export interface ValidationParams {
   readonly at: Date;
   readonly requiredEku?: string;
+  readonly profile: VerifyProfile;
+  /** Legacy allowances by anchor fingerprint. */
+  readonly legacy?: ReadonlyMap<string, LegacyAllowances>;
+  /** Counts name-constraint checks (bounded, see name-constraints.ts). */
+  readonly nameChecks: WorkBudget;
+  readonly policy: PolicyInputs;
+}
+
+/** The strict profile's checks of one certificate below the anchor. */
+function strictFailure(
+  cert: ParsedCertificate,
+  who: string,
+  isLeaf: boolean,
+  params: ValidationParams,
+  legacy: LegacyAllowances,
+): Failure | undefined {
+  return (
+    checkSignature(cert, who, legacy) ??
+    checkKey(cert, who, legacy) ??
+    (isLeaf ? checkLeaf(cert, who, params.requiredEku) : undefined) ??
+    checkStructure(cert, who) ??
+    checkSubjectAltNames(cert, who)
+  );
 }
 
 /** An EKU extension allows a purpose if it lists it or anyExtendedKeyUsage. */
@@ -36,7 +72,7 @@ function anchorConstraints(anchor: ParsedCertificate, params: ValidationParams) 
 
 /**
  * RFC 5280 §6.1 basic path validation of path = [leaf, …, anchor], except revocation (crl.ts,
- * run only on paths that pass this) and certificate policies (not implemented, see oids.ts).
+ * run only on paths that pass this); certificate policies are in policy.ts.
  * Certificates are processed from the anchor down, as in the RFC, so the first failure reported
  * is the one closest to the anchor.
  */
@@ -45,6 +81,14 @@ export function validatePath(
   params: ValidationParams,
 ): Failure | undefined {
   const anchor = path[path.length - 1]!;
+  const strict = params.profile === 'strict';
+  const legacy = params.legacy?.get(anchor.fingerprint) ?? NO_ALLOWANCES;
+  if (strict) {
+    const pinned = path.length === 2 && path[0]!.fingerprint === anchor.fingerprint;
+    const failure =
+      checkAnchor(anchor, params.at, pinned) ?? checkKey(anchor, `trust anchor ${anchor.label}`, legacy);
+    if (failure) return failure;
+  }
   const init = anchorConstraints(anchor, params);
   if ('failure' in init) return init.failure;
   let maxPathLength = init.maxPathLength;
@@ -78,9 +122,13 @@ export function validatePath(
       const what = cert.unsupportedExtensions.join(', ');
       return fail('unknown_critical_extension', `${who}: cannot process ${what}`);
     }
+    if (strict) {
+      const failure = strictFailure(cert, who, isLeaf, params, legacy);
+      if (failure) return failure;
+    }
     // §6.1.3 (b), (c): self-issued intermediates are exempt, the leaf never is.
     if (isLeaf || !cert.selfIssued) {
-      const failure = checkNameConstraints(cert, nameConstraints);
+      const failure = checkNameConstraints(cert, nameConstraints, params.nameChecks);
       if (failure) return failure;
     }
     if (params.requiredEku) {
@@ -123,5 +171,6 @@ export function validatePath(
     // §6.1.4 (g)
     if (cert.nameConstraints) nameConstraints.push({ constraints: cert.nameConstraints, imposedBy: cert });
   }
-  return undefined;
+  // Certificate policies (policy.ts): after the per-certificate checks, as it needs the whole path.
+  return processPolicies(path, params.policy);
 }

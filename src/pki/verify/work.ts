@@ -3,6 +3,12 @@ import type { Failure } from './types.js';
 export const DEFAULT_MAX_WORK = 100;
 
 /**
+ * Name-constraint comparisons (names × subtrees) allowed per verifyChain call: Chromium's bound
+ * (2^20). A 1,000-name leaf under a 1,000-subtree CA fits; anything larger is refused unchecked.
+ */
+export const MAX_NAME_CONSTRAINT_CHECKS = 1 << 20;
+
+/**
  * Bounds the work of one verifyChain call. One unit is one candidate issuer considered while
  * building a path (which costs at most one signature check) or one CRL signature check. Hostile
  * input (many certificates sharing a subject name, cross-signed loops) can otherwise make path
@@ -14,13 +20,13 @@ export class WorkBudget {
 
   constructor(readonly limit: number) {}
 
-  /** Takes one unit; false (and `exhausted`) once the budget is used up. */
-  spend(): boolean {
-    if (this.spent >= this.limit) {
+  /** Takes `units` (default one); false (and `exhausted`, nothing taken) if that would exceed the limit. */
+  spend(units = 1): boolean {
+    if (this.spent + units > this.limit) {
       this.exhausted = true;
       return false;
     }
-    this.spent++;
+    this.spent += units;
     return true;
   }
 }

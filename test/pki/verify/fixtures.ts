@@ -2,9 +2,11 @@
  * Certificate and CRL factory for verifyChain tests: ECDSA P-256 keys from webcrypto, certificates
  * and CRLs from @peculiar/x509. Everything is generated in memory per test run.
  */
+import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints } from '@peculiar/asn1-x509';
+import { type VerifyOptions, type VerifyResult, verifyChain } from '../../../src/pki/verify/index.js';
 // The project's loader: reflect-metadata first, then @peculiar/x509 with node's webcrypto.
 import { x509 } from '../../../src/pki/x509.js';
 
@@ -51,8 +53,15 @@ export interface CertOptions {
   notAfter?: Date;
   extensions?: x509.Extension[];
   keys?: CryptoKeyPair;
+  /** The subject public key as SPKI DER instead of `keys` (keys the test never signs with: DSA, P-192…). */
+  spki?: Buffer;
+  /** Signature hash the issuer uses (default SHA-256). */
+  hash?: 'SHA-1' | 'SHA-256' | 'SHA-384';
   /** Omit subjectKeyIdentifier / authorityKeyIdentifier (to make decoys indistinguishable). */
   noKeyIds?: boolean;
+  /** Key identifier overrides (hex): make certificates indistinguishable by AKI/SKI yet well-formed. */
+  ski?: string;
+  aki?: string;
   /** Leave out basicConstraints entirely. */
   noBasicConstraints?: boolean;
   serial?: string;
@@ -66,7 +75,7 @@ function serial(): string {
 
 async function extensionsFor(
   opts: CertOptions,
-  keys: CryptoKeyPair,
+  keys: CryptoKeyPair | { publicKey: Buffer },
   issuerKey: CryptoKey | undefined,
 ): Promise<x509.Extension[]> {
   const exts: x509.Extension[] = [];
@@ -77,8 +86,13 @@ async function extensionsFor(
   if (opts.eku) exts.push(new x509.ExtendedKeyUsageExtension(opts.eku, false));
   if (opts.san) exts.push(new x509.SubjectAlternativeNameExtension(opts.san, false));
   if (!opts.noKeyIds) {
-    exts.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey));
-    if (issuerKey) exts.push(await x509.AuthorityKeyIdentifierExtension.create(issuerKey));
+    exts.push(
+      opts.ski
+        ? new x509.SubjectKeyIdentifierExtension(opts.ski)
+        : await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    );
+    if (opts.aki) exts.push(new x509.AuthorityKeyIdentifierExtension(opts.aki));
+    else if (issuerKey) exts.push(await x509.AuthorityKeyIdentifierExtension.create(issuerKey));
   }
   exts.push(...(opts.extensions ?? []));
   return exts;
@@ -86,6 +100,11 @@ async function extensionsFor(
 
 function wrap(name: string, keys: CryptoKeyPair, cert: x509.X509Certificate): Issued {
   return { name, keys, cert, der: Buffer.from(cert.rawData), pem: cert.toString('pem') };
+}
+
+/** The issuer's signature algorithm: its key's (ECDSA or RSA PKCS#1 v1.5) with `hash`. */
+function signingAlgorithm(key: CryptoKey, hash = 'SHA-256') {
+  return key.algorithm.name === 'ECDSA' ? { ...SIGNING_ALGORITHM, hash } : { name: key.algorithm.name, hash };
 }
 
 /** A self-signed root (cA true, keyCertSign|cRLSign unless overridden). */
@@ -103,7 +122,7 @@ export async function makeRoot(opts: Partial<CertOptions> = {}): Promise<Issued>
     notBefore: full.notBefore ?? NOT_BEFORE,
     notAfter: full.notAfter ?? NOT_AFTER,
     keys,
-    signingAlgorithm: SIGNING_ALGORITHM,
+    signingAlgorithm: signingAlgorithm(keys.privateKey, full.hash),
     extensions: await extensionsFor(full, keys, undefined),
   });
   return wrap(full.name, keys, cert);
@@ -112,16 +131,17 @@ export async function makeRoot(opts: Partial<CertOptions> = {}): Promise<Issued>
 /** A certificate issued by `issuer`. */
 export async function issue(issuer: Issued, opts: CertOptions): Promise<Issued> {
   const keys = opts.keys ?? (await generateKeys());
+  const publicKey = opts.spki ?? keys.publicKey;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: opts.serial ?? serial(),
     subject: opts.name,
     issuer: issuer.name,
     notBefore: opts.notBefore ?? NOT_BEFORE,
     notAfter: opts.notAfter ?? NOT_AFTER,
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: issuer.keys.privateKey,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    extensions: await extensionsFor(opts, keys, issuer.keys.publicKey),
+    signingAlgorithm: signingAlgorithm(issuer.keys.privateKey, opts.hash),
+    extensions: await extensionsFor(opts, opts.spki ? { publicKey: opts.spki } : keys, issuer.keys.publicKey),
   });
   return wrap(opts.name, keys, cert);
 }
@@ -151,6 +171,7 @@ export interface CrlOptions {
   thisUpdate?: Date;
   /** null: no nextUpdate field. */
   nextUpdate?: Date | null;
+  hash?: 'SHA-1' | 'SHA-256';
 }
 
 /** A complete CRL signed by `issuer`, as PEM. */
@@ -165,7 +186,7 @@ export async function makeCrl(issuer: Issued, opts: CrlOptions = {}): Promise<st
       reason: r.reason,
     })),
     signingKey: issuer.keys.privateKey,
-    signingAlgorithm: SIGNING_ALGORITHM,
+    signingAlgorithm: signingAlgorithm(issuer.keys.privateKey, opts.hash),
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(issuer.keys.publicKey)],
   });
   return crl.toString('pem');
@@ -188,3 +209,28 @@ export function nameConstraints(spec: {
   });
   return new x509.Extension('2.5.29.30', true, AsnConvert.serialize(value));
 }
+
+export function assertOk(r: VerifyResult): asserts r is Extract<VerifyResult, { ok: true }> {
+  assert.ok(r.ok, r.ok ? '' : `expected success, got ${r.code}: ${r.reason}`);
+}
+
+/** Fails with exactly `code` (and, when given, a reason matching `mentions`). */
+export function assertFails(r: VerifyResult, code: string, mentions?: string) {
+  assert.equal(r.ok, false, `expected ${code}, got success`);
+  if (r.ok) return;
+  assert.equal(r.code, code, `expected ${code}, got ${r.code}: ${r.reason}`);
+  if (mentions) assert.match(r.reason, new RegExp(mentions), `reason should name ${mentions}: ${r.reason}`);
+}
+
+/** verifyChain for leaves of `chain().ca` (an intermediate under `chain().root`), clientAuth required. */
+export const verifierFor =
+  (chain: () => { root: Issued; ca: Issued }) =>
+  (leaf: Issued, over: Partial<VerifyOptions> = {}): VerifyResult =>
+    verifyChain({
+      leaf: leaf.der,
+      intermediates: [chain().ca.der],
+      trustAnchors: [chain().root.der],
+      at: AT,
+      requiredEku: OID_CLIENT_AUTH,
+      ...over,
+    });

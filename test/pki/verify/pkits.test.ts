@@ -1,8 +1,8 @@
 /**
  * NIST PKITS v1.0.1 through verifyChain. The data lives outside the repository, at
- * ../shared/conformance/nist-pkits relative to the repo root (never copy it in). Every case runs;
- * supported ones must agree with the expected result (and, for failures, with the failure code
- * listed below), unsupported ones are only counted. See docs/pkits.md.
+ * ../shared/conformance/nist-pkits relative to the repo root (never copy it in). Every case runs
+ * with its documented initial policy settings and must agree with the expected result (and, for
+ * failures, with the failure code listed below). See docs/pkits.md.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -53,22 +53,6 @@ const SECTION_TITLES: Record<string, string> = {
   '4.16': 'Private Certificate Extensions',
 };
 
-const POLICY_SECTIONS = new Set(['4.8', '4.9', '4.10', '4.11', '4.12']);
-const ANY_POLICY = '2.5.29.32.0';
-
-/** Why a case is unsupported, or undefined. Policy processing is the only unsupported feature. */
-function unsupported(tc: PkitsCase): string | undefined {
-  if (POLICY_SECTIONS.has(tc.section)) return 'certificate policy processing';
-  const s = tc.settings;
-  const defaults =
-    s.initial_policy_set_oids.length === 1 &&
-    s.initial_policy_set_oids[0] === ANY_POLICY &&
-    !s.initial_explicit_policy &&
-    !s.initial_policy_mapping_inhibit &&
-    !s.initial_inhibit_any_policy;
-  return defaults ? undefined : 'non-default policy inputs';
-}
-
 const codes = (code: VerifyFailureCode, ids: string) =>
   Object.fromEntries(ids.split(/\s+/).map((id) => [id, code])) as Record<string, VerifyFailureCode>;
 
@@ -97,6 +81,14 @@ const EXPECTED_CODES: Record<string, VerifyFailureCode> = {
   ...codes('revoked', '4.15.3 4.15.4 4.15.6 4.15.9'),
   ...codes('crl_invalid', '4.15.1 4.15.10'),
   ...codes('unknown_critical_extension', '4.16.2'),
+  ...codes(
+    'policy_required',
+    '4.8.1 4.8.2 4.8.3 4.8.4 4.8.5 4.8.6 4.8.7 4.8.8 4.8.9 4.8.12 4.8.14 4.9.3 4.9.5 4.9.7 4.9.8 ' +
+      '4.10.1.2 4.10.1.3 4.10.2 4.10.3 4.10.4 4.10.5 4.10.6 4.10.10 4.10.13 4.11.1 4.11.3 4.11.5 ' +
+      '4.11.6 4.11.8 4.11.9 4.11.10 4.11.11 4.12.1 4.12.3 4.12.4 4.12.5 4.12.6 4.12.8 4.12.10',
+  ),
+  // policyMappings with anyPolicy (RFC 5280 §6.1.4 (a))
+  ...codes('policy_invalid', '4.10.7 4.10.8'),
 };
 
 function run(tc: PkitsCase): VerifyResult {
@@ -106,38 +98,37 @@ function run(tc: PkitsCase): VerifyResult {
     trustAnchors: tc.trusted_certs,
     crls: tc.crls.length > 0 ? tc.crls : undefined,
     at: new Date(tc.validation_time),
+    initialPolicies: tc.settings.initial_policy_set_oids,
+    initialExplicitPolicy: tc.settings.initial_explicit_policy,
+    initialPolicyMappingInhibit: tc.settings.initial_policy_mapping_inhibit,
+    initialAnyPolicyInhibit: tc.settings.initial_inhibit_any_policy,
+    // PKITS checks RFC 5280 itself: DSA keys, certificates without AKI. The strict profile is
+    // tested by verify.test.ts and profile.test.ts.
+    profile: 'rfc5280',
   });
 }
 
 const outcome = (r: VerifyResult) => (r.ok ? 'SUCCESS' : `FAILURE (${r.code}: ${r.reason})`);
 
 interface Tally {
-  supportedPass: number;
-  supportedTotal: number;
-  unsupportedAgree: number;
-  unsupportedTotal: number;
+  pass: number;
+  total: number;
 }
 
 function printTable(tallies: Map<string, Tally>): void {
   const rows = [...tallies].map(([section, t]) => [
     section,
     SECTION_TITLES[section] ?? '',
-    t.supportedTotal ? `${t.supportedPass}/${t.supportedTotal}` : '-',
-    t.unsupportedTotal ? `${t.unsupportedAgree}/${t.unsupportedTotal}` : '-',
+    `${t.pass}/${t.total}`,
   ]);
   const sum = (f: (t: Tally) => number) => [...tallies.values()].reduce((n, t) => n + f(t), 0);
-  rows.push([
-    'all',
-    '',
-    `${sum((t) => t.supportedPass)}/${sum((t) => t.supportedTotal)}`,
-    `${sum((t) => t.unsupportedAgree)}/${sum((t) => t.unsupportedTotal)}`,
-  ]);
-  const header = ['section', 'title', 'supported pass', 'unsupported agree'];
+  rows.push(['all', '', `${sum((t) => t.pass)}/${sum((t) => t.total)}`]);
+  const header = ['section', 'title', 'pass'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const out = [
     '',
-    'NIST PKITS results (unsupported = certificate policy processing, not implemented)',
+    'NIST PKITS results',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
@@ -160,26 +151,14 @@ if (!existsSync(PKITS_JSON)) {
     assert.equal(testcases.length, 249, 'pkits.json should hold the 249 PKITS cases');
     const tallies = new Map<string, Tally>();
     for (const tc of testcases) {
-      const tally = tallies.get(tc.section) ?? {
-        supportedPass: 0,
-        supportedTotal: 0,
-        unsupportedAgree: 0,
-        unsupportedTotal: 0,
-      };
+      const tally = tallies.get(tc.section) ?? { pass: 0, total: 0 };
       tallies.set(tc.section, tally);
       const result = run(tc);
       const agrees = result.ok === (tc.expected_result === 'SUCCESS');
-      const why = unsupported(tc);
-      if (why) {
-        // Still run and counted, but not asserted: our answer is not meaningful for these.
-        tally.unsupportedTotal++;
-        if (agrees) tally.unsupportedAgree++;
-        continue;
-      }
-      tally.supportedTotal++;
+      tally.total++;
       const expectedCode = EXPECTED_CODES[tc.test_number];
       const correct = agrees && (result.ok || result.code === expectedCode);
-      if (correct) tally.supportedPass++;
+      if (correct) tally.pass++;
       await t.test(`${tc.id} ${tc.title}`, () => {
         const expected = tc.expected_result === 'SUCCESS' ? 'SUCCESS' : `FAILURE (${expectedCode ?? '?'})`;
         assert.ok(correct, `${tc.id}: expected ${expected}, got ${outcome(result)}`);

@@ -15,6 +15,8 @@ import {
 } from '../../../src/pki/verify/index.js';
 import {
   AT,
+  assertFails,
+  assertOk,
   type CryptoKeyPair,
   generateKeys,
   type Issued,
@@ -30,18 +32,9 @@ import {
   x509,
 } from './fixtures.js';
 
+const SHARED_KEY_ID = '0102030405060708090a0b0c0d0e0f1011121314';
+
 const subjects = (r: VerifyResult) => (r.ok ? r.chain.map((c) => c.x509.subject) : []);
-
-function assertOk(r: VerifyResult): asserts r is Extract<VerifyResult, { ok: true }> {
-  assert.ok(r.ok, r.ok ? '' : `expected success, got ${r.code}: ${r.reason}`);
-}
-
-function assertFails(r: VerifyResult, code: string, mentions?: string) {
-  assert.equal(r.ok, false, `expected ${code}, got success`);
-  if (r.ok) return;
-  assert.equal(r.code, code, `expected ${code}, got ${r.code}: ${r.reason}`);
-  if (mentions) assert.match(r.reason, new RegExp(mentions), `reason should name ${mentions}: ${r.reason}`);
-}
 
 describe('verifyChain', () => {
   let root: Issued;
@@ -159,19 +152,25 @@ describe('verifyChain', () => {
       assertFails(verifyChain(base({ leaf: future.der })), 'not_yet_valid', 'CN=future');
     });
 
-    it('does not check the validity period of the trust anchor (RFC 5280 trust input)', async () => {
+    it('refuses an expired trust anchor (strict), which RFC 5280 alone treats as trust input', async () => {
       const keys = await generateKeys();
       const expiredRoot = await makeRoot({ name: 'CN=Aged Root', keys, notAfter: new Date('2025-06-01Z') });
       const user = await makeLeaf(expiredRoot);
-      assertOk(verifyChain({ leaf: user.der, trustAnchors: [expiredRoot.der], at: AT }));
+      const options = { leaf: user.der, trustAnchors: [expiredRoot.der], at: AT };
+      assertFails(verifyChain(options), 'anchor_expired', 'CN=Aged Root');
+      assertOk(verifyChain({ ...options, profile: 'rfc5280' }));
     });
   });
 
   describe('extended key usage', () => {
-    it('accepts a leaf whose EKU lists the required purpose or anyExtendedKeyUsage', async () => {
+    it('accepts a leaf whose EKU lists the required purpose; anyExtendedKeyUsage only under rfc5280', async () => {
       assertOk(verifyChain(base({ requiredEku: OID_CLIENT_AUTH })));
       const any = await makeLeaf(ca, { eku: [OID_ANY_EKU] });
-      assertOk(verifyChain(base({ leaf: any.der, requiredEku: OID_CLIENT_AUTH })));
+      assertFails(
+        verifyChain(base({ leaf: any.der, requiredEku: OID_CLIENT_AUTH })),
+        'any_eku_not_client_auth',
+      );
+      assertOk(verifyChain(base({ leaf: any.der, requiredEku: OID_CLIENT_AUTH, profile: 'rfc5280' })));
     });
 
     it('fails eku_mismatch when the leaf EKU lacks the purpose', async () => {
@@ -230,12 +229,14 @@ describe('verifyChain', () => {
       );
     });
 
-    it('ignores unknown non-critical extensions, and any extension of the anchor', async () => {
+    it("ignores unknown non-critical extensions; an anchor's critical one only under rfc5280", async () => {
       const fine = await makeLeaf(ca, { extensions: [unknown(false)] });
       assertOk(verifyChain(base({ leaf: fine.der })));
       const oddRoot = await makeRoot({ name: 'CN=Odd Root', extensions: [unknown(true)] });
       const user = await makeLeaf(oddRoot);
-      assertOk(verifyChain({ leaf: user.der, trustAnchors: [oddRoot.der], at: AT }));
+      const options = { leaf: user.der, trustAnchors: [oddRoot.der], at: AT };
+      assertFails(verifyChain(options), 'anchor_unknown_critical_extension', 'CN=Odd Root');
+      assertOk(verifyChain({ ...options, profile: 'rfc5280' }));
     });
 
     it('fails not_ca for an issuer without basicConstraints cA', async () => {
@@ -397,12 +398,13 @@ describe('verifyChain', () => {
     let user: Issued;
 
     before(async () => {
-      // 100 CAs sharing the real intermediate's name, each with its own key, all issued by the root.
+      // 100 CAs sharing the real intermediate's name and key identifier, each with its own key,
+      // all issued by the root: AKI/SKI cannot tell them apart.
       decoys = await Promise.all(
-        Array.from({ length: DECOYS }, () => makeCa(root, { name: 'CN=Popular CA', noKeyIds: true })),
+        Array.from({ length: DECOYS }, () => makeCa(root, { name: 'CN=Popular CA', ski: SHARED_KEY_ID })),
       );
-      real = await makeCa(root, { name: 'CN=Popular CA', noKeyIds: true });
-      user = await makeLeaf(real, { name: 'CN=needle', noKeyIds: true });
+      real = await makeCa(root, { name: 'CN=Popular CA', ski: SHARED_KEY_ID });
+      user = await makeLeaf(real, { name: 'CN=needle', aki: SHARED_KEY_ID });
     });
 
     it('finds the real issuer among 100 same-name decoys using AKI/SKI, with little work', async () => {
@@ -444,10 +446,17 @@ describe('verifyChain', () => {
       for (const subject of keys) {
         for (const signer of keys) {
           if (subject !== signer)
-            mesh.push(await makeCa(node(signer), { name: 'CN=Loop CA', keys: subject, noKeyIds: true }));
+            mesh.push(
+              await makeCa(node(signer), {
+                name: 'CN=Loop CA',
+                keys: subject,
+                ski: SHARED_KEY_ID,
+                aki: SHARED_KEY_ID,
+              }),
+            );
         }
       }
-      const victim = await makeLeaf(node(keys[0]!), { name: 'CN=looped', noKeyIds: true });
+      const victim = await makeLeaf(node(keys[0]!), { name: 'CN=looped', aki: SHARED_KEY_ID });
       const started = performance.now();
       const r = verifyChain(base({ leaf: victim.der, intermediates: mesh.map((c) => c.der) }));
       assertFails(r, 'path_too_complex');

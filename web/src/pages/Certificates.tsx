@@ -148,7 +148,8 @@ export function CertificatesPage() {
               {uploaded.map((ca) => (
                 <tr key={ca.id} data-testid={`ca-${ca.name}`}>
                   <td>
-                    {ca.name}
+                    {ca.name} {ca.allow_sha1_signatures && <Badge tone="warn">allows SHA-1</Badge>}{' '}
+                    {ca.allow_rsa_1024 && <Badge tone="warn">allows RSA-1024</Badge>}
                     <span className="sub mono">{ca.id}</span>
                   </td>
                   <td>
