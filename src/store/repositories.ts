@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
+import { TpmAttestations, TpmEkCas, TpmEkPins } from './attestation.js';
 import type {
   AccessApp,
   Device,
@@ -6,6 +7,7 @@ import type {
   OrganizationSettings,
   Registration,
   RegistrationStatus,
+  RegistrationTable,
   ApiToken,
   IdentityProvider,
   ServiceToken,
@@ -591,7 +593,7 @@ export class Devices {
 export class Registrations {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(registration: Registration): Promise<void> {
+  async insert(registration: Insertable<RegistrationTable>): Promise<void> {
     await this.db.insertInto('registrations').values(registration).execute();
   }
 
@@ -894,6 +896,9 @@ export class Repositories {
   readonly postureResults: PostureResults;
   readonly postureNonces: PostureNonces;
   readonly postureVersion: ConfigVersion;
+  readonly tpmEkCas: TpmEkCas;
+  readonly tpmEkPins: TpmEkPins;
+  readonly tpmAttestations: TpmAttestations;
 
   constructor(db: Kysely<Database>) {
     this.organizations = new Organizations(db);
@@ -919,5 +924,8 @@ export class Repositories {
     this.postureResults = new PostureResults(db);
     this.postureNonces = new PostureNonces(db);
     this.postureVersion = new ConfigVersion(db, 'posture_version');
+    this.tpmEkCas = new TpmEkCas(db);
+    this.tpmEkPins = new TpmEkPins(db);
+    this.tpmAttestations = new TpmAttestations(db);
   }
 }

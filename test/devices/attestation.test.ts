@@ -4,17 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import {
   activateCredential,
   certifyCreation,
   createAttestationKey,
   createEndorsement,
-  type Endorsement,
-  type TpmToolsOptions,
-  tpm2,
 } from '../../src/agent/attestation/tpm-tools.js';
 import {
   checkDeviceKeyPublic,
@@ -30,8 +26,14 @@ import {
 } from '../../src/devices/attestation/index.js';
 import { isGatehouseError } from '../../src/errors/index.js';
 import { skipUnlessTools, tempDir } from '../helpers/tools.js';
-import { ATTEST_TPM_TOOLS, createEkCa, type EkCa, startAttestedTpm } from '../helpers/tpm-attest.js';
-import type { SoftTpm } from '../helpers/tpm.js';
+import {
+  ATTEST_TPM_TOOLS,
+  type AttestTpm,
+  bootAttestTpm,
+  createEkCa,
+  type EkCa,
+  tpmDeviceKey,
+} from '../helpers/tpm-attest.js';
 
 const code = (expected: string) => (err: unknown) => {
   assert.ok(isGatehouseError(err), `expected a GatehouseError, got ${String(err)}`);
@@ -39,79 +41,22 @@ const code = (expected: string) => (err: unknown) => {
   return true;
 };
 
-const DEVICE_KEY_ATTRS = 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign';
-
-interface Tpm {
-  soft: SoftTpm;
-  opts: TpmToolsOptions;
-  ek: Endorsement;
-  ak: { akPublic: Buffer; akContext: string };
-  primary?: string;
-}
-
-async function bootTpm(
-  t: { after: (fn: () => Promise<void>) => void },
-  ca: EkCa | undefined,
-  name: string,
-): Promise<Tpm> {
-  const soft = await startAttestedTpm(ca);
-  const workDir = await tempDir(t, `gatehouse-attest-${name}-`);
-  const opts = { tcti: soft.tcti, workDir, env: soft.env };
-  const ek = await createEndorsement(opts, 'rsa');
-  const ak = await createAttestationKey(opts, ek.ekContext);
-  return { soft, opts, ek, ak };
-}
-
-/** A key made by tpm2_create under an owner primary, loaded, with its creation hash and ticket. */
-async function deviceKey(tpm: Tpm, name: string, attrs = DEVICE_KEY_ATTRS) {
-  const w = (f: string) => join(tpm.opts.workDir, `${name}.${f}`);
-  if (!tpm.primary) {
-    tpm.primary = join(tpm.opts.workDir, 'primary.ctx');
-    await tpm2(tpm.opts, 'tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'ecc', '-c', tpm.primary]);
-  }
-  await tpm2(tpm.opts, 'tpm2_create', [
-    '-C',
-    tpm.primary,
-    '-G',
-    'ecc256:ecdsa-sha256',
-    '-a',
-    attrs,
-    '-u',
-    w('pub'),
-    '-r',
-    w('priv'),
-    '-d',
-    w('hash'),
-    '-t',
-    w('ticket'),
-  ]);
-  await tpm2(tpm.opts, 'tpm2_load', ['-C', tpm.primary, '-u', w('pub'), '-r', w('priv'), '-c', w('ctx')]);
-  return {
-    public: await readFile(w('pub')),
-    context: w('ctx'),
-    creationHash: w('hash'),
-    creationTicket: w('ticket'),
-  };
-}
-
 describe(
   'TPM attestation: server-side verification with swtpm',
   { skip: skipUnlessTools(...ATTEST_TPM_TOOLS) },
   () => {
     let ca: EkCa;
     let otherCa: EkCa;
-    let tpm: Tpm;
-    let other: Tpm;
+    let tpm: AttestTpm;
+    let other: AttestTpm;
     const cleanup: (() => Promise<void>)[] = [];
     const t0 = { after: (fn: () => Promise<void>) => void cleanup.push(fn) };
 
     before(async () => {
       ca = await createEkCa(t0);
       otherCa = await createEkCa(t0);
-      tpm = await bootTpm(t0, ca, 'a');
-      cleanup.push(() => tpm.soft.stop());
-      other = await bootTpm(t0, otherCa, 'b');
-      cleanup.push(() => other.soft.stop());
+      tpm = await bootAttestTpm(t0, ca, 'a');
+      other = await bootAttestTpm(t0, otherCa, 'b');
       trustSync = await trust(ca);
     });
     after(async () => {
@@ -209,7 +154,7 @@ describe(
     });
 
     test('CertifyCreation over the nonce verifies; the key is the CSR key', async () => {
-      const key = await deviceKey(tpm, 'good');
+      const key = await tpmDeviceKey(tpm, 'good');
       const nonce = randomBytes(32);
       const { attest, signature } = await certifyCreation(tpm.opts, {
         akContext: tpm.ak.akContext,
@@ -262,7 +207,7 @@ describe(
       });
       assert.throws(() => verifyCertification({ ...base, csrSpki: soft }), code('attested_key_mismatch'));
       // Another key's public area presented as the certified one.
-      const second = await deviceKey(tpm, 'second');
+      const second = await tpmDeviceKey(tpm, 'second');
       assert.throws(
         () => verifyCertification({ ...base, key: parseTpm2bPublic(second.public) }),
         code('attestation_name_mismatch'),
@@ -270,7 +215,7 @@ describe(
     });
 
     test('a duplicable key (fixedTPM and fixedParent clear) → key_duplicable', async () => {
-      const key = await deviceKey(tpm, 'dup', 'sensitivedataorigin|userwithauth|sign');
+      const key = await tpmDeviceKey(tpm, 'dup', 'sensitivedataorigin|userwithauth|sign');
       const keyPub = parseTpm2bPublic(key.public);
       assert.equal(keyPub.attributes & TPMA_OBJECT.fixedTPM, 0);
       const nonce = randomBytes(32);

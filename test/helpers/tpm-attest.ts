@@ -10,6 +10,13 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { requireTool, runOk, tempDir } from './tools.js';
+import {
+  createAttestationKey,
+  createEndorsement,
+  type Endorsement,
+  type TpmToolsOptions,
+  tpm2,
+} from '../../src/agent/attestation/tpm-tools.js';
 import { SOFT_TPM_TOOLS, type SoftTpm, startSoftTpm } from './tpm.js';
 
 export const ATTEST_TPM_TOOLS = [
@@ -91,4 +98,61 @@ export function startAttestedTpm(ca?: EkCa): Promise<SoftTpm> {
       ]);
     },
   });
+}
+
+export const DEVICE_KEY_ATTRS = 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign';
+
+export interface AttestTpm {
+  soft: SoftTpm;
+  opts: TpmToolsOptions;
+  ek: Endorsement;
+  ak: { akPublic: Buffer; akContext: string };
+  primary?: string;
+}
+
+/** A soft TPM (EK certificate from `ca`, or none) with its RSA EK and an AK; stopped after the test. */
+export async function bootAttestTpm(
+  t: Pick<TestContext, 'after'>,
+  ca: EkCa | undefined,
+  name: string,
+): Promise<AttestTpm> {
+  const soft = await startAttestedTpm(ca);
+  t.after(() => soft.stop());
+  const workDir = await tempDir(t, `gatehouse-attest-${name}-`);
+  const opts = { tcti: soft.tcti, workDir, env: soft.env };
+  const ek = await createEndorsement(opts, 'rsa');
+  const ak = await createAttestationKey(opts, ek.ekContext);
+  return { soft, opts, ek, ak };
+}
+
+/** A key made by tpm2_create under an owner primary, loaded, with its creation hash and ticket. */
+export async function tpmDeviceKey(tpm: AttestTpm, name: string, attrs = DEVICE_KEY_ATTRS) {
+  const w = (f: string) => join(tpm.opts.workDir, `${name}.${f}`);
+  if (!tpm.primary) {
+    tpm.primary = join(tpm.opts.workDir, 'primary.ctx');
+    await tpm2(tpm.opts, 'tpm2_createprimary', ['-C', 'o', '-g', 'sha256', '-G', 'ecc', '-c', tpm.primary]);
+  }
+  await tpm2(tpm.opts, 'tpm2_create', [
+    '-C',
+    tpm.primary,
+    '-G',
+    'ecc256:ecdsa-sha256',
+    '-a',
+    attrs,
+    '-u',
+    w('pub'),
+    '-r',
+    w('priv'),
+    '-d',
+    w('hash'),
+    '-t',
+    w('ticket'),
+  ]);
+  await tpm2(tpm.opts, 'tpm2_load', ['-C', tpm.primary, '-u', w('pub'), '-r', w('priv'), '-c', w('ctx')]);
+  return {
+    public: await readFile(w('pub')),
+    context: w('ctx'),
+    creationHash: w('hash'),
+    creationTicket: w('ticket'),
+  };
 }

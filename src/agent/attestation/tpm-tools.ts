@@ -204,3 +204,40 @@ export async function activateCredential(
   }
   return readFile(path(opts, 'credential.out'));
 }
+
+/**
+ * A P-256 signer (see ../keys/csr.ts buildCsr) for a key loaded from `keyContext`: TPM2_Sign over
+ * SHA-256 of the data (tpm2_sign hashes it in the TPM), the TPMT_SIGNATURE turned into r || s.
+ */
+export function tpmContextSigner(
+  opts: TpmToolsOptions,
+  keyContext: string,
+  spkiDer: Buffer,
+): { spkiDer: Buffer; sign(data: Buffer): Promise<Buffer> } {
+  return {
+    spkiDer,
+    async sign(data: Buffer): Promise<Buffer> {
+      await writeFile(path(opts, 'sign.in'), data);
+      await tpm2(opts, 'tpm2_sign', [
+        '-c',
+        keyContext,
+        '-g',
+        'sha256',
+        '-s',
+        'ecdsa',
+        '-f',
+        'tss',
+        '-o',
+        path(opts, 'sign.sig'),
+        path(opts, 'sign.in'),
+      ]);
+      const sig = await readFile(path(opts, 'sign.sig'));
+      // TPMT_SIGNATURE: sigAlg, hash, TPM2B r, TPM2B s.
+      const rLen = sig.readUInt16BE(4);
+      const r = sig.subarray(6, 6 + rLen);
+      const s = sig.subarray(8 + rLen, 8 + rLen + sig.readUInt16BE(6 + rLen));
+      const pad = (b: Buffer) => Buffer.concat([Buffer.alloc(32 - b.length), b]);
+      return Buffer.concat([pad(r), pad(s)]);
+    },
+  };
+}

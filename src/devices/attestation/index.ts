@@ -22,3 +22,13 @@ export {
   verifyCertification,
   verifyEk,
 } from './verify.js';
+export {
+  ATTESTATION_TTL_S,
+  type AttestationChallenge,
+  AttestationChallengeInput,
+  AttestationEvidence,
+  type AttestationResult,
+  AttestationService,
+  DEVICE_ASSURANCES,
+  meetsAssurance,
+} from './service.js';
