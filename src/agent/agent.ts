@@ -74,6 +74,8 @@ export interface RegisterOptions {
   mdm?: string;
   caFile?: string;
   insecureSoftwareKey?: boolean;
+  /** tpm2: prove the key lives in the TPM (TPM attestation, docs/devices.md). */
+  attest?: boolean;
   serialNumber?: string;
   name?: string;
 }
@@ -133,6 +135,11 @@ export async function register(opts: RegisterOptions): Promise<LoadedState> {
   if (opts.pkcs11Token) keyProvider.pkcs11_token = opts.pkcs11Token;
   if (opts.pkcs11PinFile) keyProvider.pkcs11_pin_file = resolve(opts.pkcs11PinFile);
   if (opts.insecureSoftwareKey) keyProvider.insecure_software_key = true;
+  if (opts.attest) {
+    if (opts.keyProvider !== 'tpm2')
+      throw new GatehouseError('invalid_key_options', '--attest needs --key-provider tpm2');
+    keyProvider.attest = true;
+  }
   const factOverrides: AgentState['fact_overrides'] = {};
   if (opts.name) factOverrides.name = opts.name;
   if (opts.serialNumber) factOverrides.serial_number = opts.serialNumber;
