@@ -6,11 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  activateCredential,
-  certifyCreation,
-  tpmContextSigner,
-} from '../../src/agent/attestation/tpm-tools.js';
+import { activateCredential, tpmContextSigner } from '../../src/agent/attestation/tpm-tools.js';
 import { buildCsr } from '../../src/agent/keys/csr.js';
 import { parseTpm2bPublic, spkiDer } from '../../src/devices/attestation/index.js';
 import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
@@ -20,6 +16,7 @@ import {
   ATTEST_TPM_TOOLS,
   type AttestTpm,
   bootAttestTpm,
+  certifyTpmKey,
   createEkCa,
   type EkCa,
   tpmDeviceKey,
@@ -123,13 +120,7 @@ describe(
           encryptedSecret: Buffer.from(c.credential.encrypted_secret, 'base64'),
         }));
       const key = await tpmDeviceKey(t, keyName);
-      const { attest, signature } = await certifyCreation(t.opts, {
-        akContext: t.ak.akContext,
-        keyContext: key.context,
-        creationHash: key.creationHash,
-        creationTicket: key.creationTicket,
-        nonce,
-      });
+      const { attest, signature } = await certifyTpmKey(t, key, nonce);
       const csr = await buildCsr(
         tpmContextSigner(t.opts, key.context, spkiDer(parseTpm2bPublic(key.public))),
         keyName,

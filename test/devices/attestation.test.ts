@@ -8,7 +8,6 @@ import { mkdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import {
   activateCredential,
-  certifyCreation,
   createAttestationKey,
   createEndorsement,
 } from '../../src/agent/attestation/tpm-tools.js';
@@ -30,6 +29,7 @@ import {
   ATTEST_TPM_TOOLS,
   type AttestTpm,
   bootAttestTpm,
+  certifyTpmKey,
   createEkCa,
   type EkCa,
   tpmDeviceKey,
@@ -156,13 +156,7 @@ describe(
     test('CertifyCreation over the nonce verifies; the key is the CSR key', async () => {
       const key = await tpmDeviceKey(tpm, 'good');
       const nonce = randomBytes(32);
-      const { attest, signature } = await certifyCreation(tpm.opts, {
-        akContext: tpm.ak.akContext,
-        keyContext: key.context,
-        creationHash: key.creationHash,
-        creationTicket: key.creationTicket,
-        nonce,
-      });
+      const { attest, signature } = await certifyTpmKey(tpm, key, nonce);
       const keyPub = parseTpm2bPublic(key.public);
       const parsed = verifyCertification({
         ak: parseTpm2bPublic(tpm.ak.akPublic),
@@ -219,13 +213,7 @@ describe(
       const keyPub = parseTpm2bPublic(key.public);
       assert.equal(keyPub.attributes & TPMA_OBJECT.fixedTPM, 0);
       const nonce = randomBytes(32);
-      const { attest, signature } = await certifyCreation(tpm.opts, {
-        akContext: tpm.ak.akContext,
-        keyContext: key.context,
-        creationHash: key.creationHash,
-        creationTicket: key.creationTicket,
-        nonce,
-      });
+      const { attest, signature } = await certifyTpmKey(tpm, key, nonce);
       assert.throws(
         () =>
           verifyCertification({

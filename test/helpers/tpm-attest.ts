@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { requireTool, runOk, tempDir } from './tools.js';
 import {
+  certifyCreation,
   createAttestationKey,
   createEndorsement,
   type Endorsement,
@@ -155,4 +156,15 @@ export async function tpmDeviceKey(tpm: AttestTpm, name: string, attrs = DEVICE_
     creationHash: w('hash'),
     creationTicket: w('ticket'),
   };
+}
+
+/** TPM2_CertifyCreation of a tpmDeviceKey by the TPM's AK over `nonce`. */
+export function certifyTpmKey(tpm: AttestTpm, key: Awaited<ReturnType<typeof tpmDeviceKey>>, nonce: Buffer) {
+  return certifyCreation(tpm.opts, {
+    akContext: tpm.ak.akContext,
+    keyContext: key.context,
+    creationHash: key.creationHash,
+    creationTicket: key.creationTicket,
+    nonce,
+  });
 }

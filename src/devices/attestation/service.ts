@@ -21,7 +21,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import { type Actor, appendAudit, type Authority } from '../../authority/index.js';
 import { badRequest, conflict, notFound } from '../../errors/index.js';
 import { describeCertificate, parseCaChain } from '../../pki/index.js';
-import type { DeviceAssurance, TpmEkCa, TpmEkPin } from '../../store/index.js';
+import type { DeviceAssurance, Repositories, TpmEkCa, TpmEkPin } from '../../store/index.js';
 import { makeCredential } from './credential.js';
 import { objectName, parseTpm2bPublic, spkiDer } from './tpm2.js';
 import { checkAkPublic, checkEkPublic, verifyCertification, verifyEk } from './verify.js';
@@ -170,6 +170,21 @@ export class AttestationService {
 
   // --- endorsement roots (admin) ------------------------------------------------------------------
 
+  /** One audited write: `work` and its audit entry land together, or neither. */
+  async #audited(
+    actor: Actor,
+    action: 'tpm_ek_ca.create' | 'tpm_ek_ca.delete' | 'tpm_ek_pin.create' | 'tpm_ek_pin.delete',
+    id: string,
+    change: { before: Record<string, unknown> | null; after: Record<string, unknown> | null },
+    work: (tx: Repositories) => Promise<void>,
+  ): Promise<void> {
+    await this.store.transaction(async (tx) => {
+      await work(tx);
+      const resourceType = action.slice(0, action.lastIndexOf('.'));
+      await appendAudit(tx, { actor, action, resourceType, resourceId: id, ...change }, this.authority.now());
+    });
+  }
+
   async uploadEkCa(input: { name: string; certificatesPem: string }, actor: Actor): Promise<TpmEkCa> {
     const now = this.authority.now();
     const chain = parseCaChain(input.certificatesPem, now);
@@ -185,21 +200,10 @@ export class AttestationService {
       not_after: d.notAfter.toISOString(),
       created_at: now.toISOString(),
     };
-    await this.store.transaction(async (tx) => {
-      await tx.tpmEkCas.insert(row);
-      await appendAudit(
-        tx,
-        {
-          actor,
-          action: 'tpm_ek_ca.create',
-          resourceType: 'tpm_ek_ca',
-          resourceId: row.id,
-          before: null,
-          after: { name: row.name, subject: row.subject, fingerprint_sha256: row.fingerprint_sha256 },
-        },
-        now,
-      );
-    });
+    const after = { name: row.name, subject: row.subject, fingerprint_sha256: row.fingerprint_sha256 };
+    await this.#audited(actor, 'tpm_ek_ca.create', row.id, { before: null, after }, (tx) =>
+      tx.tpmEkCas.insert(row),
+    );
     return row;
   }
 
@@ -210,20 +214,9 @@ export class AttestationService {
   async deleteEkCa(id: string, actor: Actor): Promise<void> {
     const row = await this.store.tpmEkCas.get(id);
     if (!row) throw notFound('TPM EK CA', id);
-    await this.store.transaction(async (tx) => {
+    const before = { name: row.name, fingerprint_sha256: row.fingerprint_sha256 };
+    await this.#audited(actor, 'tpm_ek_ca.delete', id, { before, after: null }, async (tx) => {
       if (!(await tx.tpmEkCas.delete(id))) throw notFound('TPM EK CA', id);
-      await appendAudit(
-        tx,
-        {
-          actor,
-          action: 'tpm_ek_ca.delete',
-          resourceType: 'tpm_ek_ca',
-          resourceId: id,
-          before: { name: row.name, fingerprint_sha256: row.fingerprint_sha256 },
-          after: null,
-        },
-        this.authority.now(),
-      );
     });
   }
 
@@ -242,28 +235,16 @@ export class AttestationService {
     if (!hash) throw badRequest('invalid_pin', 'give ek_public (TPM2B_PUBLIC, base64) or spki_sha256');
     if (await this.store.tpmEkPins.bySpki(hash))
       throw conflict('duplicate_ek_pin', 'this EK is already pinned');
-    const now = this.authority.now();
     const row: TpmEkPin = {
       id: randomUUID(),
       name: input.name,
       spki_sha256: hash,
-      created_at: now.toISOString(),
+      created_at: this.authority.now().toISOString(),
     };
-    await this.store.transaction(async (tx) => {
-      await tx.tpmEkPins.insert(row);
-      await appendAudit(
-        tx,
-        {
-          actor,
-          action: 'tpm_ek_pin.create',
-          resourceType: 'tpm_ek_pin',
-          resourceId: row.id,
-          before: null,
-          after: { name: row.name, spki_sha256: row.spki_sha256 },
-        },
-        now,
-      );
-    });
+    const after = { name: row.name, spki_sha256: row.spki_sha256 };
+    await this.#audited(actor, 'tpm_ek_pin.create', row.id, { before: null, after }, (tx) =>
+      tx.tpmEkPins.insert(row),
+    );
     return row;
   }
 
@@ -274,20 +255,9 @@ export class AttestationService {
   async deleteEkPin(id: string, actor: Actor): Promise<void> {
     const row = await this.store.tpmEkPins.get(id);
     if (!row) throw notFound('TPM EK pin', id);
-    await this.store.transaction(async (tx) => {
+    const before = { name: row.name, spki_sha256: row.spki_sha256 };
+    await this.#audited(actor, 'tpm_ek_pin.delete', id, { before, after: null }, async (tx) => {
       if (!(await tx.tpmEkPins.delete(id))) throw notFound('TPM EK pin', id);
-      await appendAudit(
-        tx,
-        {
-          actor,
-          action: 'tpm_ek_pin.delete',
-          resourceType: 'tpm_ek_pin',
-          resourceId: id,
-          before: { name: row.name, spki_sha256: row.spki_sha256 },
-          after: null,
-        },
-        this.authority.now(),
-      );
     });
   }
 }
