@@ -28,6 +28,11 @@ export const SYSTEM_DEPS = [
   // Device key providers (test/agent/keys): a software TPM behind a resource manager on a private
   // dbus session bus, tpm2-pkcs11 over it, SoftHSM2, and libp11's OpenSSL engine for the handshake.
   { package: 'swtpm', commands: ['swtpm'], why: 'TPM 2.0 emulator for device-key tests' },
+  {
+    package: 'swtpm-tools',
+    commands: ['swtpm_setup', 'swtpm_localca'],
+    why: 'swtpm with an EK certificate from a local CA (TPM attestation tests)',
+  },
   { package: 'tpm2-abrmd', commands: ['tpm2-abrmd'], why: 'TPM resource manager in front of swtpm' },
   {
     package: 'libtss2-tcti-tabrmd0',

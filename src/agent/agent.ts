@@ -75,6 +75,8 @@ export interface RegisterOptions {
   mdm?: string;
   caFile?: string;
   insecureSoftwareKey?: boolean;
+  /** tpm2: prove the key lives in the TPM (TPM attestation, docs/devices.md). */
+  attest?: boolean;
   serialNumber?: string;
   name?: string;
 }
@@ -170,6 +172,7 @@ function providerSettings(opts: RegisterOptions): ProviderSettings | null {
         ['--pkcs11-token', opts.pkcs11Token],
         ['--pkcs11-pin-file', opts.pkcs11PinFile],
         ['--insecure-software-key', opts.insecureSoftwareKey],
+        ['--attest', opts.attest],
       ] as const
     ).find(([, v]) => v !== undefined && v !== false);
     if (stray) throw new GatehouseError('invalid_argument', `${stray[0]} goes with --key-provider`);
@@ -186,6 +189,11 @@ function providerSettings(opts: RegisterOptions): ProviderSettings | null {
   if (opts.pkcs11Token) keyProvider.pkcs11_token = opts.pkcs11Token;
   if (opts.pkcs11PinFile) keyProvider.pkcs11_pin_file = resolve(opts.pkcs11PinFile);
   if (opts.insecureSoftwareKey) keyProvider.insecure_software_key = true;
+  if (opts.attest) {
+    if (opts.keyProvider !== 'tpm2')
+      throw new GatehouseError('invalid_key_options', '--attest needs --key-provider tpm2');
+    keyProvider.attest = true;
+  }
   return keyProvider;
 }
 

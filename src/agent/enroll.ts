@@ -10,6 +10,7 @@ import { GatehouseError } from '../errors/index.js';
 import { parseCaChain, parsePem, x509 } from '../pki/index.js';
 import { collectFacts } from './facts.js';
 import { isServerError, isTransient, ServerClient } from './http.js';
+import { type AttestedKey, createAttestedKey } from './attestation/index.js';
 import { createDeviceKey, type DeviceKey, destroyKey } from './key-provider.js';
 import { mdmForOrg, readMdmFile } from './mdm.js';
 import {
@@ -300,10 +301,13 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
 
   let key: DeviceKey | undefined;
   let registered: RegistrationResponse | undefined;
+  let attested: AttestedKey | undefined;
   try {
     let csr: string | undefined;
     if (policy.mode === 'hardware_backed') {
-      key = await createDeviceKey(keyOptions, keyLabel());
+      // TPM attestation (docs/devices.md): an attestable key, proved in the registration call.
+      if (input.key_provider?.attest) attested = await createAttestedKey(keyOptions, keyLabel());
+      key = attested ? attested.key : await createDeviceKey(keyOptions, keyLabel());
       csr = await key.createCsr({ commonName: (facts.hostname ?? 'gatehouse-device').slice(0, 64) });
     }
     const client = new ServerClient({
@@ -317,6 +321,7 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
       ...(input.previousToken ? { previous_registration_token: input.previousToken } : {}),
     };
     try {
+      if (attested) Object.assign(body, { attestation: await attested.evidence(client) });
       registered = showDeviceLogin
         ? await registerByDeviceLogin(client, body, showDeviceLogin)
         : await client.call<RegistrationResponse>('POST', '/registrations', {
@@ -388,5 +393,6 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
     throw failure;
   } finally {
     await key?.close();
+    await attested?.cleanup();
   }
 }

@@ -30,6 +30,8 @@ export interface ProviderSettings {
   pkcs11_token?: string;
   pkcs11_pin_file?: string;
   insecure_software_key?: boolean;
+  /** tpm2 only: new keys are made attestable and proved to the server (TPM attestation). */
+  attest?: boolean;
 }
 
 /** Where the service token for (re-)registration comes from: a secret file, or the MDM file. */

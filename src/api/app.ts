@@ -22,6 +22,7 @@ import { deviceLoginPages } from './routes/device-login-pages.js';
 import { deviceAdminRoutes, deviceRoutes } from './routes/devices.js';
 import { hostnameRoutes } from './routes/hostnames.js';
 import { mtlsCertificateRoutes } from './routes/mtls-certificates.js';
+import { tpmAttestationRoutes, tpmEkCaRoutes } from './routes/tpm-attestation.js';
 import { organizationRoutes } from './routes/organization.js';
 import { postureAdminRoutes } from './routes/posture.js';
 import { overviewRoutes } from './routes/overview.js';
@@ -113,6 +114,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
       await admin.register(hostnameRoutes, context);
       await admin.register(accessRoutes, context);
       await admin.register(deviceAdminRoutes, context);
+      await admin.register(tpmEkCaRoutes, context);
       await admin.register(postureAdminRoutes, context);
       await admin.register(auditRoutes, context);
       await admin.register(organizationRoutes, context);
@@ -122,6 +124,7 @@ export async function buildApi(options: ApiOptions): Promise<ApiApp> {
     { prefix: API_VERSION_PREFIX },
   );
   await app.register(deviceRoutes, { ...context, prefix: API_VERSION_PREFIX });
+  await app.register(tpmAttestationRoutes, { ...context, prefix: API_VERSION_PREFIX });
   await app.register(deviceLoginPages, context);
   if (options.webRoot) serveConsole(app, options.webRoot);
 

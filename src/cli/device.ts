@@ -148,6 +148,7 @@ export function registerDeviceCommands(program: Command): void {
     )
     .option('--mdm <file>', `MDM file (default: ${defaultMdmFile()} when present)`)
     .option('--ca-file <file>', "the organization's root CA (PEM): trust only it for the server")
+    .option('--attest', 'tpm2: prove to the server that the key lives in this TPM (TPM attestation)')
     .option(
       '--insecure-software-key',
       'allow --key-provider software (a plain key file, not hardware-protected)',

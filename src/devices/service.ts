@@ -4,7 +4,21 @@ import { AccessService, parseDuration } from '../access/index.js';
 import { type Actor, appendAudit, type Authority } from '../authority/index.js';
 import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import { verifyCsr } from '../pki/index.js';
-import type { Device, OrganizationSettings, Registration, Repositories } from '../store/index.js';
+import type {
+  Device,
+  DeviceAssurance,
+  OrganizationSettings,
+  Registration,
+  Repositories,
+} from '../store/index.js';
+import { isUniqueViolation } from '../store/index.js';
+import {
+  AttestationEvidence,
+  type AttestationResult,
+  AttestationService,
+  DEVICE_ASSURANCES,
+  meetsAssurance,
+} from './attestation/index.js';
 import { DeviceLogins } from './device-login.js';
 
 export const KEY_PROTECTIONS = ['tpm2', 'pkcs11', 'software'] as const;
@@ -27,6 +41,7 @@ export const RegistrationInput = Type.Object(
         description: 'PKCS#10 PEM; makes the registration hardware-backed',
       }),
     ),
+    attestation: Type.Optional(AttestationEvidence),
     previous_registration_token: Type.Optional(
       Type.String({
         minLength: 1,
@@ -44,6 +59,11 @@ export const SettingsInput = Type.Object(
   {
     device_certificate_validity: Type.Optional(Type.String({ description: 'e.g. "90d", "12h", "30s"' })),
     require_hardware_backed_registration: Type.Optional(Type.Boolean()),
+    required_device_assurance: Type.Optional(
+      Type.Union([...DEVICE_ASSURANCES.map((a) => Type.Literal(a)), Type.Null()], {
+        description: 'lowest assurance a new registration may have (null: any)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -95,9 +115,12 @@ export class DeviceService {
   readonly #access: AccessService;
   /** Identity registration: device logins approved by a user signing in (RFC 8628 style). */
   readonly logins: DeviceLogins;
+  /** TPM attestation: EK roots and pins, challenges (issue 16). */
+  readonly attestation: AttestationService;
 
   constructor(private readonly authority: Authority) {
     this.#access = new AccessService(authority);
+    this.attestation = new AttestationService(authority);
     this.logins = new DeviceLogins(authority, this);
   }
 
@@ -117,6 +140,10 @@ export class DeviceService {
         input.require_hardware_backed_registration === undefined
           ? current.require_hardware_backed_registration
           : Number(input.require_hardware_backed_registration),
+      required_device_assurance:
+        input.required_device_assurance === undefined
+          ? current.required_device_assurance
+          : input.required_device_assurance,
       updated_at: this.authority.now().toISOString(),
     };
     const ms = parseDuration(next.device_certificate_validity, MAX_DEVICE_CERT_MS);
@@ -179,6 +206,16 @@ export class DeviceService {
         403,
       );
     }
+    // TPM attestation (issue 16): the claimed level is checked here, the evidence in register().
+    if (input.attestation && (input.key_protection !== 'tpm2' || !hardwareBacked))
+      throw badRequest('attestation_requires_tpm2', 'attestation needs key_protection tpm2 and a csr');
+    const claimed = claimedAssurance(input);
+    if (!meetsAssurance(claimed, settings.required_device_assurance))
+      throw new GatehouseError(
+        'device_assurance_required',
+        `this organization requires device assurance ${settings.required_device_assurance ?? ''} (this registration would be ${claimed})`,
+        403,
+      );
     if (!input.csr) return { input };
     const csr = await verifyCsr(input.csr);
     const okKey =
@@ -198,6 +235,10 @@ export class DeviceService {
     opts: { within?: (tx: Repositories) => Promise<void> } = {},
   ): Promise<RegistrationResult> {
     const { csr } = await this.check(input);
+    const attested: AttestationResult | undefined =
+      input.attestation && csr
+        ? await this.attestation.verify(input.attestation, csr.publicKeyDer)
+        : undefined;
     const settings = await this.settings();
     const hardwareBacked = csr !== undefined;
     const now = this.authority.now();
@@ -253,6 +294,7 @@ export class DeviceService {
       created_at: now.toISOString(),
       last_seen_at: null,
       ended_at: null,
+      assurance: attested ? 'tpm_attested' : claimedAssurance(input),
     };
     const raced = () =>
       conflict(
@@ -295,6 +337,8 @@ export class DeviceService {
             device_id: device.id,
             mode: registration.mode,
             key_protection: registration.key_protection,
+            assurance: registration.assurance,
+            ...(attested ? { attestation: attested } : {}),
           },
         },
         now,
@@ -501,11 +545,6 @@ export class DeviceService {
   }
 }
 
-const isUniqueViolation = (err: unknown) => {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
-};
-
 /** Runs an insert; a unique-index violation (a concurrent registration won) becomes `raced()`. */
 async function uniquely(insert: () => Promise<void>, raced: () => GatehouseError): Promise<void> {
   try {
@@ -514,6 +553,12 @@ async function uniquely(insert: () => Promise<void>, raced: () => GatehouseError
     if (isUniqueViolation(err)) throw raced();
     throw err;
   }
+}
+
+/** The level a request can reach before its evidence is verified (tpm_attested only with evidence). */
+function claimedAssurance(input: RegistrationInput): DeviceAssurance {
+  if (input.attestation) return 'tpm_attested';
+  return input.csr !== undefined && input.key_protection !== 'software' ? 'hardware_claimed' : 'software';
 }
 
 /**

@@ -515,6 +515,55 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0011_tpm_attestation': {
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      async up(db: Kysely<any>) {
+        // TPM attestation (issue 16): accepted EK CAs, pinned EK keys, pending challenges, and the
+        // assurance level of each registration (existing ones: what their agent claimed).
+        await db.schema
+          .createTable('tpm_ek_cas')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('certificates_pem', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('fingerprint_sha256', 'text', (c) => c.notNull().unique())
+          .addColumn('not_after', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('tpm_ek_pins')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('spki_sha256', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('tpm_attestations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('nonce', 'text', (c) => c.notNull())
+          .addColumn('secret_sha256', 'text', (c) => c.notNull())
+          .addColumn('ak_public', 'text', (c) => c.notNull())
+          .addColumn('ek_spki_sha256', 'text', (c) => c.notNull())
+          .addColumn('ek_via', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .alterTable('registrations')
+          .addColumn('assurance', 'text', (c) => c.notNull().defaultTo('software'))
+          .execute();
+        await db
+          .updateTable('registrations')
+          .set({ assurance: 'hardware_claimed' })
+          .where('key_protection', '!=', 'software')
+          .where('mode', '=', 'hardware_backed')
+          .execute();
+        await db.schema
+          .alterTable('organization_settings')
+          .addColumn('required_device_assurance', 'text')
+          .execute();
+      },
+    },
   };
 }
 

@@ -1,4 +1,5 @@
-import { type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, sql } from 'kysely';
+import { TpmAttestations, TpmEkCas, TpmEkPins } from './attestation.js';
 import type { Dialect } from './migrations.js';
 import type {
   AccessApp,
@@ -7,6 +8,7 @@ import type {
   OrganizationSettings,
   Registration,
   RegistrationStatus,
+  RegistrationTable,
   ApiToken,
   IdentityProvider,
   ServiceToken,
@@ -594,7 +596,7 @@ export class Devices {
 export class Registrations {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(registration: Registration): Promise<void> {
+  async insert(registration: Insertable<RegistrationTable>): Promise<void> {
     await this.db.insertInto('registrations').values(registration).execute();
   }
 
@@ -1050,6 +1052,9 @@ export class Repositories {
   readonly postureNonces: PostureNonces;
   readonly postureVersion: ConfigVersion;
   readonly sessionRevocations: SessionRevocations;
+  readonly tpmEkCas: TpmEkCas;
+  readonly tpmEkPins: TpmEkPins;
+  readonly tpmAttestations: TpmAttestations;
 
   constructor(db: Kysely<Database>, dialect: Dialect) {
     this.locks = new Locks(db, dialect);
@@ -1079,5 +1084,8 @@ export class Repositories {
     this.postureNonces = new PostureNonces(db);
     this.postureVersion = new ConfigVersion(db, 'posture_version');
     this.sessionRevocations = new SessionRevocations(db);
+    this.tpmEkCas = new TpmEkCas(db);
+    this.tpmEkPins = new TpmEkPins(db);
+    this.tpmAttestations = new TpmAttestations(db);
   }
 }

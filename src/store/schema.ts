@@ -1,4 +1,4 @@
-import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /**
  * Table shapes. Timestamps are ISO-8601 UTC strings and ids are UUID strings in both dialects, so
@@ -32,6 +32,9 @@ export interface Database {
   session_revocations: SessionRevocationTable;
   leases: LeaseTable;
   idempotency_keys: IdempotencyKeyTable;
+  tpm_ek_cas: TpmEkCaTable;
+  tpm_ek_pins: TpmEkPinTable;
+  tpm_attestations: TpmAttestationTable;
 }
 
 export interface OrganizationTable {
@@ -220,6 +223,8 @@ export interface OrganizationSettingsTable {
   /** Duration ("90d", "12h", "30s"): the lifetime of hardware-backed registrations' certificates. */
   device_certificate_validity: string;
   require_hardware_backed_registration: number;
+  /** Lowest DeviceAssurance a new registration may have; null: any. */
+  required_device_assurance: DeviceAssurance | null;
   updated_at: string;
 }
 
@@ -258,6 +263,47 @@ export interface RegistrationTable {
   created_at: string;
   last_seen_at: string | null;
   ended_at: string | null;
+  /** How well the key's protection is proved (software < hardware_claimed < tpm_attested); inserts default to software. */
+  assurance: ColumnType<DeviceAssurance, DeviceAssurance | undefined, DeviceAssurance>;
+}
+
+/** software: a software key or none; hardware_claimed: the agent says TPM/PKCS#11; tpm_attested: proved. */
+export type DeviceAssurance = 'software' | 'hardware_claimed' | 'tpm_attested';
+
+/** An accepted TPM endorsement CA (root or intermediate): EK certificates must chain to one. */
+export interface TpmEkCaTable {
+  id: string;
+  name: string;
+  certificates_pem: string;
+  subject: string;
+  fingerprint_sha256: string;
+  not_after: string;
+  created_at: string;
+}
+
+/** An explicitly trusted EK public key (TPMs without an EK certificate). */
+export interface TpmEkPinTable {
+  id: string;
+  name: string;
+  /** SHA-256 (hex) of the EK's SubjectPublicKeyInfo DER. */
+  spki_sha256: string;
+  created_at: string;
+}
+
+/** A pending attestation challenge: single use, short-lived. */
+export interface TpmAttestationTable {
+  id: string;
+  /** The nonce the AK must certify the device key over (hex). */
+  nonce: string;
+  /** SHA-256 (hex) of the credential secret ActivateCredential must return. */
+  secret_sha256: string;
+  /** TPM2B_PUBLIC of the AK (base64). */
+  ak_public: string;
+  ek_spki_sha256: string;
+  /** 'certificate' or 'pin'. */
+  ek_via: string;
+  expires_at: string;
+  created_at: string;
 }
 
 export interface PostureRuleTable {
@@ -352,6 +398,9 @@ export type IdentityProvider = Selectable<IdentityProviderTable>;
 export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
 export type Device = Selectable<DeviceTable>;
 export type Registration = Selectable<RegistrationTable>;
+export type TpmEkCa = Selectable<TpmEkCaTable>;
+export type TpmEkPin = Selectable<TpmEkPinTable>;
+export type TpmAttestation = Selectable<TpmAttestationTable>;
 export type DeviceLogin = Selectable<DeviceLoginTable>;
 export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;

@@ -54,6 +54,8 @@ export interface SoftTpmOptions {
   token?: string;
   userPin?: string;
   soPin?: string;
+  /** Runs on the empty state dir before swtpm starts (e.g. swtpm_setup --create-ek-cert). */
+  prepareState?: (stateDir: string) => Promise<void>;
 }
 
 /** libtpm2_pkcs11.so.1 in the usual library dirs, or null. */
@@ -231,6 +233,7 @@ export async function startSoftTpm(options: SoftTpmOptions = {}): Promise<SoftTp
     const store = join(dir, 'store');
     await mkdir(state, { mode: 0o700 });
     await mkdir(store, { mode: 0o700 });
+    await options.prepareState?.(state);
     const busAddress = `unix:path=${join(dir, 'bus.sock')}`;
     const tcti = 'tabrmd:bus_type=session';
 

@@ -101,6 +101,8 @@ export interface DeviceRegistrationSummary {
   id: string;
   mode: 'standard' | 'hardware_backed';
   key_protection: string;
+  /** software < hardware_claimed (the agent says so) < tpm_attested (proved by TPM attestation). */
+  assurance?: 'software' | 'hardware_claimed' | 'tpm_attested';
   status: string;
   hardware_backed: boolean;
   /** `service_token:<id>` or `identity:<email>`. */

@@ -11,6 +11,7 @@ import {
   SettingsInput,
   USER_CODE_ALPHABET,
 } from '../../devices/index.js';
+import { DEVICE_ASSURANCES } from '../../devices/attestation/index.js';
 import type { OrganizationSettings, Registration } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
@@ -27,13 +28,21 @@ declare module 'fastify' {
 const Timestamp = Type.String({ format: 'date-time' });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
+const Assurance = Type.Union(
+  DEVICE_ASSURANCES.map((a) => Type.Literal(a)),
+  {
+    description: 'software < hardware_claimed (the agent says so) < tpm_attested (proved by TPM attestation)',
+  },
+);
 const SettingsView = Type.Object({
   device_certificate_validity: Type.String(),
   require_hardware_backed_registration: Type.Boolean(),
+  required_device_assurance: Nullable(Assurance),
 });
 const settingsView = (s: OrganizationSettings) => ({
   device_certificate_validity: s.device_certificate_validity,
   require_hardware_backed_registration: Boolean(s.require_hardware_backed_registration),
+  required_device_assurance: s.required_device_assurance,
 });
 
 const EnrolledIdentity = Type.Object(
@@ -52,6 +61,7 @@ const RegistrationView = Type.Object(
     device_id: Type.String(),
     mode: Type.Union([Type.Literal('standard'), Type.Literal('hardware_backed')]),
     key_protection: Type.String(),
+    assurance: Assurance,
     status: Type.String(),
     enrolled_by: Type.String({ description: 'service_token:<id> or identity:<email>' }),
     enrolled_identity: Nullable(EnrolledIdentity),
@@ -73,6 +83,7 @@ const registrationView = async (devices: DeviceService, r: Registration) => ({
   device_id: r.device_id,
   mode: r.mode,
   key_protection: r.key_protection,
+  assurance: r.assurance,
   status: r.status,
   enrolled_by: r.enrolled_by,
   enrolled_identity: enrolledIdentity(r),
@@ -88,6 +99,7 @@ const RegistrationCreated = Type.Object({
   device_id: Type.String(),
   token: Type.String({ description: 'shown once; stored hashed' }),
   mode: Type.String(),
+  assurance: Assurance,
   certificate: Type.Optional(Type.String()),
   certificate_chain: Type.Optional(Type.String()),
   certificate_expires_on: Type.Optional(Timestamp),
@@ -97,6 +109,7 @@ const registrationCreated = (r: RegistrationResult) => ({
   device_id: r.device.id,
   token: r.token,
   mode: r.registration.mode,
+  assurance: r.registration.assurance,
   ...(r.certificatePem
     ? { certificate: r.certificatePem, certificate_chain: r.chainPem, certificate_expires_on: r.expiresOn }
     : {}),
@@ -270,6 +283,7 @@ export const deviceAdminRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (a
             id: r.id,
             mode: r.mode,
             key_protection: r.key_protection,
+            assurance: r.assurance,
             status: r.status,
             hardware_backed: r.mode === 'hardware_backed',
             enrolled_by: r.enrolled_by,

@@ -85,7 +85,11 @@ export function DevicesPage() {
                       )}
                     </td>
                     <td>{r && enrolledBy(r.enrolled_by, r.enrolled_identity?.email)}</td>
-                    <td>{r?.key_protection}</td>
+                    <td>
+                      {r?.key_protection}{' '}
+                      {r?.assurance === 'tpm_attested' && <Badge tone="good">TPM attested</Badge>}
+                      {r?.assurance === 'hardware_claimed' && <Badge tone="warn">claimed</Badge>}
+                    </td>
                     <td>{r && <Badge tone={r.status === 'active' ? 'good' : 'muted'}>{r.status}</Badge>}</td>
                     <td>{r?.certificate_expires_on ? <Expiry iso={r.certificate_expires_on} /> : '—'}</td>
                     <td>{fmtDate(r?.last_seen)}</td>
