@@ -190,7 +190,7 @@ const nodeArgs = [
   '--test',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
-  `--test-timeout=${timeout}`, // node 20 applies it per test file
+  `--test-timeout=${timeout}`,
   ...runnerArgs,
   ...files,
 ];

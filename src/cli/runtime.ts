@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ENGINE_CONFIG_ENV } from '../agent/keys/engine.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,6 +38,8 @@ export function pinnedRuntime(): string | null {
  * or exits 1 with a message when there is none.
  */
 export async function ensureSupportedRuntime(): Promise<void> {
+  // The agent's PKCS#11 engine process runs on an OpenSSL 3.0 Node on purpose (engineRuntime()).
+  if (process.env[ENGINE_CONFIG_ENV]) return;
   const need = requiredNodeMajor();
   if (Number(process.versions.node.split('.')[0]) >= need) return;
   const pinned = pinnedRuntime();

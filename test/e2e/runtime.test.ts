@@ -1,13 +1,16 @@
 // The Node.js runtime: `npm test` (like `npm start`) runs on the runtime pinned in package.json,
-// the native addon is built against that runtime's headers, and the `gatehouse` binary started by
-// an older Node (the system one, through its `#!/usr/bin/env node`) re-executes under the pinned one.
+// the native addon is built against that runtime's headers, the `gatehouse` binary started by an
+// older Node (the system one, through its `#!/usr/bin/env node`) re-executes under the pinned one,
+// and the PKCS#11 engine process runs on an OpenSSL 3.0 Node.
 import assert from 'node:assert/strict';
 import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { headersDir, NATIVE_ADDONS, requiredMajor, staleAddons } from '../../scripts/runtime.mjs';
+import { engineOpensslConfig, engineRuntime } from '../../src/agent/keys/engine.js';
 import { CLI, REPO_ROOT } from '../helpers/gatehouse.js';
+import { findSoftHsmModule } from '../helpers/softhsm.js';
 import { run, tempDir } from '../helpers/tools.js';
 
 const require = createRequire(join(REPO_ROOT, 'package.json'));
@@ -81,4 +84,32 @@ test('gatehouse started by an older Node re-executes under the pinned runtime', 
   } else {
     assert.deepEqual(started, [oldVersion, process.version]);
   }
+});
+
+// Why the engine process runs on another Node (src/agent/keys/engine.ts, engineRuntime): Debian's
+// libp11 engine, built for OpenSSL 3.0, breaks creating keys from parameters in an OpenSSL 3.5
+// process. If this starts passing on the pinned runtime, the OpenSSL 3.0 detour can go.
+test('the PKCS#11 engine process runs on an OpenSSL 3.0 Node: the engine breaks key import on 3.5', async (t) => {
+  const module = findSoftHsmModule();
+  assert.ok(module, 'libsofthsm2.so not found (softhsm2 is in SYSTEM_DEPS)');
+  const dir = await tempDir(t);
+  const opts = { provider: 'pkcs11' as const, stateDir: dir, pkcs11Module: module };
+  const config = join(dir, 'engine.cnf');
+  writeFileSync(config, engineOpensslConfig(opts));
+  const importRsaJwk =
+    "const c = require('node:crypto'); const { publicKey } = c.generateKeyPairSync('rsa', { modulusLength: 1024 });" +
+    "c.createPublicKey({ key: publicKey.export({ format: 'jwk' }), format: 'jwk' }); console.log('imported');";
+
+  const node = engineRuntime();
+  const openssl = (await run(node, ['-p', 'process.versions.openssl'])).stdout.trim();
+  assert.match(openssl, /^3\.0\./);
+  const onEngineRuntime = await run(node, [`--openssl-config=${config}`, '-e', importRsaJwk]);
+  assert.equal(onEngineRuntime.stdout.trim(), 'imported', onEngineRuntime.stderr);
+
+  if (process.versions.openssl.startsWith('3.0.')) return; // engineRuntime() is this very Node
+  const onPinned = await run(process.execPath, [`--openssl-config=${config}`, '-e', importRsaJwk]);
+  assert.notEqual(onPinned.code, 0, 'the engine no longer breaks OpenSSL 3.5: engineRuntime() can go');
+  // Without the engine the pinned runtime imports the same key.
+  const plain = await run(process.execPath, ['-e', importRsaJwk]);
+  assert.equal(plain.stdout.trim(), 'imported', plain.stderr);
 });
