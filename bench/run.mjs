@@ -1,11 +1,11 @@
-// `npm run bench` — every benchmark, one after the other. For now only the edge benchmark
-// (bench/edge.mjs); later ones get appended to BENCHES. Arguments are passed to each:
+// `npm run bench` — every benchmark, one after the other: the edge (bench/edge.mjs) and the
+// store (bench/store.mjs); later ones get appended to BENCHES. Arguments are passed to each:
 // `npm run bench -- --quick`.
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES = ['edge.mjs'];
+const BENCHES = ['edge.mjs', 'store.mjs'];
 
 // A Ctrl-C reaches the benchmark too (same process group): let it stop its servers and exit,
 // and only then exit ourselves, so that the prompt comes back after the cleanup.

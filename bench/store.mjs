@@ -1,7 +1,7 @@
 // `npm run bench:store` — the SQLite store's cost per operation, through Gatehouse's own Store
 // (dist/, so build first) on a file in a temporary directory (WAL, as `gatehouse serve` opens it).
 // Prints µs per operation (median of --rounds rounds). Options: --ops N (per round, default 2000),
-// --rounds N (default 5).
+// --rounds N (default 5), --quick (500 × 3). Results and the driver comparison: docs/benchmarks.md.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,11 +9,17 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Store } from '../dist/store/index.js';
 
+// Not strict: `npm run bench -- …` hands every benchmark the same arguments.
 const { values } = parseArgs({
-  options: { ops: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '5' } },
+  strict: false,
+  options: {
+    ops: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '5' },
+    quick: { type: 'boolean', default: false },
+  },
 });
-const OPS = Number(values.ops);
-const ROUNDS = Number(values.rounds);
+const OPS = Number(values.quick ? 500 : values.ops);
+const ROUNDS = Number(values.quick ? 3 : values.rounds);
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-store-'));
 const store = await Store.open({ url: join(dir, 'gatehouse.db') });
