@@ -10,8 +10,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { buildIfNeeded, REPO_ROOT } from './build-if-needed.mjs';
+import { ensureRuntime } from './runtime.mjs';
 
 const say = (msg) => console.error(`[npm start] ${msg}`);
+
+const runtimeCode = ensureRuntime(say);
+if (runtimeCode !== 0) process.exit(runtimeCode);
 
 const code = buildIfNeeded({ log: say });
 if (code !== 0) {

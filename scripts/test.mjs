@@ -15,6 +15,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { buildIfNeeded, npmRun, REPO_ROOT } from './build-if-needed.mjs';
 import { reapStaleClusters, startPostgresCluster } from './postgres-cluster.mjs';
+import { ensureRuntime } from './runtime.mjs';
 import { ensureSystemDeps, SystemDepsError } from './system-deps.mjs';
 
 const isCI = ['true', '1'].includes(String(process.env.CI ?? '').toLowerCase());
@@ -115,6 +116,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+// --- 0. runtime: the pinned Node (node_modules/.bin first on PATH), addons built for it --------
+say(`Node ${process.version} (OpenSSL ${process.versions.openssl}) at ${process.execPath}`);
+{
+  const code = ensureRuntime(say);
+  if (code !== 0) process.exit(code);
+}
+
 // --- 1. system packages --------------------------------------------------------------------
 try {
   ensureSystemDeps({ log: say });
@@ -182,7 +190,7 @@ const nodeArgs = [
   '--test',
   `--test-concurrency=${concurrency}`,
   '--test-reporter=spec',
-  `--test-timeout=${timeout}`, // node 20 applies it per test file
+  `--test-timeout=${timeout}`,
   ...runnerArgs,
   ...files,
 ];

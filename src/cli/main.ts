@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import type { Command } from 'commander';
 import { reportError } from './output.js';
+import { ensureSupportedRuntime } from './runtime.js';
+
+await ensureSupportedRuntime();
 
 // The device agent runs on every managed machine, often from timers: `gatehouse device …` loads
 // only the agent, not the server (API, edge, store), which roughly halves its start-up time.

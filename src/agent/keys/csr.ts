@@ -30,7 +30,9 @@ function validCommonName(cn: string): string {
  */
 export async function buildCsr(signer: P256Signer, commonName: string): Promise<string> {
   const cn = validCommonName(commonName);
-  const publicKey = await webcrypto.subtle.importKey('spki', signer.spkiDer, EC_P256, true, ['verify']);
+  // A copy: WebCrypto's types take an ArrayBuffer-backed view, a Buffer may sit on a shared pool.
+  const spki = Uint8Array.from(signer.spkiDer);
+  const publicKey = await webcrypto.subtle.importKey('spki', spki, EC_P256, true, ['verify']);
   // A stand-in for the private CryptoKey: x509 only reads `algorithm` and hands it back to sign().
   const privateKey = {
     type: 'private',

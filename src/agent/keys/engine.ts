@@ -8,7 +8,7 @@
 //     `init = 0` (nothing touches the token until a handshake needs it). It holds no PIN.
 //   - ensureEngineProcess(opts) is what the agent calls first thing: when the process was not
 //     started with that config, it writes it to <stateDir>/openssl-pkcs11.cnf (0600) and re-executes
-//     `process.execPath [execArgv…] --openssl-config=FILE <script> <args…>` with inherited stdio and
+//     `NODE [execArgv…] --openssl-config=FILE <script> <args…>` (NODE: engineRuntime()) with inherited stdio and
 //     the marker GATEHOUSE_PKCS11_ENGINE_CONFIG=FILE, forwards signals, and exits with the child's
 //     code. The marker plus the flag in execArgv (or NODE_OPTIONS) tell the child it is set up; a
 //     child that has the marker but not a working config fails instead of looping.
@@ -18,11 +18,11 @@
 // One process serves one PKCS#11 module through the engine (the config names one MODULE_PATH).
 // Never load the tpm2 OpenSSL *provider* into Node: it breaks software-key signatures.
 
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { errorMessage, keyError } from './errors.js';
 import { DEFAULT_TPM_TCTI, pkcs11EnginePath, pkcs11ModulePath } from './paths.js';
 import type { KeyProviderOptions } from './types.js';
@@ -138,6 +138,45 @@ function withoutOpensslConfig(execArgv: readonly string[]): string[] {
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
+/** Env: a Node.js binary on the OpenSSL 3.0 line to run the engine process with. */
+export const ENGINE_NODE_ENV = 'GATEHOUSE_ENGINE_NODE';
+
+const opensslOf = (node: string): string =>
+  spawnSync(node, ['-p', 'process.versions.openssl'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim() ??
+  '';
+
+let engineNode: string | undefined;
+
+/**
+ * The Node.js that runs the engine process. Debian's libp11 engine is built for OpenSSL 3.0; in a
+ * process on OpenSSL 3.5 (Node 24 and 26, current Node 22) merely loading it breaks creating RSA
+ * and EC keys from parameters — Node's own JWK import, and tss2's salted sessions, so tpm2-pkcs11
+ * cannot even log in. Until an OpenSSL 3 PKCS#11 provider is packaged, the engine process runs on
+ * a Node whose OpenSSL is 3.0: this one if it is, else $GATEHOUSE_ENGINE_NODE, else the first
+ * `node` on PATH outside node_modules (the system's). Nothing found: engine_unavailable.
+ */
+export function engineRuntime(): string {
+  if (process.versions.openssl.startsWith('3.0.')) return process.execPath;
+  if (engineNode) return engineNode;
+  const candidates = [process.env[ENGINE_NODE_ENV]];
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && !dir.split(/[\\/]/).includes('node_modules')) candidates.push(join(dir, 'node'));
+  }
+  for (const node of candidates) {
+    try {
+      if (!node || !statSync(node).isFile()) continue;
+    } catch {
+      continue;
+    }
+    if (opensslOf(node).startsWith('3.0.')) return (engineNode = node);
+  }
+  throw keyError(
+    'engine_unavailable',
+    `the PKCS#11 engine needs a Node.js on OpenSSL 3.0 (this one has ${process.versions.openssl}); ` +
+      `set ${ENGINE_NODE_ENV} to one`,
+  );
+}
+
 /**
  * Makes sure the process runs with the engine config for `opts`. Returns at once for software
  * keys and in a process already set up; otherwise re-executes the script (argv[1]) with the same
@@ -158,9 +197,10 @@ export async function ensureEngineProcess(
   }
   const script = argv[1];
   if (!script) throw keyError('engine_unavailable', 'cannot re-execute for the engine: no script in argv');
+  const node = engineRuntime();
   const file = await writeEngineOpensslConfig(opts);
   const args = [...withoutOpensslConfig(process.execArgv), `--openssl-config=${file}`, ...argv.slice(1)];
-  const child = spawn(process.execPath, args, {
+  const child = spawn(node, args, {
     stdio: 'inherit',
     env: { ...process.env, ...tokenEnv(opts), [ENGINE_CONFIG_ENV]: file },
   });
