@@ -29,6 +29,8 @@ export interface RunningServer {
   output(): string;
 }
 
+const START_TIMEOUT_MS = 60_000;
+
 /** Starts `gatehouse serve` on a random loopback port and waits for its "listening on" line. */
 export async function startServer(
   args: string[],
@@ -51,8 +53,13 @@ export async function startServer(
     out += d;
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Generous: CI runs two test files at once on a small machine, and a node start migrates,
+  // loads keys and forks a worker. On timeout the child is killed so the file cannot hang on it.
   const [url, edgeUrl] = await new Promise<[string, string]>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start within 20s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start within ${START_TIMEOUT_MS / 1000}s:\n${out}`));
+    }, START_TIMEOUT_MS);
     const check = () => {
       const api = /control plane listening on (https:\/\/\S+?)\s/.exec(out);
       const edge = /edge listening on (https:\/\/\S+?)\s/.exec(out);

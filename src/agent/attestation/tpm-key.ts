@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { loadDeviceKey } from '../keys/index.js';
 import { DEFAULT_TPM2_TOKEN } from '../keys/paths.js';
 import type { DeviceKey, KeyProviderOptions } from '../keys/types.js';
@@ -29,7 +29,8 @@ export interface AttestableKey {
 function tokenParent(store: string, token: string): string {
   let row: { config: string; objauth: string } | undefined;
   try {
-    const db = new Database(join(store, 'tpm2_pkcs11.sqlite3'), { readonly: true, fileMustExist: true });
+    // Read-only: a missing file is an error, never an empty new store.
+    const db = new DatabaseSync(join(store, 'tpm2_pkcs11.sqlite3'), { readOnly: true });
     try {
       row = db
         .prepare(
