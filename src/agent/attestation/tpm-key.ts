@@ -7,7 +7,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { loadDeviceKey } from '../keys/index.js';
 import { DEFAULT_TPM2_TOKEN } from '../keys/paths.js';
 import type { DeviceKey, KeyProviderOptions } from '../keys/types.js';
@@ -25,21 +24,31 @@ export interface AttestableKey {
   certify(akContext: string, nonce: Buffer): Promise<{ attest: Buffer; signature: Buffer }>;
 }
 
-/** The persistent handle of the token's primary object, from the tpm2-pkcs11 store. */
-function tokenParent(store: string, token: string): string {
-  let row: { config: string; objauth: string } | undefined;
+/**
+ * The persistent handle of the token's primary object, from the tpm2-pkcs11 store. Read with the
+ * Python that tpm2_ptool itself runs on: the agent's engine process may run on a Node without
+ * node:sqlite (see engineRuntime() in ../keys/engine.ts). Read-only: a missing store is an error.
+ */
+async function tokenParent(store: string, token: string): Promise<string> {
+  const script = [
+    'import json, os, sqlite3, urllib.parse',
+    "path = urllib.parse.quote(os.path.join(os.environ['GH_STORE'], 'tpm2_pkcs11.sqlite3'))",
+    "db = sqlite3.connect(f'file:{path}?mode=ro', uri=True)",
+    "row = db.execute('SELECT p.config, p.objauth FROM tokens t JOIN pobjects p ON t.pid = p.id WHERE t.label = ?', (os.environ['GH_TOKEN'],)).fetchone()",
+    "print(json.dumps(row and {'config': row[0], 'objauth': row[1]}))",
+  ].join('\n');
+  let row: { config: string; objauth: string } | null;
   try {
-    // Read-only: a missing file is an error, never an empty new store.
-    const db = new DatabaseSync(join(store, 'tpm2_pkcs11.sqlite3'), { readOnly: true });
-    try {
-      row = db
-        .prepare(
-          'SELECT p.config AS config, p.objauth AS objauth FROM tokens t JOIN pobjects p ON t.pid = p.id WHERE t.label = ?',
-        )
-        .get(token) as typeof row;
-    } finally {
-      db.close();
-    }
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        '/usr/bin/python3',
+        ['-'],
+        { env: { ...process.env, GH_STORE: store, GH_TOKEN: token }, timeout: 30_000, encoding: 'utf8' },
+        (err, stdout, stderr) => (err ? reject(new Error(stderr.trim() || err.message)) : resolve(stdout)),
+      );
+      child.stdin?.end(script);
+    });
+    row = JSON.parse(out) as typeof row;
   } catch (err) {
     throw tpmError(`cannot read the tpm2-pkcs11 store in ${store}`, err);
   }
@@ -113,7 +122,7 @@ export async function createAttestableKey(
   if (!store) throw tpmError('attestation needs the tpm2-pkcs11 store directory (--tpm2-pkcs11-store)');
   if (!opts.pkcs11PinFile) throw tpmError('attestation needs the token PIN file (--pkcs11-pin-file)');
   const token = opts.pkcs11Token ?? DEFAULT_TPM2_TOKEN;
-  const parent = tokenParent(store, token);
+  const parent = await tokenParent(store, token);
   const w = (f: string) => join(tools.workDir, f);
   await writeFile(w('key.auth'), randomBytes(16).toString('hex'), { mode: 0o600 });
   await tpm2(tools, 'tpm2_create', [

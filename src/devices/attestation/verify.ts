@@ -169,6 +169,10 @@ export function verifyEk(
     trustAnchors: trust.roots,
     intermediates: trust.intermediates ?? [],
     at: trust.at,
+    // EK certificates follow the TCG EK Credential Profile, not the client-certificate profile:
+    // e.g. a critical subjectAltName (TPM manufacturer, model, version) beside a subject, and no
+    // clientAuth. RFC 5280 path validation still applies in full.
+    profile: 'rfc5280',
   });
   if (!result.ok)
     throw refuse(
