@@ -478,7 +478,8 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
           rule_id: rule.id,
           success: true,
           reasons: [],
-          certificate: { pem: cert.pem },
+          // The rule names no location: the system trust store is the only one a pass may come from.
+          certificate: { pem: cert.pem, location: { trust_store: 'system' } },
           key_proof: { nonce: n, signature },
         },
       ],
