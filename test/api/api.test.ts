@@ -1,48 +1,27 @@
 // The API conventions, in-process (fastify inject): envelope, auth, validation, status codes,
 // audit, OpenAPI and metrics. Real store (SQLite) and real certificates.
 import assert from 'node:assert/strict';
-import { randomBytes, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { buildApi } from '../../src/api/index.js';
-import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authority/index.js';
-import { createMetrics } from '../../src/observability/index.js';
+import { type Authority, ORG_CA_ID } from '../../src/authority/index.js';
 import { createIntermediateCa, createRootCa, generateKeyPair } from '../../src/pki/index.js';
-import { Store } from '../../src/store/index.js';
 import { OPENAPI_PATH } from '../../scripts/generate-openapi.js';
+import { type App, openTestApi, type TestApi } from '../helpers/api.js';
 import { makeCsr, makeSelfSigned } from '../helpers/openssl.js';
 
-type App = Awaited<ReturnType<typeof buildApi>>;
-
 describe('control-plane API', () => {
+  let api: TestApi;
   let app: App;
-  let store: Store;
   let token: string;
-  let dir: string;
   let authority: Authority;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
-    store = await Store.open({ url: join(dir, 'api.db') });
-    const masterKey = randomBytes(32);
-    const init = await initializeOrganization({
-      store,
-      masterKey,
-      orgName: 'Test Org',
-      algorithm: 'ecdsa-p256',
-      sans: [],
-      publicUrl: 'https://gatehouse.test',
-    });
-    token = init.adminToken;
-    authority = await Authority.load(store, masterKey);
-    app = await buildApi({ authority, metrics: createMetrics() });
+    api = await openTestApi();
+    ({ app, authority, adminToken: token } = api);
   });
   after(async () => {
-    await app?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await api?.close();
   });
 
   const call = (
@@ -166,7 +145,7 @@ describe('control-plane API', () => {
   });
 
   test('issuance honours common_name, keeps nothing else from the CSR, and lists by status', async () => {
-    const csr = await makeCsr(dir, 'api-client');
+    const csr = await makeCsr(api.dir, 'api-client');
     const res = await call('POST', '/api/v1/client_certificates', { csr: csr.pem, common_name: 'printer-7' });
     assert.equal(res.statusCode, 201, res.body);
     const cert = res.json().result;
@@ -205,7 +184,7 @@ describe('control-plane API', () => {
 
   test('hostnames: validation errors are precise, a custom certificate must fit, and nothing is stored on error', async () => {
     const serverCert = async (name: string, san: string) => {
-      const made = await makeSelfSigned(dir, name, {
+      const made = await makeSelfSigned(api.dir, name, {
         days: 10,
         subject: `/CN=${san}`,
         extensions: [`subjectAltName=DNS:${san}`],

@@ -1,37 +1,20 @@
 // ETag/If-Match and Idempotency-Key, through the real API on a real SQLite store.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { buildApi } from '../../src/api/index.js';
-import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authority/index.js';
-import { createMetrics } from '../../src/observability/index.js';
+import { ORG_CA_ID } from '../../src/authority/index.js';
 import { x509 } from '../../src/pki/x509.js';
-import { Store } from '../../src/store/index.js';
+import { type App, openTestApi, type TestApi } from '../helpers/api.js';
 
 describe('optimistic concurrency and idempotent retries', () => {
-  let app: Awaited<ReturnType<typeof buildApi>>;
-  let store: Store;
+  let api: TestApi;
+  let app: App;
   let token: string;
-  let dir: string;
   let csr: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
-    store = await Store.open({ url: join(dir, 'api.db') });
-    const masterKey = randomBytes(32);
-    const init = await initializeOrganization({
-      store,
-      masterKey,
-      orgName: 'Test Org',
-      algorithm: 'ecdsa-p256',
-      sans: [],
-      publicUrl: 'https://gatehouse.test',
-    });
-    token = init.adminToken;
-    app = await buildApi({ authority: await Authority.load(store, masterKey), metrics: createMetrics() });
+    api = await openTestApi();
+    ({ app, adminToken: token } = api);
     const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
     const cryptoKeys = {
@@ -59,9 +42,7 @@ describe('optimistic concurrency and idempotent retries', () => {
     ).toString('pem');
   });
   after(async () => {
-    await app?.close();
-    await store?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await api?.close();
   });
 
   const call = (
