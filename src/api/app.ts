@@ -7,7 +7,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { AccessService } from '../access/index.js';
 import { DeviceService } from '../devices/index.js';
 import { serveConsole } from '../console/index.js';
-import { HostnameService } from '../edge/index.js';
+import { HostnameService } from '../edge/admin/index.js';
 import type { Logger } from '../observability/index.js';
 import { PostureService } from '../posture/server.js';
 import { requireAdmin } from './auth.js';

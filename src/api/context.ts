@@ -9,7 +9,8 @@ import type {
 import type { Authority } from '../authority/index.js';
 import type { AccessService, AdminSignInConfig } from '../access/index.js';
 import type { DeviceService } from '../devices/index.js';
-import type { EdgeWorkersStatus, HostnameService } from '../edge/index.js';
+import type { HostnameService } from '../edge/admin/index.js';
+import type { EdgeWorkersStatus } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
 import type { PostureService } from '../posture/server.js';
 

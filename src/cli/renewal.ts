@@ -8,7 +8,7 @@ import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Authority } from '../authority/index.js';
 import { IDEMPOTENCY_TTL_MS, type RunningApi } from '../api/index.js';
-import { HostnameService } from '../edge/index.js';
+import { HostnameService } from '../edge/admin/index.js';
 import type { Logger } from '../observability/index.js';
 
 export const RENEWAL_CHECK_MS = 60 * 60 * 1000;

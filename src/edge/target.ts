@@ -1,4 +1,6 @@
 /**
+ * The request target and the Host header, as the edge reads them (pure functions).
+ *
  * The request path the edge judges is the path the origin receives. Origins read paths in many
  * ways (WHATWG `new URL(url, base)` takes `//x/admin` as host `x`, CGI decodes `%2F`, IIS accepts
  * `\`, Java drops `;params` and resolves `..;`), so the edge normalises the one thing every
@@ -63,4 +65,41 @@ export function normaliseTarget(target: string): string | undefined {
     if ((segment === '' && k < segments.length - 1) || segment === '.' || segment === '..') return undefined;
   }
   return path === rawPath ? target : path + query;
+}
+
+// host = IP-literal / reg-name, then an optional port of digits (RFC 9110 §7.2). Anything else
+// (userinfo, a second colon, junk after "]") is refused, not cut short: origins build URLs from it.
+const HOST_HEADER = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::\d{0,5})?$/;
+
+/** Host header → lower-case hostname without port ("[::1]:443" → "::1"); undefined if malformed. */
+export function hostOf(hostHeader: string | undefined): string | undefined {
+  if (!hostHeader) return undefined;
+  const m = HOST_HEADER.exec(hostHeader.trim().toLowerCase());
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/**
+ * The request target in origin form ("/path?query"). An absolute-form target (RFC 9112 §3.2.2)
+ * is accepted only when it names the same host as the Host header, and is forwarded as its path:
+ * the origin must never see an authority the SNI/Host check did not. The path is then normalised
+ * or refused as ambiguous (normaliseTarget): what the edge judges is what the origin receives.
+ * Anything else: undefined.
+ */
+export function originFormTarget(
+  target: string | undefined,
+  hostHeader: string | undefined,
+): string | undefined {
+  if (!target) return undefined;
+  if (target.startsWith('/')) return normaliseTarget(target);
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return undefined;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password)
+    return undefined;
+  const authority = hostOf(url.host);
+  if (!authority || authority !== hostOf(hostHeader)) return undefined;
+  return normaliseTarget(`${url.pathname}${url.search}`);
 }

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { canonicalPath, pathHasPrefix } from '../../src/access/policy/domain.js';
 import { EDGE_OWNED_HEADERS, strippedHeaders } from '../../src/edge/headers.js';
 import { upstreamHeaders } from '../../src/edge/proxy.js';
-import { originFormTarget } from '../../src/edge/server.js';
+import { originFormTarget } from '../../src/edge/target.js';
 import { isCI } from '../helpers/tools.js';
 import { type EdgeLab, exchange, startEdgeLab } from './edge-lab.js';
 

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { startApiServer, type RunningApi } from '../../src/api/index.js';
 import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authority/index.js';
 import { startCertificateRenewal } from '../../src/cli/renewal.js';
-import { HostnameService } from '../../src/edge/index.js';
+import { HostnameService } from '../../src/edge/admin/index.js';
 import { Store } from '../../src/store/index.js';
 import { makeSelfSigned } from '../helpers/openssl.js';
 

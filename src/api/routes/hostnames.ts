@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { X509Certificate } from 'node:crypto';
-import { BlockResponse, ClientAuthInput, ForwardConfig, type HostnameRecord } from '../../edge/index.js';
+import type { HostnameRecord } from '../../edge/admin/index.js';
+import { BlockResponse, ClientAuthInput, ForwardConfig } from '../../edge/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ListEnvelope, ok, okList, Pagination, toPage } from '../envelope.js';
 

@@ -1,14 +1,20 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
-import { type Actor, appendAudit, type Authority, ORG_CA_ID, type TlsMaterial } from '../authority/index.js';
-import { badRequest, conflict, notFound } from '../errors/index.js';
-import { parsePem, renewalTime } from '../pki/index.js';
-import { type Hostname, isUniqueViolation, type PageResult, type Page } from '../store/index.js';
+import {
+  type Actor,
+  appendAudit,
+  type Authority,
+  ORG_CA_ID,
+  type TlsMaterial,
+} from '../../authority/index.js';
+import { badRequest, conflict, notFound } from '../../errors/index.js';
+import { parsePem, renewalTime } from '../../pki/index.js';
+import { type Hostname, isUniqueViolation, type PageResult, type Page } from '../../store/index.js';
 import {
   type BlockResponse,
   type ClientAuthInput,
   DEFAULT_FORWARD,
   type StoredClientAuth,
-} from './client-auth.js';
+} from '../client-auth.js';
 
 export interface HostnameInput {
   hostname: string;
