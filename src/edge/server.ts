@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import https, { request as httpsRequest } from 'node:https';
 import { type IncomingMessage, request as httpRequest, STATUS_CODES, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { type AccessDecision, type AccessRequest, decideAccess } from '../access/index.js';
+import { type AccessDecision, type AccessRequest, handleAccess as decideAccess } from '../access/index.js';
 import { isGatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import type { ClientCertVerdict } from './headers.js';
