@@ -77,7 +77,8 @@ export function startAdminLogin(opts: {
   stateKey: Buffer;
   now: Date;
 }): Promise<{ redirect: string; setCookie: string }> {
-  return beginLogin(opts.idp, 'console', { ...opts, returnTo: '/' });
+  const { idp, origin, stateKey, now } = opts;
+  return beginLogin(idp, 'console', { stateKey, origin, returnTo: '/', now });
 }
 
 /**
@@ -97,7 +98,8 @@ export async function completeAdminLogin(opts: {
   now: Date;
 }): Promise<{ identity: AdminIdentity; setCookie: string[] }> {
   // The state must name the configured IdP: one sealed before it was changed is refused.
-  const login = await finishLogin('console', opts);
+  const { idp, origin, callbackUrl, cookieHeader, stateKey, now } = opts;
+  const login = await finishLogin('console', { idp, origin, callbackUrl, cookieHeader, stateKey, now });
   const identity = { email: login.identity.email, groups: login.identity.groups };
   if (!isAllowedAdmin(opts.config, identity)) {
     throw new GatehouseError('admin_not_allowed', `${identity.email} is not an admin of this Gatehouse`, 403);
