@@ -1,17 +1,7 @@
 import { jwtVerify, SignJWT } from 'jose';
 import { GatehouseError } from '../errors/index.js';
-import type { IdentityProvider } from '../store/index.js';
-import {
-  completeLogin,
-  discover,
-  type IdentityProviderClaims,
-  JwksCache,
-  MetadataCache,
-  openLoginState,
-  sealLoginState,
-  startLogin,
-} from './oidc/index.js';
-import { readCookies } from './tokens/index.js';
+import { beginLogin, finishLogin, LOGIN_PURPOSES, type LoginIdp } from './authenticate/index.js';
+import { readCookies, setCookie } from './tokens/index.js';
 
 /**
  * Admin sign-in to the control plane with the organization's OIDC provider.
@@ -31,11 +21,10 @@ export interface AdminSignInConfig {
 }
 
 export const ADMIN_SESSION_COOKIE = 'Gatehouse_Admin';
-export const ADMIN_LOGIN_COOKIE = 'Gatehouse_Admin_Login';
 /** Cookie-authenticated API calls must carry this header (a cross-site page cannot set it). */
 export const ADMIN_CSRF_HEADER = 'gatehouse-csrf';
 export const ADMIN_SESSION_TTL_SECONDS = 8 * 3600;
-export const ADMIN_CALLBACK_PATH = '/api/v1/admin/oidc/callback';
+export const ADMIN_CALLBACK_PATH = LOGIN_PURPOSES.console.callbackPath;
 
 export interface AdminIdentity {
   email: string;
@@ -74,36 +63,22 @@ export function adminSignInConfig(input: {
   return config;
 }
 
-const metadataCache = new MetadataCache();
-const jwksCache = new JwksCache();
-
-const cookie = (name: string, value: string, maxAge: number, path: string, sameSite: 'Lax' | 'Strict') =>
-  `${name}=${value}; Max-Age=${maxAge}; Path=${path}; HttpOnly; Secure; SameSite=${sameSite}`;
+// Strict: the session never rides along on a navigation from another site.
+const adminSessionCookie = (token: string, maxAgeSeconds: number) =>
+  setCookie(ADMIN_SESSION_COOKIE, token, { maxAgeSeconds, path: '/', sameSite: 'Strict' });
 
 /**
- * Starts a login: the IdP's authorization URL and the sealed state cookie (SameSite=Lax: the IdP's
- * redirect back is a cross-site top-level navigation). `origin` is the control plane as the browser
- * sees it; `${origin}/api/v1/admin/oidc/callback` must be registered at the IdP.
+ * Starts a login: the IdP's authorization URL and the state cookie. `origin` is the control plane
+ * as the browser sees it; `${origin}/api/v1/admin/oidc/callback` must be registered at the IdP.
  */
-export async function startAdminLogin(opts: {
-  idp: IdentityProvider;
+export function startAdminLogin(opts: {
+  idp: LoginIdp;
   origin: string;
   stateKey: Buffer;
   now: Date;
 }): Promise<{ redirect: string; setCookie: string }> {
-  const metadata = await discover(opts.idp.issuer, { cache: metadataCache });
-  const login = startLogin({
-    metadata,
-    clientId: opts.idp.client_id,
-    redirectUri: `${opts.origin}${ADMIN_CALLBACK_PATH}`,
-    scopes: JSON.parse(opts.idp.scopes) as string[],
-    returnTo: '/',
-  });
-  const sealed = sealLoginState(opts.stateKey, { ...login, idpId: opts.idp.id }, { now: opts.now.getTime() });
-  return {
-    redirect: login.authorizationUrl,
-    setCookie: cookie(ADMIN_LOGIN_COOKIE, sealed, 600, '/api/v1/admin/oidc', 'Lax'),
-  };
+  const { idp, origin, stateKey, now } = opts;
+  return beginLogin(idp, 'console', { stateKey, origin, returnTo: '/', now });
 }
 
 /**
@@ -113,41 +88,21 @@ export async function startAdminLogin(opts: {
  */
 export async function completeAdminLogin(opts: {
   config: AdminSignInConfig;
-  idp: IdentityProvider;
-  clientSecret: string;
+  idp: LoginIdp;
   origin: string;
+  /** The callback's request target (path and query). */
   callbackUrl: string;
   cookieHeader: string | string[] | undefined;
   stateKey: Buffer;
   sessionKey: Buffer;
   now: Date;
 }): Promise<{ identity: AdminIdentity; setCookie: string[] }> {
-  const sealed = readCookies(opts.cookieHeader, ADMIN_LOGIN_COOKIE)[0];
-  if (!sealed) {
-    throw new GatehouseError('login_state_missing', 'the sign-in took too long or cookies are off', 400);
-  }
-  const state = openLoginState(opts.stateKey, sealed, { now: opts.now.getTime() });
-  if (state.idpId !== opts.idp.id) {
-    throw new GatehouseError(
-      'login_state_invalid',
-      'the admin identity provider changed; sign in again',
-      400,
-    );
-  }
-  const metadata = await discover(opts.idp.issuer, { cache: metadataCache });
-  const login = await completeLogin({
-    metadata,
-    clientId: opts.idp.client_id,
-    clientSecret: opts.clientSecret,
-    redirectUri: `${opts.origin}${ADMIN_CALLBACK_PATH}`,
-    callbackUrl: opts.callbackUrl,
-    expected: { state: state.state, nonce: state.nonce, codeVerifier: state.codeVerifier },
-    claims: JSON.parse(opts.idp.claims) as IdentityProviderClaims,
-    jwks: jwksCache,
-  });
-  const identity = { email: login.email, groups: login.groups };
+  // The state must name the configured IdP: one sealed before it was changed is refused.
+  const { idp, origin, callbackUrl, cookieHeader, stateKey, now } = opts;
+  const login = await finishLogin('console', { idp, origin, callbackUrl, cookieHeader, stateKey, now });
+  const identity = { email: login.identity.email, groups: login.identity.groups };
   if (!isAllowedAdmin(opts.config, identity)) {
-    throw new GatehouseError('admin_not_allowed', `${login.email} is not an admin of this Gatehouse`, 403);
+    throw new GatehouseError('admin_not_allowed', `${identity.email} is not an admin of this Gatehouse`, 403);
   }
   const token = await new SignJWT({ idp: opts.idp.id, groups: identity.groups })
     .setProtectedHeader({ alg: 'HS256', typ: 'gatehouse-admin+jwt' })
@@ -155,17 +110,10 @@ export async function completeAdminLogin(opts: {
     .setIssuedAt(Math.floor(opts.now.getTime() / 1000))
     .setExpirationTime(Math.floor(opts.now.getTime() / 1000) + ADMIN_SESSION_TTL_SECONDS)
     .sign(opts.sessionKey);
-  return {
-    identity,
-    setCookie: [
-      // Strict: the session never rides along on a navigation from another site.
-      cookie(ADMIN_SESSION_COOKIE, token, ADMIN_SESSION_TTL_SECONDS, '/', 'Strict'),
-      cookie(ADMIN_LOGIN_COOKIE, '', 0, '/api/v1/admin/oidc', 'Lax'),
-    ],
-  };
+  return { identity, setCookie: [adminSessionCookie(token, ADMIN_SESSION_TTL_SECONDS), login.clearCookie] };
 }
 
-export const clearAdminSessionCookie = () => cookie(ADMIN_SESSION_COOKIE, '', 0, '/', 'Strict');
+export const clearAdminSessionCookie = () => adminSessionCookie('', 0);
 
 /**
  * The admin behind a session cookie, or undefined when there is none or it is not valid (bad

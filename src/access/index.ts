@@ -1,29 +1,35 @@
-/** Access: applications and policies, service tokens, identity logins and signed session tokens. */
+/**
+ * Access: applications and policies, service tokens, identity logins (authenticate: the one OIDC
+ * login flow) and the access decision (authorize: pure), signed session tokens.
+ */
 export { AccessAppInput, parseDuration, Policy, Rule } from './policy/index.js';
+export { IdentityProviderInput } from './oidc/index.js';
 export {
-  completeLogin,
-  discover,
-  type IdentityProviderClaims,
-  IdentityProviderInput,
-  JwksCache,
-  MetadataCache,
-  openLoginState,
-  sealLoginState,
-  startLogin,
-} from './oidc/index.js';
+  beginLogin,
+  type FinishedLogin,
+  finishLogin,
+  LOGIN_STATE_KEY,
+  type LoginIdentity,
+  type LoginIdp,
+  loginIdp,
+  type LoginPurpose,
+} from './authenticate/index.js';
+export { handleAccess } from './app-login.js';
 export { keysFromRows, publicKeysFromRows } from './signing-keys.js';
 export { AccessService, DEFAULT_SERVICE_TOKEN_DURATION, type NewServiceToken } from './service.js';
 export {
   type AccessDecision,
   type AccessRequest,
   type AccessSnapshot,
+  type AccessVerdict,
+  authorizeLogin,
   CALLBACK_PATH,
   compileAccess,
   decideAccess,
   JWKS_PATH,
 } from './runtime.js';
 export { REVOCATION_HORIZON_MS, SessionRevocationInput, sessionRevocationView } from './sessions.js';
-export { ASSERTION_HEADER, jwks, readCookies } from './tokens/index.js';
+export { ASSERTION_HEADER, jwks, readCookies, setCookie } from './tokens/index.js';
 export {
   ADMIN_CALLBACK_PATH,
   ADMIN_CSRF_HEADER,

@@ -1,15 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../store/index.js';
-import {
-  completeLogin,
-  discover,
-  type IdentityProviderClaims,
-  JwksCache,
-  MetadataCache,
-  openLoginState,
-  sealLoginState,
-  startLogin,
-} from './oidc/index.js';
+import { type FinishedLogin, LOGIN_PURPOSES, type LoginIdp, loginIdp } from './authenticate/index.js';
 import {
   AppIndex,
   type CompiledPolicies,
@@ -36,9 +27,8 @@ import {
   x5tS256,
 } from './tokens/index.js';
 
-export const CALLBACK_PATH = '/.gatehouse/callback';
+export const CALLBACK_PATH = LOGIN_PURPOSES.app.callbackPath;
 export const JWKS_PATH = '/.well-known/jwks.json';
-const LOGIN_COOKIE = 'Gatehouse_Login';
 export const CLIENT_ID_HEADER = 'gatehouse-access-client-id';
 export const CLIENT_SECRET_HEADER = 'gatehouse-access-client-secret';
 
@@ -56,15 +46,6 @@ interface AppRuntime {
   allowedIdps: string[];
 }
 
-interface IdpRuntime {
-  id: string;
-  issuer: string;
-  clientId: string;
-  clientSecret: string;
-  scopes: string[];
-  claims: IdentityProviderClaims;
-}
-
 /** Everything Access needs per request, compiled once per configuration version. */
 export interface AccessSnapshot {
   issuer: string;
@@ -75,7 +56,7 @@ export interface AccessSnapshot {
   /** Service token id → when it stops counting for a session: expiry, and its last rotation. */
   serviceTokenIds: ReadonlyMap<string, { expiresAtMs: number; rotatedAtMs: number }>;
   revocations: SessionRevocations;
-  idps: ReadonlyMap<string, IdpRuntime>;
+  idps: ReadonlyMap<string, LoginIdp>;
   loginStateKey: Buffer;
 }
 
@@ -134,19 +115,7 @@ export function compileAccess(input: {
         },
       ]),
     ),
-    idps: new Map(
-      input.idps.map((r) => [
-        r.id,
-        {
-          id: r.id,
-          issuer: r.issuer,
-          clientId: r.client_id,
-          clientSecret: input.openSecret(r.sealed_client_secret, `idp:${r.id}`),
-          scopes: JSON.parse(r.scopes) as string[],
-          claims: JSON.parse(r.claims) as IdentityProviderClaims,
-        },
-      ]),
-    ),
+    idps: new Map(input.idps.map((r) => [r.id, loginIdp(r, input.openSecret)])),
     loginStateKey: input.loginStateKey,
   };
 }
@@ -172,6 +141,7 @@ export interface AccessRequest {
   browser: boolean;
 }
 
+/** What the edge does with a request on an Access application (`handleAccess`). */
 export type AccessDecision =
   /** No application covers this path: the hostname's own settings apply. */
   | { kind: 'none' }
@@ -181,6 +151,15 @@ export type AccessDecision =
   | { kind: 'login'; redirect: string; setCookie: string[] }
   | { kind: 'unauthenticated'; reason: string }
   | { kind: 'jwks'; body: Jwks };
+
+/**
+ * The authorization verdict (`decideAccess`): a decision, or a login the authenticate side has to
+ * begin (with this IdP, to come back to `returnTo`) or finish (the login callback).
+ */
+export type AccessVerdict =
+  | Exclude<AccessDecision, { kind: 'login' }>
+  | { kind: 'login_needed'; idp: LoginIdp; returnTo: string }
+  | { kind: 'login_callback' };
 
 /** The policy facts about the connection's certificate (only a validated one counts) and its device's posture. */
 const certificateFacts = (req: AccessRequest): Pick<RequestFacts, 'certificate' | 'passingPosture'> =>
@@ -209,11 +188,6 @@ function presentedServiceToken(
   if (!token || token.expiresAtMs <= nowMs) return undefined;
   const presented = createHash('sha256').update(secret, 'utf8').digest();
   return timingSafeEqual(presented, token.hash) ? { id: token.id, clientId } : undefined;
-}
-
-function loginCookie(value: string, maxAgeSeconds: number): string {
-  // Lax, not Strict: the IdP's redirect back to the callback is a cross-site navigation.
-  return `${LOGIN_COOKIE}=${value}; Path=${CALLBACK_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Lax`;
 }
 
 interface Grant {
@@ -250,10 +224,7 @@ function issue(
     : { assertion, setCookie: [sessionCookie(assertion, { maxAgeSeconds: Math.floor(sessionMs / 1000) })] };
 }
 
-const metadataCache = new MetadataCache();
-const jwksCache = new JwksCache();
-
-function idpFor(snapshot: AccessSnapshot, app: AppRuntime): IdpRuntime | undefined {
+function idpFor(snapshot: AccessSnapshot, app: AppRuntime): LoginIdp | undefined {
   const ids = app.allowedIdps.length > 0 ? app.allowedIdps : [...snapshot.idps.keys()];
   for (const id of ids) {
     const idp = snapshot.idps.get(id);
@@ -317,18 +288,14 @@ function judgeSession(
  * Decides a request on an Access application: a session cookie (bound to the same certificate
  * when the policies need one, not revoked) passes when the current policies allow the identity it
  * records with the request's current facts; otherwise the policies decide with the certificate, a
- * service token and the client IP, and a login is started when only an identity is missing.
+ * service token and the client IP, and a login is needed when only an identity is missing.
+ * Synchronous and pure (the snapshot, the request, the clock): the IdP is never called here.
  */
-export async function decideAccess(
-  snapshot: AccessSnapshot,
-  req: AccessRequest,
-  now: Date,
-): Promise<AccessDecision> {
+export function decideAccess(snapshot: AccessSnapshot, req: AccessRequest, now: Date): AccessVerdict {
   const path = req.url;
   if (path === JWKS_PATH && snapshot.apps.hasHostname(req.hostname))
     return { kind: 'jwks', body: snapshot.jwks };
-  if (path.startsWith(`${CALLBACK_PATH}?`) || path === CALLBACK_PATH)
-    return completeCallback(snapshot, req, now);
+  if (path.startsWith(`${CALLBACK_PATH}?`) || path === CALLBACK_PATH) return { kind: 'login_callback' };
   const app = snapshot.apps.select(req.hostname, path);
   if (!app) return { kind: 'none' };
   if (!app.policies) return { kind: 'deny', reason: 'policies_invalid' };
@@ -397,53 +364,23 @@ export async function decideAccess(
       const idp = idpFor(snapshot, app);
       if (!idp) return { kind: 'deny', reason: 'no_identity_provider' };
       if (!req.browser) return { kind: 'unauthenticated', reason: 'login_required' };
-      const metadata = await discover(idp.issuer, { cache: metadataCache });
-      const login = startLogin({
-        metadata,
-        clientId: idp.clientId,
-        redirectUri: `https://${req.authority}${CALLBACK_PATH}`,
-        scopes: idp.scopes,
-        returnTo: path,
-      });
-      const sealed = sealLoginState(
-        snapshot.loginStateKey,
-        {
-          state: login.state,
-          nonce: login.nonce,
-          codeVerifier: login.codeVerifier,
-          returnTo: login.returnTo,
-          idpId: idp.id,
-        },
-        { now: now.getTime() },
-      );
-      return { kind: 'login', redirect: login.authorizationUrl, setCookie: [loginCookie(sealed, 600)] };
+      return { kind: 'login_needed', idp, returnTo: path };
     }
   }
 }
 
-async function completeCallback(
+/**
+ * The identity a finished login established, judged like a request of its own on the application
+ * it was begun for: a session token when the policies allow it, and back to `returnTo`. Pure.
+ */
+export function authorizeLogin(
   snapshot: AccessSnapshot,
   req: AccessRequest,
+  login: Pick<FinishedLogin, 'idp' | 'identity' | 'returnTo'>,
   now: Date,
-): Promise<AccessDecision> {
-  const sealed = readCookies(req.headers.cookie, LOGIN_COOKIE)[0];
-  if (!sealed) return { kind: 'unauthenticated', reason: 'login_state_missing' };
-  const state = openLoginState(snapshot.loginStateKey, sealed, { now: now.getTime() });
-  const idp = snapshot.idps.get(state.idpId);
-  if (!idp) return { kind: 'unauthenticated', reason: 'identity_provider_removed' };
-  const metadata = await discover(idp.issuer, { cache: metadataCache });
-  const redirectUri = `https://${req.authority}${CALLBACK_PATH}`;
-  const identity = await completeLogin({
-    metadata,
-    clientId: idp.clientId,
-    clientSecret: idp.clientSecret,
-    redirectUri,
-    callbackUrl: `https://${req.authority}${req.url}`,
-    expected: { state: state.state, nonce: state.nonce, codeVerifier: state.codeVerifier },
-    claims: idp.claims,
-    jwks: jwksCache,
-  });
-  const app = snapshot.apps.select(req.hostname, state.returnTo);
+): AccessDecision {
+  const { idp, identity } = login;
+  const app = snapshot.apps.select(req.hostname, login.returnTo);
   if (!app?.policies) return { kind: 'deny', reason: 'no_application' };
   if (app.allowedIdps.length > 0 && !app.allowedIdps.includes(idp.id))
     return { kind: 'deny', reason: 'identity_provider_not_allowed' };
@@ -464,10 +401,5 @@ async function completeCallback(
     req,
     now,
   );
-  return {
-    kind: 'allow',
-    assertion: issued.assertion,
-    setCookie: [...(issued.setCookie ?? []), loginCookie('', 0)],
-    redirect: state.returnTo,
-  };
+  return { kind: 'allow', ...issued, redirect: login.returnTo };
 }

@@ -8,19 +8,10 @@
 // SHA-256 only, live 10 minutes and are used once: the row goes in the transaction that stores the
 // registration. Polling faster than the interval gets slow_down and 5 more seconds of interval.
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import {
-  completeLogin,
-  discover,
-  type IdentityProviderClaims,
-  JwksCache,
-  MetadataCache,
-  openLoginState,
-  sealLoginState,
-  startLogin,
-} from '../access/index.js';
+import { beginLogin, finishLogin, LOGIN_STATE_KEY, type LoginIdp, loginIdp } from '../access/index.js';
 import type { Authority } from '../authority/index.js';
 import { GatehouseError } from '../errors/index.js';
-import type { DeviceLogin, IdentityProvider } from '../store/index.js';
+import type { DeviceLogin } from '../store/index.js';
 import { RateLimiter } from './rate-limit.js';
 import type { DeviceService, EnrollingIdentity, RegistrationInput, RegistrationResult } from './service.js';
 
@@ -35,7 +26,7 @@ const POLL_TOLERANCE_MS = 500;
 export const DEVICE_LOGIN_STARTS_PER_MINUTE = 20;
 /** RFC 8628 §5.2: user codes a client may get wrong per 10 minutes (a code's lifetime) on the page. */
 export const USER_CODE_MISSES_PER_WINDOW = 10;
-/** The sealed login state's returnTo carries the device login's id across the IdP redirect. */
+/** The login state's returnTo carries the device login's id across the IdP redirect. */
 const RETURN_PREFIX = '/device/login/';
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
@@ -112,8 +103,6 @@ const invalidUserCode = () =>
 
 /** The device-login half of DeviceService (kept apart: it is the only part that speaks OIDC). */
 export class DeviceLogins {
-  readonly #metadata = new MetadataCache();
-  readonly #jwks = new JwksCache();
   readonly #starts = new RateLimiter(DEVICE_LOGIN_STARTS_PER_MINUTE, 60_000);
   readonly #misses = new RateLimiter(USER_CODE_MISSES_PER_WINDOW, DEVICE_LOGIN_TTL_S * 1000);
 
@@ -127,8 +116,8 @@ export class DeviceLogins {
   }
 
   #stateKey(): Buffer {
-    // Not the edge's login-state key: a state sealed for an application's login opens nowhere here.
-    return this.authority.derivedKey('device-login-state');
+    // The purpose ('device') is bound into the state: one sealed for another login opens nowhere here.
+    return this.authority.derivedKey(LOGIN_STATE_KEY);
   }
 
   /**
@@ -250,86 +239,65 @@ export class DeviceLogins {
   }
 
   /**
-   * Sends the user to sign in for a pending login: the IdP's authorization URL and the sealed state
-   * the callback (`redirectUri`) needs, to be kept in a short-lived cookie.
+   * Sends the user to sign in for a pending login: the IdP's authorization URL and the state cookie
+   * for the callback (`${origin}/device/callback`).
    */
   async beginSignIn(
     typedUserCode: string,
     idpId: string | undefined,
-    redirectUri: string,
+    origin: string,
     client?: string,
-  ): Promise<{ authorizationUrl: string; sealedState: string }> {
+  ): Promise<{ redirect: string; setCookie: string }> {
     const login = await this.pending(typedUserCode, client);
-    const idp = await this.#idp(idpId);
-    const metadata = await discover(idp.issuer, { cache: this.#metadata });
-    const started = startLogin({
-      metadata,
-      clientId: idp.client_id,
-      redirectUri,
-      scopes: JSON.parse(idp.scopes) as string[],
+    const now = this.authority.now();
+    return beginLogin(await this.#idp(idpId), 'device', {
+      stateKey: this.#stateKey(),
+      origin,
       returnTo: `${RETURN_PREFIX}${login.id}`,
+      now,
+      expires: Math.min(now.getTime() + DEVICE_LOGIN_TTL_S * 1000, Date.parse(login.expiresAt)),
     });
-    const now = this.authority.now().getTime();
-    const sealedState = sealLoginState(
-      this.#stateKey(),
-      {
-        state: started.state,
-        nonce: started.nonce,
-        codeVerifier: started.codeVerifier,
-        returnTo: started.returnTo,
-        idpId: idp.id,
-        expires: Math.min(now + DEVICE_LOGIN_TTL_S * 1000, Date.parse(login.expiresAt)),
-      },
-      { now },
-    );
-    return { authorizationUrl: started.authorizationUrl, sealedState };
   }
 
   /** The IdP's redirect back: completes the sign-in and approves the device login as that user. */
-  async completeSignIn(
-    sealedState: string,
-    callbackUrl: string,
-    redirectUri: string,
-  ): Promise<{ identity: EnrollingIdentity; request: RegistrationInput }> {
-    const state = openLoginState(this.#stateKey(), sealedState, { now: this.authority.now().getTime() });
-    const id = state.returnTo.startsWith(RETURN_PREFIX) ? state.returnTo.slice(RETURN_PREFIX.length) : '';
-    const idp = await this.store.identityProviders.get(state.idpId);
-    if (!idp)
-      throw new GatehouseError(
-        'identity_provider_removed',
-        'the identity provider was removed; start again',
-        400,
-      );
-    const metadata = await discover(idp.issuer, { cache: this.#metadata });
-    const signedIn = await completeLogin({
-      metadata,
-      clientId: idp.client_id,
-      clientSecret: this.authority.openKey(idp.sealed_client_secret, `idp:${idp.id}`),
-      redirectUri,
-      callbackUrl,
-      expected: { state: state.state, nonce: state.nonce, codeVerifier: state.codeVerifier },
-      claims: JSON.parse(idp.claims) as IdentityProviderClaims,
-      jwks: this.#jwks,
+  async completeSignIn(opts: {
+    origin: string;
+    /** The callback's request target (path and query). */
+    callbackUrl: string;
+    cookieHeader: string | string[] | undefined;
+  }): Promise<{ identity: EnrollingIdentity; request: RegistrationInput; clearCookie: string }> {
+    const signedIn = await finishLogin('device', {
+      ...opts,
+      stateKey: this.#stateKey(),
+      idp: async (idpId) => {
+        const row = await this.store.identityProviders.get(idpId);
+        return row && loginIdp(row, (sealed, aad) => this.authority.openKey(sealed, aad));
+      },
+      now: this.authority.now(),
     });
-    const identity: EnrollingIdentity = {
-      issuer: metadata.issuer,
-      subject: signedIn.subject,
-      email: signedIn.email,
-    };
+    const { issuer, subject, email } = signedIn.identity;
+    const identity: EnrollingIdentity = { issuer, subject, email };
+    const id = signedIn.returnTo.startsWith(RETURN_PREFIX)
+      ? signedIn.returnTo.slice(RETURN_PREFIX.length)
+      : '';
     const login = await this.store.deviceLogins.get(id);
     const approved =
       login &&
       (await this.store.deviceLogins.decide(
         id,
         'approved',
-        JSON.stringify({ ...identity, idp_id: idp.id }),
+        JSON.stringify({ ...identity, idp_id: signedIn.idp.id }),
         this.authority.now().toISOString(),
       ));
     if (!login || !approved) throw invalidUserCode();
-    return { identity, request: JSON.parse(login.request) as RegistrationInput };
+    return {
+      identity,
+      request: JSON.parse(login.request) as RegistrationInput,
+      clearCookie: signedIn.clearCookie,
+    };
   }
 
-  async #idp(id: string | undefined): Promise<IdentityProvider> {
+  async #idp(id: string | undefined): Promise<LoginIdp> {
     const all = await this.store.identityProviders.all();
     const idp = id ? all.find((i) => i.id === id) : all[0];
     if (!idp)
@@ -340,6 +308,6 @@ export class DeviceLogins {
           : 'the organization has no identity provider',
         400,
       );
-    return idp;
+    return loginIdp(idp, (sealed, aad) => this.authority.openKey(sealed, aad));
   }
 }

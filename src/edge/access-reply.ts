@@ -4,7 +4,7 @@
  * redirect, callback, JWKS). accessResult is the pure decision → reply mapping.
  */
 import type { IncomingMessage } from 'node:http';
-import { type AccessDecision, type AccessRequest, decideAccess } from '../access/index.js';
+import { type AccessDecision, type AccessRequest, handleAccess } from '../access/index.js';
 import { isGatehouseError } from '../errors/index.js';
 import type { ClientCertVerdict } from './headers.js';
 import { type EdgeResponse, edgeError } from './responses.js';
@@ -102,7 +102,7 @@ export async function runAccess(
   let decision: AccessDecision;
   const now = new Date();
   try {
-    decision = await decideAccess(
+    decision = await handleAccess(
       snapshot.access,
       {
         hostname: host.hostname,

@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { BlockResponse } from './client-auth.js';
+import { escapeHtml } from '../errors/index.js';
 import type { UpstreamFailure } from './proxy.js';
 import type { HostRuntime } from './snapshot.js';
 
@@ -15,12 +16,6 @@ export interface EdgeResponse {
   contentType: string;
   body: string;
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
 
 export const wantsJson = (accept: string | undefined): boolean =>
   Boolean(accept && /\bapplication\/(?:[\w.+-]*\+)?json\b/i.test(accept));

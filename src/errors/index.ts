@@ -24,3 +24,10 @@ export const conflict = (code: string, message: string) => new GatehouseError(co
 export function isGatehouseError(err: unknown): err is GatehouseError {
   return err instanceof GatehouseError;
 }
+
+/** Text for HTML pages (the edge's block page, the device-login pages): escapes & < > " '. */
+export const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );

@@ -254,7 +254,7 @@ describe('identity registration (device login)', () => {
     const loginCookie = String(approve.headers['set-cookie']);
     assert.match(
       loginCookie,
-      /^Gatehouse_Device_Login=v1\.[^;]+; Path=\/device\/callback; .*HttpOnly; Secure; SameSite=Lax/,
+      /^Gatehouse_Device_Login=v1\.[^;]+; Max-Age=600; Path=\/device\/callback; HttpOnly; Secure; SameSite=Lax$/,
     );
 
     // The user signs in at the IdP (a real one, over HTTP), which sends the browser back.

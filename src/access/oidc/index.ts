@@ -36,6 +36,7 @@ export {
   deriveLoginStateKey,
   LOGIN_STATE_TTL_MS,
   type LoginState,
+  type LoginStateOptions,
   MAX_RETURN_TO_LENGTH,
   openLoginState,
   sealLoginState,

@@ -7,8 +7,8 @@ import { GatehouseError } from '../../errors/index.js';
  * change any field.
  *
  * Sealed form: `v1.<base64url 12-byte IV ‖ ciphertext ‖ 16-byte tag>`, the AAD a fixed domain
- * string (a ciphertext made for another purpose under the same key does not open). About 300
- * characters for a short `returnTo`: well within a cookie.
+ * string plus the optional `purpose` (a ciphertext made for another purpose under the same key does
+ * not open). About 300 characters for a short `returnTo`: well within a cookie.
  */
 export interface LoginState {
   state: string;
@@ -27,7 +27,8 @@ export const LOGIN_STATE_TTL_MS = 10 * 60 * 1000;
 export const MAX_RETURN_TO_LENGTH = 2048;
 
 const VERSION = 'v1';
-const AAD = Buffer.from('gatehouse/oidc-login-state/v1', 'utf8');
+const AAD = 'gatehouse/oidc-login-state/v1';
+const aad = (purpose: string | undefined) => Buffer.from(purpose ? `${AAD}/${purpose}` : AAD, 'utf8');
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
@@ -53,6 +54,14 @@ export function deriveLoginStateKey(secret: Buffer): Buffer {
 const invalid = (why: string, cause?: unknown) =>
   new GatehouseError('login_state_invalid', `login state ${why}; start the login again`, 400, { cause });
 
+/** Options of `sealLoginState` and `openLoginState`. */
+export interface LoginStateOptions {
+  /** Milliseconds since the epoch; defaults to the clock. */
+  now?: number;
+  /** Bound into the AAD: a state sealed for one purpose opens for that purpose only. */
+  purpose?: string;
+}
+
 /**
  * Seals a login state. `expires` defaults to (and is capped at) now + 10 minutes. Throws
  * `invalid_return_to` (400) for an unsafe `returnTo`.
@@ -60,7 +69,7 @@ const invalid = (why: string, cause?: unknown) =>
 export function sealLoginState(
   key: Buffer,
   data: Omit<LoginState, 'expires'> & { expires?: number },
-  opts: { now?: number } = {},
+  opts: LoginStateOptions = {},
 ): string {
   checkKey(key);
   const now = opts.now ?? Date.now();
@@ -80,7 +89,7 @@ export function sealLoginState(
   };
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
-  cipher.setAAD(AAD);
+  cipher.setAAD(aad(opts.purpose));
   const sealed = Buffer.concat([
     iv,
     cipher.update(JSON.stringify(payload), 'utf8'),
@@ -91,10 +100,10 @@ export function sealLoginState(
 }
 
 /**
- * Opens a sealed login state. Wrong key, tampering, truncation, anything malformed, and expiry all
- * throw GatehouseError `login_state_invalid` (400).
+ * Opens a sealed login state. Wrong key, another purpose, tampering, truncation, anything malformed,
+ * and expiry all throw GatehouseError `login_state_invalid` (400).
  */
-export function openLoginState(key: Buffer, sealed: string, opts: { now?: number } = {}): LoginState {
+export function openLoginState(key: Buffer, sealed: string, opts: LoginStateOptions = {}): LoginState {
   checkKey(key);
   const now = opts.now ?? Date.now();
   if (typeof sealed !== 'string' || sealed.length > MAX_SEALED_LENGTH) throw invalid('is missing');
@@ -109,7 +118,7 @@ export function openLoginState(key: Buffer, sealed: string, opts: { now?: number
     const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES), {
       authTagLength: TAG_BYTES,
     });
-    decipher.setAAD(AAD);
+    decipher.setAAD(aad(opts.purpose));
     decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
     plain = Buffer.concat([
       decipher.update(bytes.subarray(IV_BYTES, bytes.length - TAG_BYTES)),

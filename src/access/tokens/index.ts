@@ -15,10 +15,12 @@ export {
 } from './access-token.js';
 export {
   clearSessionCookie,
+  type CookieAttributes,
   readCookie,
   readCookies,
   SESSION_COOKIE_NAME,
   sessionCookie,
+  setCookie,
   type SessionCookieOptions,
 } from './cookie.js';
 export { type AccessTokenErrorCode, tokenError } from './errors.js';

@@ -1,7 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { clearAdminSessionCookie, completeAdminLogin, startAdminLogin } from '../../access/index.js';
+import {
+  clearAdminSessionCookie,
+  completeAdminLogin,
+  LOGIN_STATE_KEY,
+  loginIdp,
+  startAdminLogin,
+} from '../../access/index.js';
 import { appendAudit } from '../../authority/index.js';
 import { GatehouseError, isGatehouseError } from '../../errors/index.js';
 import type { ApiContext } from '../context.js';
@@ -19,7 +25,8 @@ export const adminSignInRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
   const configuredIdp = async () => {
     if (!adminSignIn)
       throw new GatehouseError('admin_oidc_disabled', 'admin OIDC sign-in is not configured', 404);
-    return access.getIdentityProvider(adminSignIn.identityProviderId);
+    const row = await access.getIdentityProvider(adminSignIn.identityProviderId);
+    return loginIdp(row, (sealed, aad) => authority.openKey(sealed, aad));
   };
 
   app.get(
@@ -66,7 +73,7 @@ export const adminSignInRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
       const login = await startAdminLogin({
         idp,
         origin: originOf(request),
-        stateKey: authority.derivedKey('admin-login-state'),
+        stateKey: authority.derivedKey(LOGIN_STATE_KEY),
         now: authority.now(),
       });
       return reply.header('set-cookie', login.setCookie).redirect(login.redirect, 302);
@@ -89,11 +96,10 @@ export const adminSignInRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
         const done = await completeAdminLogin({
           config: adminSignIn as NonNullable<typeof adminSignIn>,
           idp,
-          clientSecret: authority.openKey(idp.sealed_client_secret, `idp:${idp.id}`),
           origin: originOf(request),
-          callbackUrl: `${originOf(request)}${request.url}`,
+          callbackUrl: request.url,
           cookieHeader: request.headers.cookie,
-          stateKey: authority.derivedKey('admin-login-state'),
+          stateKey: authority.derivedKey(LOGIN_STATE_KEY),
           sessionKey: authority.derivedKey('admin-session'),
           now,
         });

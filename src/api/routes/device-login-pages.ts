@@ -10,13 +10,12 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { readCookies } from '../../access/index.js';
+import { readCookies, setCookie } from '../../access/index.js';
 import type { PendingDeviceLogin } from '../../devices/index.js';
-import { GatehouseError, isGatehouseError } from '../../errors/index.js';
+import { escapeHtml, GatehouseError, isGatehouseError } from '../../errors/index.js';
 import type { ApiContext } from '../context.js';
 
 const CSRF_COOKIE = 'Gatehouse_Device_Csrf';
-const LOGIN_COOKIE = 'Gatehouse_Device_Login';
 const HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /** https://<the Host the client used>: where the agent and the browser reach this control plane. */
@@ -26,12 +25,6 @@ export function originOf(request: FastifyRequest): string {
     throw new GatehouseError('invalid_request', 'the Host header is not a host name', 400);
   return `https://${host}`;
 }
-
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
 
 function page(reply: FastifyReply, status: number, title: string, body: string, cookies: string[] = []) {
   reply
@@ -98,9 +91,6 @@ function confirmation(login: PendingDeviceLogin, csrf: string): string {
   );
 }
 
-const cookie = (name: string, value: string, path: string, sameSite: 'Strict' | 'Lax', maxAge: number) =>
-  `${name}=${value}; Path=${path}; Max-Age=${maxAge}; HttpOnly; Secure; SameSite=${sameSite}`;
-
 function checkCsrf(request: FastifyRequest, presented: string): void {
   const expected = readCookies(request.headers.cookie, CSRF_COOKIE);
   const given = Buffer.from(presented);
@@ -161,23 +151,21 @@ export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (ap
       const login = await logins.pending(typed, request.ip);
       const csrf = randomBytes(24).toString('base64url');
       return page(reply, 200, 'Register a device', confirmation(login, csrf), [
-        cookie(CSRF_COOKIE, csrf, '/device', 'Strict', 600),
+        setCookie(CSRF_COOKIE, csrf, { maxAgeSeconds: 600, path: '/device', sameSite: 'Strict' }),
       ]);
     },
   );
 
   app.post('/device/approve', { schema: { ...hide, body: CodeForm } }, async (request, reply) => {
     checkCsrf(request, request.body.csrf);
-    const origin = originOf(request);
     const started = await logins.beginSignIn(
       request.body.user_code,
       request.body.idp,
-      `${origin}/device/callback`,
+      originOf(request),
       request.ip,
     );
-    // Lax: the IdP's redirect back is a cross-site top-level navigation.
-    reply.header('set-cookie', cookie(LOGIN_COOKIE, started.sealedState, '/device/callback', 'Lax', 600));
-    return reply.redirect(started.authorizationUrl, 303);
+    reply.header('set-cookie', started.setCookie);
+    return reply.redirect(started.redirect, 303);
   });
 
   app.post('/device/deny', { schema: { ...hide, body: CodeForm } }, async (request, reply) => {
@@ -192,15 +180,11 @@ export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (ap
   });
 
   app.get('/device/callback', { schema: hide }, async (request, reply) => {
-    const sealed = readCookies(request.headers.cookie, LOGIN_COOKIE)[0];
-    if (!sealed)
-      throw new GatehouseError(
-        'login_state_missing',
-        'the sign-in was not started here, or took too long: open the link from the device again',
-        400,
-      );
-    const origin = originOf(request);
-    const done = await logins.completeSignIn(sealed, `${origin}${request.url}`, `${origin}/device/callback`);
+    const done = await logins.completeSignIn({
+      origin: originOf(request),
+      callbackUrl: request.url,
+      cookieHeader: request.headers.cookie,
+    });
     return page(
       reply,
       200,
@@ -208,7 +192,7 @@ export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (ap
       `<p>Signed in as <strong>${escapeHtml(done.identity.email)}</strong>. The device ` +
         `<strong>${escapeHtml(done.request.name)}</strong> finishes its registration by itself within a few seconds.</p>` +
         '<p>You can close this window.</p>',
-      [cookie(LOGIN_COOKIE, '', '/device/callback', 'Lax', 0)],
+      [done.clearCookie],
     );
   });
 };

@@ -6,9 +6,32 @@ import {
   readCookies,
   SESSION_COOKIE_NAME,
   sessionCookie,
+  setCookie,
 } from '../../../src/access/tokens/index.js';
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
+
+describe('setCookie (every Gatehouse cookie)', () => {
+  test('host-only, HttpOnly, Secure, the given path and SameSite; Max-Age 0 also sets a past Expires', () => {
+    assert.equal(
+      setCookie('Gatehouse_Device_Csrf', 'abc', { maxAgeSeconds: 600, path: '/device', sameSite: 'Strict' }),
+      'Gatehouse_Device_Csrf=abc; Max-Age=600; Path=/device; HttpOnly; Secure; SameSite=Strict',
+    );
+    assert.equal(
+      setCookie('Gatehouse_Login', '', { maxAgeSeconds: 0, path: '/.gatehouse/callback', sameSite: 'Lax' }),
+      'Gatehouse_Login=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/.gatehouse/callback; HttpOnly; Secure; SameSite=Lax',
+    );
+  });
+
+  test('refuses a negative or fractional Max-Age and values that would break the header', () => {
+    for (const maxAgeSeconds of [-1, 1.5, Number.NaN]) {
+      assert.throws(() => setCookie('n', 'v', { maxAgeSeconds, path: '/', sameSite: 'Lax' }), RangeError);
+    }
+    for (const bad of ['a;b', 'a b', 'a\r\nSet-Cookie: x=y']) {
+      assert.throws(() => setCookie('n', bad, { maxAgeSeconds: 1, path: '/', sameSite: 'Lax' }), TypeError);
+    }
+  });
+});
 
 describe('session cookie', () => {
   test('HttpOnly, Secure, SameSite=Lax, Path=/, host-only (no Domain), Max-Age', () => {
