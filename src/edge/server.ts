@@ -24,6 +24,8 @@ export interface EdgeServerOptions {
   accessLog: boolean;
   /** Device posture rules the device behind a certificate (SHA-256 hex) passes now, from memory. */
   posture?: (certificateSha256: string, nowMs: number) => ReadonlySet<string>;
+  /** Assurance level of the active registration a certificate (SHA-256 hex) belongs to, from memory. */
+  deviceAssurance?: (certificateSha256: string) => string | undefined;
 }
 
 /**
@@ -460,6 +462,8 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
                   der: cert.der,
                   sha256: cert.sha256,
                   commonName: cert.subjectAttributes.get('CN')?.at(-1),
+                  policies: cert.policies,
+                  deviceAssurance: options.deviceAssurance?.(cert.sha256),
                 },
                 ...(options.posture ? { passingPosture: options.posture(cert.sha256, now.getTime()) } : {}),
               }
