@@ -4,10 +4,9 @@
 // through PKCS#11 (CSRs, the TLS handshake through the engine, renewal, deletion).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { loadDeviceKey } from '../keys/index.js';
 import { DEFAULT_TPM2_TOKEN } from '../keys/paths.js';
 import type { DeviceKey, KeyProviderOptions } from '../keys/types.js';
@@ -25,21 +24,32 @@ export interface AttestableKey {
   certify(akContext: string, nonce: Buffer): Promise<{ attest: Buffer; signature: Buffer }>;
 }
 
+/**
+ * Reads the token's primary object from the tpm2-pkcs11 store (SQLite) through python3's sqlite3
+ * module, read-only: the agent runs on the engine's Node (20 on Debian 12), which has no
+ * node:sqlite, and python3 is already there for tpm2_ptool. The label travels as an argument.
+ */
+const READ_TOKEN_PRIMARY = [
+  'import json, pathlib, sqlite3, sys',
+  "db = sqlite3.connect(pathlib.Path(sys.argv[1]).resolve().as_uri() + '?mode=ro', uri=True)",
+  "row = db.execute('SELECT p.config, p.objauth FROM tokens t JOIN pobjects p ON t.pid = p.id WHERE t.label = ?', (sys.argv[2],)).fetchone()",
+  "print(json.dumps(None if row is None else {'config': row[0], 'objauth': row[1]}))",
+].join('\n');
+
 /** The persistent handle of the token's primary object, from the tpm2-pkcs11 store. */
 function tokenParent(store: string, token: string): string {
-  let row: { config: string; objauth: string } | undefined;
+  let row: { config: string; objauth: string } | null;
   try {
-    // Read-only: a missing file is an error, never an empty new store.
-    const db = new DatabaseSync(join(store, 'tpm2_pkcs11.sqlite3'), { readOnly: true });
-    try {
-      row = db
-        .prepare(
-          'SELECT p.config AS config, p.objauth AS objauth FROM tokens t JOIN pobjects p ON t.pid = p.id WHERE t.label = ?',
-        )
-        .get(token) as typeof row;
-    } finally {
-      db.close();
-    }
+    // Read-only (mode=ro): a missing file is an error, never an empty new store.
+    const out = execFileSync(
+      'python3',
+      ['-c', READ_TOKEN_PRIMARY, join(store, 'tpm2_pkcs11.sqlite3'), token],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    row = JSON.parse(out) as typeof row;
   } catch (err) {
     throw tpmError(`cannot read the tpm2-pkcs11 store in ${store}`, err);
   }
