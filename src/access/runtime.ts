@@ -134,7 +134,15 @@ export interface AccessRequest {
   };
   ip: string;
   /** The connection's certificate, when it validated for this hostname. */
-  certificate?: { der: Buffer; sha256: string; commonName?: string };
+  certificate?: {
+    der: Buffer;
+    sha256: string;
+    commonName?: string;
+    /** The certificate policies its validated path is good for (pki validPolicies). */
+    policies?: ReadonlySet<string>;
+    /** Its active device registration's assurance level now (the edge's in-memory cache). */
+    deviceAssurance?: string;
+  };
   /** Posture rules the device behind that certificate passes now (the edge's in-memory cache). */
   passingPosture?: ReadonlySet<string>;
   /** The client is a browser (wants HTML): send it to log in rather than answering 401. */
@@ -161,11 +169,22 @@ export type AccessVerdict =
   | { kind: 'login_needed'; idp: LoginIdp; returnTo: string }
   | { kind: 'login_callback' };
 
-/** The policy facts about the connection's certificate (only a validated one counts) and its device's posture. */
+/**
+ * The policy facts about the connection's certificate (only a validated one counts) and its
+ * device: posture and registration assurance as they are now, so a session is judged on them too.
+ */
 const certificateFacts = (req: AccessRequest): Pick<RequestFacts, 'certificate' | 'passingPosture'> =>
   req.certificate
     ? {
-        certificate: { valid: true, sha256: req.certificate.sha256, commonName: req.certificate.commonName },
+        certificate: {
+          valid: true,
+          sha256: req.certificate.sha256,
+          commonName: req.certificate.commonName,
+          ...(req.certificate.policies ? { policies: req.certificate.policies } : {}),
+          ...(req.certificate.deviceAssurance !== undefined
+            ? { deviceAssurance: req.certificate.deviceAssurance }
+            : {}),
+        },
         ...(req.passingPosture ? { passingPosture: req.passingPosture } : {}),
       }
     : {};

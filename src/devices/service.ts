@@ -325,6 +325,8 @@ export class DeviceService {
       }
       if (certificate) await this.authority.storeClientCertificate(tx, certificate, actor);
       await uniquely(() => tx.registrations.insert(registration), raced);
+      // Edges learn the new certificate's assurance level with the posture version.
+      if (certificate) await tx.postureVersion.bump();
       await appendAudit(
         tx,
         {
@@ -366,6 +368,8 @@ export class DeviceService {
   ): Promise<boolean> {
     if (!(await tx.registrations.end(registration.id, status, this.authority.now().toISOString())))
       return false;
+    // Edges drop its assurance level (and posture) with the posture version.
+    await tx.postureVersion.bump();
     if (registration.certificate_id)
       await this.authority.revokeIn(
         tx,
@@ -485,6 +489,7 @@ export class DeviceService {
           401,
         );
       await tx.registrations.setCertificate(registration.id, certificate.id, certificate.fingerprint_sha256);
+      await tx.postureVersion.bump();
       await appendAudit(
         tx,
         {
@@ -515,7 +520,6 @@ export class DeviceService {
       const registration = await tx.registrations.activeByCertificate(certificateId);
       if (!registration) return;
       await this.#end(tx, registration, 'revoked', actor);
-      await tx.postureVersion.bump();
     });
   }
 

@@ -90,7 +90,7 @@ export function accessFailure(err: unknown, accept: string | undefined): AccessR
 
 /** Asks the hostname's access applications about an admitted request. */
 export async function runAccess(
-  options: Pick<EdgeServerOptions, 'logger' | 'posture'>,
+  options: Pick<EdgeServerOptions, 'logger' | 'posture' | 'deviceAssurance'>,
   req: IncomingMessage,
   client: string | undefined,
   host: HostRuntime,
@@ -116,6 +116,8 @@ export async function runAccess(
                 der: cert.der,
                 sha256: cert.sha256,
                 commonName: cert.subjectAttributes.get('CN')?.at(-1),
+                policies: cert.policies,
+                deviceAssurance: options.deviceAssurance?.(cert.sha256),
               },
               ...(options.posture ? { passingPosture: options.posture(cert.sha256, now.getTime()) } : {}),
             }

@@ -1,4 +1,4 @@
-import { describeCertificate, type ParsedCertificate } from '../pki/index.js';
+import { describeCertificate, type ParsedCertificate, validPolicies } from '../pki/index.js';
 
 /**
  * Everything the edge may tell an origin about a client certificate, computed once per
@@ -20,6 +20,12 @@ export interface ClientCertInfo {
   der: Buffer;
   /** The validated chain above the leaf, without the trust anchor (RFC 9440 Client-Cert-Chain). */
   chainDer: Buffer[];
+  /**
+   * The certificate policies the validated path is good for (RFC 5280 §6.1, in the anchor's
+   * policy domain; anyPolicy when an anyPolicy branch reaches the leaf): the certificate_policy
+   * access rule tests these.
+   */
+  policies: ReadonlySet<string>;
 }
 
 /** Node prints names one `KEY=value` per line; multi-valued RDNs come out as separate lines too. */
@@ -64,5 +70,6 @@ export function clientCertInfo(leaf: ParsedCertificate, chain: readonly ParsedCe
     sans,
     der: leaf.der,
     chainDer: chain.slice(1, -1).map((c) => c.der),
+    policies: validPolicies(chain),
   };
 }

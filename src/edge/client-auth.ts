@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { POLICY_OID_PATTERN } from '../pki/verify/policy.js';
 
 /**
  * A hostname's client-authentication settings. The TypeBox schemas are the single definition:
@@ -84,7 +85,7 @@ export type BlockResponse = Static<typeof BlockResponse>;
 
 /** Certificate policy OIDs, one of which the client certificate's path must be valid for. */
 export const RequiredPolicies = Type.Array(
-  Type.String({ pattern: '^[0-2](\\.(0|[1-9][0-9]{0,17}))+$', maxLength: 200, description: 'a policy OID' }),
+  Type.String({ pattern: POLICY_OID_PATTERN, maxLength: 200, description: 'a policy OID' }),
   {
     uniqueItems: true,
     maxItems: 20,

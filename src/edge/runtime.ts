@@ -42,6 +42,7 @@ export async function startEdge(options: {
   const server = createEdgeServer({
     snapshot: () => snapshots.current,
     posture: (sha256, nowMs) => posture.passing(sha256, nowMs),
+    deviceAssurance: (sha256) => posture.assurance(sha256),
     pools,
     metrics,
     logger: options.logger,

@@ -29,6 +29,8 @@ export interface EdgeServerOptions {
   accessLog: boolean;
   /** Device posture rules the device behind a certificate (SHA-256 hex) passes now, from memory. */
   posture?: (certificateSha256: string, nowMs: number) => ReadonlySet<string>;
+  /** Assurance level of the active registration a certificate (SHA-256 hex) belongs to, from memory. */
+  deviceAssurance?: (certificateSha256: string) => string | undefined;
 }
 
 export function createEdgeServer(options: EdgeServerOptions): https.Server {

@@ -4,6 +4,7 @@ import type { Dialect } from './migrations.js';
 import type {
   AccessApp,
   Device,
+  DeviceAssurance,
   DeviceLogin,
   OrganizationSettings,
   Registration,
@@ -652,6 +653,25 @@ export class Registrations {
       )
       .executeTakeFirst();
     return row !== undefined;
+  }
+
+  /**
+   * The assurance level of every active registration by its current certificate's fingerprint,
+   * while that certificate is active: what the edge loads into memory for device_assurance
+   * rules (an ended registration, or a revoked certificate, is simply absent).
+   */
+  async activeAssurances(): Promise<{ certificate_fingerprint: string; assurance: DeviceAssurance }[]> {
+    return this.db
+      .selectFrom('registrations')
+      .innerJoin('client_certificates', 'client_certificates.id', 'registrations.certificate_id')
+      .select([
+        'registrations.certificate_fingerprint as certificate_fingerprint',
+        'registrations.assurance as assurance',
+      ])
+      .where('registrations.status', '=', 'active')
+      .where('registrations.certificate_fingerprint', 'is not', null)
+      .where('client_certificates.status', '=', 'active')
+      .execute() as Promise<{ certificate_fingerprint: string; assurance: DeviceAssurance }[]>;
   }
 
   async end(id: string, status: Exclude<RegistrationStatus, 'active'>, at: string): Promise<boolean> {

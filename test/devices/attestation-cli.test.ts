@@ -2,19 +2,27 @@
 // a real swtpm whose EK certificate comes from a local CA the admin accepted. The key the TPM
 // certified is the key of the certificate, it is in the tpm2-pkcs11 token (the TLS key), and the
 // registration is tpm_attested; renewal keeps key and level. Without the EK root accepted the
-// same command fails with ek_untrusted and leaves nothing behind.
+// same command fails with ek_untrusted and leaves nothing behind. At the edge, an application
+// requiring device_assurance tpm_attested admits that device (curl signing the handshake with the
+// TPM key through the PKCS#11 engine) and refuses a hardware_claimed registration of the same TPM
+// (no --attest) and a plain certificate of the org CA.
 
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { softwareRegisterArgs } from '../helpers/device-org.js';
-import { adminApi, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { adminApi, edgeCurl, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
+import { makeCsr } from '../helpers/openssl.js';
 import { run, skipUnlessTools, tempDir } from '../helpers/tools.js';
 import { ATTEST_TPM_TOOLS, createEkCa, type EkCa, startAttestedTpm } from '../helpers/tpm-attest.js';
 import type { SoftTpm } from '../helpers/tpm.js';
 
 const ORG = 'Attest CLI Org';
+const ORG_CA_ID = '00000000-0000-4000-8000-000000000001';
+const HOST = 'attested.test';
 
 describe(
   'gatehouse device register --attest (swtpm)',
@@ -24,6 +32,7 @@ describe(
     let server: RunningServer;
     let adminToken: string;
     let rootPem: string;
+    let rootPath: string;
     let ca: EkCa;
     let tpm: SoftTpm;
     let args: (stateDir: string, serial: string) => string[];
@@ -50,7 +59,7 @@ describe(
       const out = JSON.parse(init.stdout) as { admin_token: string; root_ca_pem: string };
       adminToken = out.admin_token;
       rootPem = out.root_ca_pem;
-      const rootPath = join(dir, 'root.pem');
+      rootPath = join(dir, 'root.pem');
       writeFileSync(rootPath, rootPem);
       server = await startServer(['--data-dir', join(dir, 'data')]);
       const st = (
@@ -150,6 +159,85 @@ describe(
       assert.equal(after.public_key_sha256, status.public_key_sha256, 'same key');
       const again = await api<{ id: string; assurance: string }[]>('GET', '/api/v1/registrations');
       assert.equal(again.json.result.find((x) => x.id === status.registration_id)?.assurance, 'tpm_attested');
+    });
+
+    test('an app requiring device_assurance tpm_attested admits the attested device only', async () => {
+      const origin = createServer((req, res) => res.writeHead(200).end(`origin ${req.url}`));
+      await new Promise<void>((r) => origin.listen(0, '127.0.0.1', r));
+      cleanups.push(() => new Promise<void>((r) => origin.close(() => r())));
+      const host = await api('POST', '/api/v1/hostnames', {
+        hostname: HOST,
+        origin: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`,
+        client_auth: { mode: 'report', mtls_certificate_ids: [ORG_CA_ID] },
+      });
+      assert.equal(host.status, 201, JSON.stringify(host.json));
+      const app = await api('POST', '/api/v1/access/apps', {
+        name: 'Attested devices only',
+        domain: HOST,
+        policies: [
+          {
+            name: 'attested',
+            decision: 'non_identity',
+            include: [{ device_assurance: { level: 'tpm_attested' } }],
+          },
+        ],
+      });
+      assert.equal(app.status, 201, JSON.stringify(app.json));
+
+      // The same TPM, a tpm2 key without attestation: hardware_claimed.
+      const claimedDir = join(dir, 'claimed');
+      const claimed = await device(args(claimedDir, 'ATT-2').filter((a) => a !== '--attest'));
+      assert.equal(claimed.code, 0, claimed.stdout + claimed.stderr);
+      const claimedId = (JSON.parse(claimed.stdout) as { registration_id: string }).registration_id;
+      const regs = await api<{ id: string; assurance: string }[]>('GET', '/api/v1/registrations');
+      assert.equal(regs.json.result.find((x) => x.id === claimedId)?.assurance, 'hardware_claimed');
+
+      const curl = edgeCurl(
+        HOST,
+        () => Number(new URL(server.edgeUrl).port),
+        () => rootPath,
+      );
+      // curl (system OpenSSL) signs the handshake with the token key through libp11's engine: the
+      // agent's engine config, read as OpenSSL's own config instead of Node's.
+      const asDevice = (stateDir: string) => {
+        const { key_reference: ref } = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as {
+          key_reference: { token: string; id: string };
+        };
+        const conf = join(stateDir, 'curl-openssl.cnf');
+        const engineConf = readFileSync(join(stateDir, 'openssl-pkcs11.cnf'), 'utf8');
+        writeFileSync(conf, engineConf.replace('nodejs_conf', 'openssl_conf'));
+        const uri = `pkcs11:token=${encodeURIComponent(ref.token)};id=${ref.id.replace(/../g, '%$&')};type=private?pin-value=${encodeURIComponent(tpm.userPin)}`;
+        return () =>
+          curl(
+            '/page',
+            ['--engine', 'pkcs11', '--key-type', 'ENG', '--key', uri, '--cert', join(stateDir, 'cert.pem')],
+            {
+              ...tpm.env,
+              OPENSSL_CONF: conf,
+            },
+          );
+      };
+      const attested = asDevice(join(dir, 'attested'));
+      const started = Date.now();
+      let r = await attested().catch(() => ({ status: 0, head: '', body: '' }));
+      while (r.status !== 200 && Date.now() - started < 5_000) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await attested().catch(() => ({ status: 0, head: '', body: '' }));
+      }
+      assert.equal(r.status, 200, `${r.status} ${r.body}`);
+      assert.match(r.body, /origin \/page/);
+
+      const refused = await asDevice(claimedDir)();
+      assert.equal(refused.status, 403, 'hardware_claimed is below tpm_attested');
+      assert.match(refused.body, /access_denied/);
+      const csr = await makeCsr(dir, 'plain');
+      const issued = await api<{ certificate: string }>('POST', '/api/v1/client_certificates', {
+        csr: csr.pem,
+        common_name: 'plain-1',
+      });
+      writeFileSync(join(dir, 'plain.pem'), issued.json.result.certificate);
+      const plain = await curl('/page', ['--cert', join(dir, 'plain.pem'), '--key', csr.keyPath]);
+      assert.equal(plain.status, 403, 'a valid certificate of no registration');
     });
   },
 );

@@ -2,7 +2,6 @@
 // as a client certificate and an uploaded root that expires after upload are refused with their
 // verifyChain code — 403 in enforce mode, `invalid` plus the reason header in report mode.
 import assert from 'node:assert/strict';
-import { webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +17,7 @@ import {
   makeSelfSigned,
   makeSignedCert,
 } from '../helpers/openssl.js';
-import { type Issued, makeLeaf, makeRoot, x509 } from '../pki/verify/fixtures.js';
+import { clientCertOf, type Issued, makeLeaf, makeRoot, x509 } from '../pki/verify/fixtures.js';
 
 interface ClientCert {
   cert: string;
@@ -53,13 +52,7 @@ describe('edge: the strict certificate profile', () => {
   const originSaw = (body: string) => JSON.parse(body) as Record<string, string | undefined>;
 
   /** A client certificate made by the verifyChain fixtures, with its key as PKCS#8 PEM. */
-  const clientOf = async (leaf: Issued): Promise<ClientCert> => {
-    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leaf.keys.privateKey));
-    return {
-      cert: leaf.pem,
-      key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`,
-    };
-  };
+  const clientOf = (leaf: Issued): Promise<ClientCert> => clientCertOf(leaf);
 
   const files = (f: CaFiles): ClientCert => ({ cert: f.pem, key: readFileSync(f.keyPath, 'utf8') });
 

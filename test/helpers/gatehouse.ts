@@ -153,21 +153,26 @@ export function edgeRequest(
 
 /**
  * curl against a running edge as `hostname` (resolved to 127.0.0.1, trusting only the org root):
- * `curl(path, extraArgs)` → status, response head and body.
+ * `curl(path, extraArgs, env?)` → status, response head and body (env: e.g. OPENSSL_CONF for a
+ * key in a token).
  */
 export function edgeCurl(hostname: string, edgePort: () => number, rootPath: () => string) {
-  return async (path: string, args: string[] = []) => {
-    const r = await runOk(requireTool('curl'), [
-      '-s',
-      '-D',
-      '-',
-      '--resolve',
-      `${hostname}:${edgePort()}:127.0.0.1`,
-      '--cacert',
-      rootPath(),
-      ...args,
-      `https://${hostname}:${edgePort()}${path}`,
-    ]);
+  return async (path: string, args: string[] = [], env?: NodeJS.ProcessEnv) => {
+    const r = await runOk(
+      requireTool('curl'),
+      [
+        '-s',
+        '-D',
+        '-',
+        '--resolve',
+        `${hostname}:${edgePort()}:127.0.0.1`,
+        '--cacert',
+        rootPath(),
+        ...args,
+        `https://${hostname}:${edgePort()}${path}`,
+      ],
+      env ? { env } : {},
+    );
     const [head = '', ...rest] = r.stdout.split('\r\n\r\n');
     return { status: Number(/^HTTP\/[\d.]+ (\d+)/.exec(head)?.[1]), head, body: rest.join('\r\n\r\n') };
   };

@@ -64,7 +64,8 @@ export interface Hostname {
   modified_on: string;
 }
 
-export type Rule = Record<string, Record<string, string>>;
+/** One key naming the rule type; its parameters are strings, or a list (certificate_policy oids). */
+export type Rule = Record<string, Record<string, string | string[]>>;
 export interface Policy {
   name: string;
   decision: 'allow' | 'deny' | 'non_identity' | 'bypass';

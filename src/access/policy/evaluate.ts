@@ -1,5 +1,12 @@
 import { Value } from '@sinclair/typebox/value';
+import {
+  DEVICE_ASSURANCES,
+  type DeviceAssuranceLevel,
+  isDeviceAssurance,
+  meetsAssurance,
+} from '../../devices/attestation/assurance.js';
 import { badRequest, isGatehouseError } from '../../errors/index.js';
+import { ANY_POLICY, policyOidError, policySetAccepts } from '../../pki/verify/policy.js';
 import { type Cidr, cidrContains, parseAddress, parseCidr } from './ip.js';
 import {
   CERTIFICATE_RULE_TYPES,
@@ -23,6 +30,9 @@ import {
  *   5. otherwise deny.
  *
  * Identity rules (email, email_domain, group) are only allowed in deny and allow policies.
+ * Certificate-derived rules (certificate, common_name, device_assurance, certificate_policy) are
+ * non-identity rules, allowed in every decision: they only ever count a certificate the edge
+ * judged valid for the hostname.
  * Without an identity they are *unknown*, not false (three-valued logic), so that "deny everyone
  * except alice@" neither locks alice out before she has logged in nor lets an anonymous request
  * through: see `evaluate` below.
@@ -34,7 +44,21 @@ import {
 
 export interface RequestFacts {
   /** The connection's client certificate as judged by the edge for this hostname. */
-  certificate?: { valid: boolean; commonName?: string; sha256: string };
+  certificate?: {
+    valid: boolean;
+    commonName?: string;
+    sha256: string;
+    /**
+     * The certificate policies its validated path is good for (pki `validPolicies`: OIDs in the
+     * trust anchor's policy domain, anyPolicy when an anyPolicy branch reaches the leaf).
+     */
+    policies?: ReadonlySet<string>;
+    /**
+     * The assurance level of the active device registration whose current certificate this is
+     * (the edge's in-memory registration view); absent when it is no such certificate.
+     */
+    deviceAssurance?: string;
+  };
   /** An identity from an OIDC login session, when the user has one. */
   identity?: { email: string; groups: readonly string[] };
   /** A service token presented with valid credentials (Gatehouse-Access-Client-Id/-Secret). */
@@ -83,10 +107,11 @@ type Truth = typeof FALSE | typeof TRUE | typeof UNKNOWN;
 type CompiledRule =
   | { readonly kind: 'certificate' | 'any_valid_service_token' | 'everyone' }
   | {
-      readonly kind: 'common_name' | 'email' | 'email_domain' | 'group' | 'service_token';
+      readonly kind: SetRuleKind;
       readonly values: ReadonlySet<string>;
     }
   | { readonly kind: 'device_posture'; readonly ids: readonly string[] }
+  | { readonly kind: 'certificate_policy'; readonly oids: readonly string[] }
   | { readonly kind: 'ip'; readonly cidrs: readonly Cidr[] };
 
 interface CompiledPolicy<P extends Policy> {
@@ -120,11 +145,38 @@ function ruleType(rule: Rule): RuleType | undefined {
   return RULE_TYPES.find((t) => rule[t] !== undefined);
 }
 
-function setRule(
-  kind: 'common_name' | 'email' | 'email_domain' | 'group' | 'service_token',
-  value: string,
-): CompiledRule {
+type SetRuleKind = 'common_name' | 'email' | 'email_domain' | 'group' | 'service_token' | 'device_assurance';
+
+function setRule(kind: SetRuleKind, value: string): CompiledRule {
   return { kind, values: new Set([value]) };
+}
+
+/** A device_assurance level exactly as the levels are spelled; a near miss gets a hint. */
+function assuranceLevel(level: string): string {
+  if (isDeviceAssurance(level)) return level;
+  const near = level
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
+  const hint = isDeviceAssurance(near) ? ` (did you mean "${near}"?)` : '';
+  throw badRequest(
+    'invalid_assurance_level',
+    `${JSON.stringify(level)} is not a device assurance level${hint}: use one of ${DEVICE_ASSURANCES.join(', ')}`,
+  );
+}
+
+/** certificate_policy OIDs: dotted decimal without leading zeros, and not anyPolicy. */
+function policyOids(oids: readonly string[]): string[] {
+  return oids.map((oid, i) => {
+    const error = policyOidError(oid);
+    if (error) throw badRequest('invalid_policy_oid', `oids[${i}]: ${JSON.stringify(oid)} ${error}`);
+    if (oid === ANY_POLICY)
+      throw badRequest(
+        'invalid_policy_oid',
+        `oids[${i}]: anyPolicy (${ANY_POLICY}) cannot be required: list the policies you accept`,
+      );
+    return oid;
+  });
 }
 
 function compileRule(rule: Rule): CompiledRule {
@@ -138,6 +190,9 @@ function compileRule(rule: Rule): CompiledRule {
   if (rule.ip) return { kind: 'ip', cidrs: [parseCidr(rule.ip.ip)] };
   if (rule.everyone) return { kind: 'everyone' };
   if (rule.device_posture) return { kind: 'device_posture', ids: [rule.device_posture.integration_uid] };
+  if (rule.device_assurance) return setRule('device_assurance', assuranceLevel(rule.device_assurance.level));
+  if (rule.certificate_policy)
+    return { kind: 'certificate_policy', oids: policyOids(rule.certificate_policy.oids) };
   throw badRequest('invalid_policy', 'not a rule (expected one key naming the rule type)');
 }
 
@@ -160,6 +215,8 @@ function compileList(rules: readonly Rule[], where: string, merge: boolean): Com
     else if (same.kind === 'ip' && compiled.kind === 'ip') (same.cidrs as Cidr[]).push(...compiled.cidrs);
     else if (same.kind === 'device_posture' && compiled.kind === 'device_posture') {
       (same.ids as string[]).push(...compiled.ids);
+    } else if (same.kind === 'certificate_policy' && compiled.kind === 'certificate_policy') {
+      (same.oids as string[]).push(...compiled.oids);
     } else if ('values' in same && 'values' in compiled) {
       for (const v of compiled.values) (same.values as Set<string>).add(v);
     }
@@ -239,6 +296,21 @@ function evalRule(
       for (const id of rule.ids) if (passing.has(id)) return TRUE;
       return FALSE;
     }
+    case 'device_assurance': {
+      // Only a valid certificate of an active registration has a level (absent: none at all).
+      const cert = facts.certificate;
+      const level = cert?.valid === true ? cert.deviceAssurance : undefined;
+      if (level === undefined) return FALSE;
+      for (const required of rule.values)
+        if (meetsAssurance(level, required as DeviceAssuranceLevel)) return TRUE;
+      return FALSE;
+    }
+    case 'certificate_policy': {
+      const cert = facts.certificate;
+      return cert?.valid === true && cert.policies !== undefined && policySetAccepts(cert.policies, rule.oids)
+        ? TRUE
+        : FALSE;
+    }
   }
 }
 
@@ -298,7 +370,7 @@ function match<P extends Policy>(
 /** An application's policies, compiled once and evaluated per request. */
 export class CompiledPolicies<P extends Policy = Policy> {
   readonly policies: readonly P[];
-  /** Some rule looks at the client certificate (`certificate`, `common_name`): bind tokens to it. */
+  /** Some rule looks at the client certificate (CERTIFICATE_RULE_TYPES) or its device's posture: bind tokens to it. */
   readonly needsCertificate: boolean;
   /** Some policy is an allow policy, i.e. a user can gain access by logging in. */
   readonly hasAllowPolicies: boolean;
@@ -439,8 +511,8 @@ export function evaluatePolicies<P extends Policy>(
 }
 
 /**
- * Whether an application's policies look at the client certificate (any `certificate` or
- * `common_name` rule, in include, exclude or require): then an access token issued for it must
+ * Whether an application's policies look at the client certificate (any rule of
+ * CERTIFICATE_RULE_TYPES, in include, exclude or require): then an access token issued for it must
  * be bound to the certificate the user presented.
  */
 export function policiesNeedCertificate(policies: readonly Policy[]): boolean {

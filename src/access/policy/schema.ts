@@ -1,4 +1,5 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
+import { DEVICE_ASSURANCES } from '../../devices/attestation/assurance.js';
 
 /**
  * Access applications and their policies. These TypeBox schemas are the single definition: the
@@ -29,6 +30,9 @@ const DNS_NAME_PATTERN =
 export const DOMAIN_PATTERN =
   "^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?:/[A-Za-z0-9\\-._~!$&'()*+,;=:@%/]*)?$";
 
+/** Policy OIDs one certificate_policy rule may list. */
+export const MAX_RULE_OIDS = 20;
+
 const NO_CONTROL_CHARS = '^[^\\x00-\\x1f\\x7f]+$';
 
 const closed = <T extends TProperties>(properties: T, description?: string) =>
@@ -49,7 +53,7 @@ const empty = (description: string) => Type.Object({}, { additionalProperties: f
 /**
  * A rule: an object with exactly one key, the rule type, whose value holds the rule's
  * parameters. Expressed as one closed object with every type optional and
- * `minProperties`/`maxProperties` 1 rather than as a union of ten objects, so that a bad rule gets
+ * `minProperties`/`maxProperties` 1 rather than as a union of one object per type, so that a bad rule gets
  * one precise error ("must NOT have additional properties", "must NOT have more than 1
  * properties") instead of ten "must have required property" lines.
  */
@@ -110,6 +114,34 @@ export const Rule = Type.Object(
         'the device currently passes this posture rule',
       ),
     ),
+    device_assurance: Type.Optional(
+      closed(
+        {
+          // A plain string, checked when compiled: a misspelt level gets its own error code.
+          level: Type.String({
+            minLength: 1,
+            maxLength: 64,
+            description: `the lowest level accepted: ${DEVICE_ASSURANCES.join(' < ')} (exactly as written)`,
+          }),
+        },
+        'a valid client certificate of an active device registration whose assurance is at least this level',
+      ),
+    ),
+    certificate_policy: Type.Optional(
+      closed(
+        {
+          oids: Type.Array(
+            Type.String({
+              minLength: 1,
+              maxLength: 200,
+              description: 'a certificate policy OID in dotted decimal (not anyPolicy)',
+            }),
+            { minItems: 1, maxItems: MAX_RULE_OIDS, uniqueItems: true },
+          ),
+        },
+        "a valid client certificate whose path is valid for one of these certificate policies (RFC 5280 §6.1, in the trust anchor's policy domain)",
+      ),
+    ),
   },
   {
     additionalProperties: false,
@@ -132,14 +164,24 @@ export const RULE_TYPES = [
   'ip',
   'everyone',
   'device_posture',
+  'device_assurance',
+  'certificate_policy',
 ] as const;
 export type RuleType = (typeof RULE_TYPES)[number];
 
 /** Rule types that need an identity from an IdP login; not allowed in bypass and non_identity policies. */
 export const IDENTITY_RULE_TYPES: readonly RuleType[] = ['email', 'email_domain', 'group'];
 
-/** Rule types that look at the client certificate. */
-export const CERTIFICATE_RULE_TYPES: readonly RuleType[] = ['certificate', 'common_name'];
+/**
+ * Rule types that look at the client certificate (and only count a valid one): a token issued
+ * through them is bound to that certificate.
+ */
+export const CERTIFICATE_RULE_TYPES: readonly RuleType[] = [
+  'certificate',
+  'common_name',
+  'device_assurance',
+  'certificate_policy',
+];
 
 export const DECISIONS = ['allow', 'deny', 'non_identity', 'bypass'] as const;
 export type Decision = (typeof DECISIONS)[number];

@@ -29,6 +29,10 @@ export {
   AttestationEvidence,
   type AttestationResult,
   AttestationService,
-  DEVICE_ASSURANCES,
-  meetsAssurance,
 } from './service.js';
+export {
+  DEVICE_ASSURANCES,
+  type DeviceAssuranceLevel,
+  isDeviceAssurance,
+  meetsAssurance,
+} from './assurance.js';

@@ -21,19 +21,13 @@ import { type Static, Type } from '@sinclair/typebox';
 import { type Actor, appendAudit, type Authority } from '../../authority/index.js';
 import { badRequest, conflict, notFound } from '../../errors/index.js';
 import { describeCertificate, parseCaChain } from '../../pki/index.js';
-import type { DeviceAssurance, Repositories, TpmEkCa, TpmEkPin } from '../../store/index.js';
+import type { Repositories, TpmEkCa, TpmEkPin } from '../../store/index.js';
 import { makeCredential } from './credential.js';
 import { objectName, parseTpm2bPublic, spkiDer } from './tpm2.js';
 import { checkAkPublic, checkEkPublic, verifyCertification, verifyEk } from './verify.js';
 
 /** Seconds a challenge stays valid: one agent round trip through the TPM. */
 export const ATTESTATION_TTL_S = 300;
-
-export const DEVICE_ASSURANCES = ['software', 'hardware_claimed', 'tpm_attested'] as const;
-const RANK: Record<DeviceAssurance, number> = { software: 0, hardware_claimed: 1, tpm_attested: 2 };
-/** Whether `level` meets `required` (software < hardware_claimed < tpm_attested). */
-export const meetsAssurance = (level: DeviceAssurance, required: DeviceAssurance | null | undefined) =>
-  !required || RANK[level] >= RANK[required];
 
 const Base64 = (max: number, description: string) =>
   Type.String({ minLength: 4, maxLength: max, pattern: '^[A-Za-z0-9+/]+={0,2}$', description });

@@ -38,7 +38,7 @@ export {
   type VerifyOptions,
   type VerifyResult,
 } from './types.js';
-export { ANY_POLICY } from './policy.js';
+export { ANY_POLICY, POLICY_OID_PATTERN, policyOidError, policySetAccepts, validPolicies } from './policy.js';
 export { caChainFailure, type LegacyAllowances, type VerifyProfile } from './profile.js';
 export { DEFAULT_MAX_WORK, MAX_NAME_CONSTRAINT_CHECKS } from './work.js';
 

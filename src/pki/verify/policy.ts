@@ -10,6 +10,35 @@ import { type Failure, fail } from './types.js';
 
 export const ANY_POLICY = '2.5.29.32.0';
 
+/**
+ * A certificate policy OID in dotted decimal as configuration takes it: first arc 0–2, then at
+ * least one more arc, no leading zeros, at most 18 digits per arc (a JSON Schema pattern).
+ */
+export const POLICY_OID_PATTERN = '^[0-2](\\.(0|[1-9][0-9]{0,17}))+$';
+const POLICY_OID = new RegExp(POLICY_OID_PATTERN);
+
+/**
+ * Why `text` is not a policy OID as POLICY_OID_PATTERN (plus X.660's second arc of at most 39
+ * under 0 and 1) accepts it, naming the arc at fault; undefined when it is one.
+ */
+export function policyOidError(text: string): string | undefined {
+  if (text.length > 200) return 'is longer than 200 characters';
+  const arcs = text.split('.');
+  if (arcs.length < 2) return 'needs at least two arcs (dotted decimal, e.g. 2.16.840.1.101.3.2.1.3.13)';
+  for (const [i, arc] of arcs.entries()) {
+    if (!/^[0-9]+$/.test(arc))
+      return arc === ''
+        ? `arc ${i + 1} is empty`
+        : `arc ${i + 1} (${JSON.stringify(arc)}) is not a decimal number`;
+    if (arc.length > 1 && arc.startsWith('0')) return `arc ${i + 1} (${arc}) has a leading zero`;
+    if (arc.length > 18) return `arc ${i + 1} has more than 18 digits`;
+  }
+  if (Number(arcs[0]) > 2) return `the first arc must be 0, 1 or 2, not ${arcs[0]}`;
+  if (Number(arcs[0]) < 2 && Number(arcs[1]) > 39)
+    return `under ${arcs[0]} the second arc must be at most 39, not ${arcs[1]}`;
+  return POLICY_OID.test(text) ? undefined : 'is not a dotted-decimal OID';
+}
+
 /** The policy user inputs of RFC 5280 §6.1.1 (c), (e), (f), (g). */
 export interface PolicyInputs {
   /** user-initial-policy-set; default [anyPolicy]. */
@@ -49,8 +78,12 @@ function detach(nodes: readonly PolicyNode[], levels: PolicyNode[][], depth: num
   if (dying.size > 0) levels[0] = levels[0]!.filter((n) => !dying.has(n));
 }
 
+/** The valid_policy_tree's last level and explicit_policy after the leaf, or why the path failed. */
+type PolicyTree =
+  { readonly failure: Failure } | { readonly explicitPolicy: number; readonly leaves: readonly PolicyNode[] };
+
 /**
- * Runs policy processing over path = [leaf, …, anchor]. Fails with policy_required when an
+ * Runs policy processing over path = [leaf, …, anchor]: fails with policy_required when an
  * explicit policy is required (by a CA's policyConstraints or initialExplicitPolicy) and none
  * acceptable to the verifier is valid, policy_invalid for a mapping of anyPolicy.
  */
@@ -58,6 +91,51 @@ export function processPolicies(
   path: readonly ParsedCertificate[],
   inputs: PolicyInputs,
 ): Failure | undefined {
+  const tree = policyTree(path, inputs);
+  if ('failure' in tree) return tree.failure;
+  // §6.1.5 (g): intersect the tree with the user-initial-policy-set; the path fails only if
+  // explicit_policy is 0 and the intersection is empty.
+  if (tree.explicitPolicy > 0) return undefined;
+  if (policySetAccepts(authorityPolicies(tree.leaves), inputs.initialPolicies ?? [ANY_POLICY]))
+    return undefined;
+  return fail(
+    'policy_required',
+    `${path[0]!.label}: no certificate policy acceptable to the verifier is valid for this path`,
+  );
+}
+
+const NO_POLICIES: ReadonlySet<string> = new Set();
+
+/**
+ * The policies a validated path is good for, in the trust anchor's policy domain (RFC 5280
+ * §6.1.5 (g)(iii): the valid_policy_node_set the user-initial-policy-set is intersected with;
+ * policy mappings are followed back to the policy the anchor's side names). Contains anyPolicy
+ * when an anyPolicy branch reaches the leaf (every CA and the leaf assert anyPolicy). Empty when
+ * the tree is NULL (a certificate without certificatePolicies) or processing fails. With the
+ * default inputs it does not depend on the user-initial-policy-set: test it with
+ * `policySetAccepts`, which is what verifyChain's initialPolicies + initialExplicitPolicy decide.
+ */
+export function validPolicies(
+  path: readonly ParsedCertificate[],
+  inputs: PolicyInputs = {},
+): ReadonlySet<string> {
+  const tree = policyTree(path, inputs);
+  return 'failure' in tree ? NO_POLICIES : authorityPolicies(tree.leaves);
+}
+
+/**
+ * Whether a path valid for `policies` (from `validPolicies`) is acceptable for a
+ * user-initial-policy-set `initial`: §6.1.5 (g)(iii) — an anyPolicy node at the leaf is replaced
+ * by the user's policies, so it satisfies any non-empty set; a user set of anyPolicy accepts any
+ * non-NULL tree.
+ */
+export function policySetAccepts(policies: ReadonlySet<string>, initial: readonly string[]): boolean {
+  if (initial.includes(ANY_POLICY)) return policies.size > 0;
+  if (policies.has(ANY_POLICY)) return initial.length > 0;
+  return initial.some((p) => policies.has(p));
+}
+
+function policyTree(path: readonly ParsedCertificate[], inputs: PolicyInputs): PolicyTree {
   const n = path.length - 1; // certificates below the anchor
   // §6.1.2 (d)–(f): n + 1 means "not required"; the user inputs set them to 0.
   let explicitPolicy = inputs.initialExplicitPolicy ? 0 : n + 1;
@@ -99,10 +177,12 @@ export function processPolicies(
         }
       }
       if (next.length > MAX_LEVEL_NODES) {
-        return fail(
-          'path_too_complex',
-          `${who}: the certificate policy tree grew beyond ${MAX_LEVEL_NODES} nodes`,
-        );
+        return {
+          failure: fail(
+            'path_too_complex',
+            `${who}: the certificate policy tree grew beyond ${MAX_LEVEL_NODES} nodes`,
+          ),
+        };
       }
       levels.push(next);
       // (d)(3): prune nodes of earlier levels that got no child.
@@ -115,7 +195,12 @@ export function processPolicies(
     }
     // §6.1.3 (f)
     if (explicitPolicy <= 0 && !levels) {
-      return fail('policy_required', `${who}: an explicit certificate policy is required and none is valid`);
+      return {
+        failure: fail(
+          'policy_required',
+          `${who}: an explicit certificate policy is required and none is valid`,
+        ),
+      };
     }
 
     if (isLeaf) {
@@ -128,7 +213,7 @@ export function processPolicies(
     // §6.1.4 (a), (b): policy mappings.
     if (cert.policyMappings) {
       if (cert.policyMappings.some((m) => m.issuer === ANY_POLICY || m.subject === ANY_POLICY)) {
-        return fail('policy_invalid', `${who}: policyMappings maps to or from anyPolicy`);
+        return { failure: fail('policy_invalid', `${who}: policyMappings maps to or from anyPolicy`) };
       }
       if (levels) {
         const level = levels[i]!;
@@ -182,28 +267,20 @@ export function processPolicies(
       inhibitAnyPolicy = Math.min(inhibitAnyPolicy, cert.inhibitAnyPolicy);
   }
 
-  // §6.1.5 (g): intersect the tree with the user-initial-policy-set; the path fails only if
-  // explicit_policy is 0 and the intersection is empty.
-  if (explicitPolicy > 0) return undefined;
-  const initial = inputs.initialPolicies ?? [ANY_POLICY];
-  if (levels && intersects(levels[n]!, initial)) return undefined;
-  return fail(
-    'policy_required',
-    `${path[0]!.label}: no certificate policy acceptable to the verifier is valid for this path`,
-  );
+  return { explicitPolicy, leaves: levels ? levels[n]! : [] };
 }
 
 /**
- * Does a node of the last level survive §6.1.5 (g)(iii)? The node of its branch whose parent is
- * anyPolicy (the valid_policy_node_set) decides: it must be in the user set. An anyPolicy leaf is
- * replaced by the user's policies, so it survives whenever the user set is not empty.
+ * The valid_policy_node_set of §6.1.5 (g)(ii) by policy: for each node of the last level, the
+ * node of its branch whose parent is anyPolicy decides (mappings lead back to it); an anyPolicy
+ * leaf stays anyPolicy.
  */
-function intersects(leaves: readonly PolicyNode[], initial: readonly string[]): boolean {
-  if (initial.includes(ANY_POLICY)) return leaves.length > 0;
-  return leaves.some((node) => {
-    if (node.validPolicy === ANY_POLICY) return initial.length > 0;
+function authorityPolicies(leaves: readonly PolicyNode[]): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const node of leaves) {
     let top = node;
     while (top.parent && top.parent.validPolicy !== ANY_POLICY) top = top.parent;
-    return initial.includes(top.validPolicy);
-  });
+    out.add(node.validPolicy === ANY_POLICY ? ANY_POLICY : top.validPolicy);
+  }
+  return out;
 }

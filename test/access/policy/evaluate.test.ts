@@ -9,7 +9,21 @@ import {
   policiesNeedCertificate,
   type RequestFacts,
 } from '../../../src/access/policy/index.js';
-import { POSTURE_DISK, POSTURE_OS, policy, rule, TOKEN_A, TOKEN_B, user, validCert } from './helpers.js';
+import {
+  ANY_POLICY,
+  deviceCert,
+  PIV_AUTH,
+  PIV_CARD_AUTH,
+  POSTURE_DISK,
+  POSTURE_OS,
+  policy,
+  policyCert,
+  rule,
+  TOKEN_A,
+  TOKEN_B,
+  user,
+  validCert,
+} from './helpers.js';
 
 /** What a row expects: the outcome, and the deciding policy's name, kind or reason when relevant. */
 type Expected =
@@ -255,6 +269,234 @@ describe('rule types', () => {
       expect: NO_MATCH,
     },
     { name: 'device_posture: unknown posture', policies: posture, facts: {}, expect: NO_MATCH },
+  ]);
+});
+
+describe('device_assurance rules', () => {
+  const tpm = [policy('tpm', 'non_identity', [rule.assurance('tpm_attested')])];
+  const hw = [
+    policy('hw', 'non_identity', [rule.certificate], { require: [rule.assurance('hardware_claimed')] }),
+  ];
+  const revokedCert = { ...deviceCert('tpm_attested')!, valid: false };
+
+  runTable([
+    {
+      name: 'tpm_attested meets tpm_attested',
+      policies: tpm,
+      facts: { certificate: deviceCert('tpm_attested') },
+      expect: ALLOW_NI('tpm'),
+    },
+    {
+      name: 'hardware_claimed does not meet tpm_attested',
+      policies: tpm,
+      facts: { certificate: deviceCert('hardware_claimed') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'software does not meet tpm_attested',
+      policies: tpm,
+      facts: { certificate: deviceCert('software') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'tpm_attested meets hardware_claimed',
+      policies: hw,
+      facts: { certificate: deviceCert('tpm_attested') },
+      expect: ALLOW_NI('hw'),
+    },
+    {
+      name: 'hardware_claimed meets hardware_claimed',
+      policies: hw,
+      facts: { certificate: deviceCert('hardware_claimed') },
+      expect: ALLOW_NI('hw'),
+    },
+    {
+      name: 'software does not meet hardware_claimed',
+      policies: hw,
+      facts: { certificate: deviceCert('software') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'a valid certificate of no active registration (plain issued, or the registration ended) has no level',
+      policies: tpm,
+      facts: { certificate: validCert('laptop-1') },
+      expect: NO_MATCH,
+    },
+    { name: 'no certificate', policies: tpm, facts: {}, expect: NO_MATCH },
+    {
+      name: 'an invalid (revoked) certificate never counts, whatever its level',
+      policies: tpm,
+      facts: { certificate: revokedCert },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'a level spelled in upper case counts for nothing',
+      policies: tpm,
+      facts: { certificate: deviceCert('TPM_ATTESTED') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'a level with a leading space counts for nothing',
+      policies: tpm,
+      facts: { certificate: deviceCert(' tpm_attested') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'a prototype key as a level counts for nothing',
+      policies: hw,
+      facts: { certificate: deviceCert('__proto__') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'include (OR): the lower of two levels admits, whatever their order',
+      policies: [
+        policy('either', 'non_identity', [rule.assurance('tpm_attested'), rule.assurance('software')]),
+      ],
+      facts: { certificate: deviceCert('software') },
+      expect: ALLOW_NI('either'),
+    },
+    {
+      name: 'require (AND): every level must be met',
+      policies: [
+        policy('both', 'non_identity', [rule.certificate], {
+          require: [rule.assurance('software'), rule.assurance('tpm_attested')],
+        }),
+      ],
+      facts: { certificate: deviceCert('hardware_claimed') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'deny unless attested: a hardware_claimed device is denied',
+      policies: [
+        policy('unattested', 'deny', [rule.everyone], { exclude: [rule.assurance('tpm_attested')] }),
+        policy('cert', 'non_identity', [rule.certificate]),
+      ],
+      facts: { certificate: deviceCert('hardware_claimed') },
+      expect: DENIED_BY('unattested'),
+    },
+    {
+      name: 'deny unless attested: an attested device passes',
+      policies: [
+        policy('unattested', 'deny', [rule.everyone], { exclude: [rule.assurance('tpm_attested')] }),
+        policy('cert', 'non_identity', [rule.certificate]),
+      ],
+      facts: { certificate: deviceCert('tpm_attested') },
+      expect: ALLOW_NI('cert'),
+    },
+    {
+      name: 'allow requiring attestation, attested device without a login: log in',
+      policies: [policy('staff', 'allow', [rule.everyone], { require: [rule.assurance('tpm_attested')] })],
+      facts: { certificate: deviceCert('tpm_attested') },
+      expect: LOGIN,
+    },
+    {
+      name: 'allow requiring attestation, claimed device without a login: a login would not help',
+      policies: [policy('staff', 'allow', [rule.everyone], { require: [rule.assurance('tpm_attested')] })],
+      facts: { certificate: deviceCert('hardware_claimed') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'allow requiring attestation, attested device with a login (a session judged again)',
+      policies: [policy('staff', 'allow', [rule.everyone], { require: [rule.assurance('tpm_attested')] })],
+      facts: { certificate: deviceCert('tpm_attested'), identity: user('alice@example.com') },
+      expect: ALLOW('staff'),
+    },
+    {
+      name: 'allow requiring attestation, a session whose registration ended (no level any more)',
+      policies: [policy('staff', 'allow', [rule.everyone], { require: [rule.assurance('tpm_attested')] })],
+      facts: { certificate: validCert(), identity: user('alice@example.com') },
+      expect: NO_MATCH,
+    },
+  ]);
+});
+
+describe('certificate_policy rules', () => {
+  const piv = [policy('piv', 'non_identity', [rule.certPolicy(PIV_AUTH)])];
+  const either = [policy('either', 'non_identity', [rule.certPolicy(PIV_CARD_AUTH, PIV_AUTH)])];
+
+  runTable([
+    {
+      name: 'the path is valid for the policy',
+      policies: piv,
+      facts: { certificate: policyCert(PIV_AUTH) },
+      expect: ALLOW_NI('piv'),
+    },
+    {
+      name: 'the path is valid for another policy only',
+      policies: piv,
+      facts: { certificate: policyCert(PIV_CARD_AUTH) },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'the path is valid for several, one of them required',
+      policies: piv,
+      facts: { certificate: policyCert(PIV_CARD_AUTH, PIV_AUTH) },
+      expect: ALLOW_NI('piv'),
+    },
+    {
+      name: 'one of several required OIDs',
+      policies: either,
+      facts: { certificate: policyCert(PIV_AUTH) },
+      expect: ALLOW_NI('either'),
+    },
+    {
+      name: 'an anyPolicy branch down to the leaf is valid for every policy (RFC 5280 §6.1.5 (g)(iii))',
+      policies: piv,
+      facts: { certificate: policyCert(ANY_POLICY) },
+      expect: ALLOW_NI('piv'),
+    },
+    {
+      name: 'a NULL policy tree (no certificatePolicies)',
+      policies: piv,
+      facts: { certificate: policyCert() },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'policies unknown',
+      policies: piv,
+      facts: { certificate: validCert('laptop-1') },
+      expect: NO_MATCH,
+    },
+    { name: 'no certificate', policies: piv, facts: {}, expect: NO_MATCH },
+    {
+      name: 'an invalid certificate never counts',
+      policies: piv,
+      facts: { certificate: { ...policyCert(PIV_AUTH)!, valid: false } },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'OIDs are compared whole, not by prefix',
+      policies: piv,
+      facts: { certificate: policyCert('2.16.840.1.101.3.2.1.3.1', '2.16.840.1.101.3.2.1.3.130') },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'include (OR): two rules merge',
+      policies: [
+        policy('merged', 'non_identity', [rule.certPolicy(PIV_CARD_AUTH), rule.certPolicy(PIV_AUTH)]),
+      ],
+      facts: { certificate: policyCert(PIV_AUTH) },
+      expect: ALLOW_NI('merged'),
+    },
+    {
+      name: 'require (AND): both policies needed',
+      policies: [
+        policy('both', 'non_identity', [rule.certificate], {
+          require: [rule.certPolicy(PIV_CARD_AUTH), rule.certPolicy(PIV_AUTH)],
+        }),
+      ],
+      facts: { certificate: policyCert(PIV_AUTH) },
+      expect: NO_MATCH,
+    },
+    {
+      name: 'deny a policy',
+      policies: [
+        policy('no-test-certs', 'deny', [rule.certPolicy('1.3.6.1.4.1.99999.9')]),
+        policy('cert', 'non_identity', [rule.certificate]),
+      ],
+      facts: { certificate: policyCert('1.3.6.1.4.1.99999.9') },
+      expect: DENIED_BY('no-test-certs'),
+    },
   ]);
 });
 
@@ -790,6 +1032,12 @@ describe('compiled policies', () => {
       [policy('a', 'bypass', [rule.ip('10.0.0.0/8')]), policy('b', 'non_identity', [rule.certificate])],
       true,
     ],
+    [
+      'a device_assurance rule',
+      [policy('a', 'non_identity', [rule.everyone], { require: [rule.assurance('software')] })],
+      true,
+    ],
+    ['a certificate_policy rule', [policy('a', 'deny', [rule.certPolicy(PIV_AUTH)])], true],
     ['no policies', [], false],
   ];
   for (const [name, policies, expected] of certRows) {

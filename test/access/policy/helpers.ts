@@ -17,7 +17,14 @@ export const rule = {
   ip: (ip: string): Rule => ({ ip: { ip } }),
   everyone: { everyone: {} } as Rule,
   posture: (integration_uid: string): Rule => ({ device_posture: { integration_uid } }),
+  assurance: (level: string): Rule => ({ device_assurance: { level } }),
+  certPolicy: (...oids: string[]): Rule => ({ certificate_policy: { oids } }),
 };
+
+/** Certificate policy OIDs for the tests (PIV authentication, PIV card authentication). */
+export const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
+export const PIV_CARD_AUTH = '2.16.840.1.101.3.2.1.3.17';
+export const ANY_POLICY = '2.5.29.32.0';
 
 export function policy(
   name: string,
@@ -28,10 +35,22 @@ export function policy(
   return { name, decision, include, ...more };
 }
 
-export const validCert = (commonName?: string): RequestFacts['certificate'] => ({
+export const validCert = (
+  commonName?: string,
+  more: Pick<NonNullable<RequestFacts['certificate']>, 'policies' | 'deviceAssurance'> = {},
+): RequestFacts['certificate'] => ({
   valid: true,
   sha256: 'ab'.repeat(32),
   ...(commonName === undefined ? {} : { commonName }),
+  ...more,
 });
+
+/** A valid certificate of an active device registration at `level` (as the edge's cache knows it). */
+export const deviceCert = (level: string): RequestFacts['certificate'] =>
+  validCert(undefined, { deviceAssurance: level });
+
+/** A valid certificate whose path is valid for these policies (pki validPolicies). */
+export const policyCert = (...policies: string[]): RequestFacts['certificate'] =>
+  validCert(undefined, { policies: new Set(policies) });
 
 export const user = (email: string, groups: string[] = []): RequestFacts['identity'] => ({ email, groups });

@@ -11,7 +11,7 @@ import {
   RULE_TYPES,
   validateAccessApp,
 } from '../../../src/access/policy/index.js';
-import { POSTURE_DISK, policy, rule, TOKEN_A } from './helpers.js';
+import { ANY_POLICY, PIV_AUTH, PIV_CARD_AUTH, POSTURE_DISK, policy, rule, TOKEN_A } from './helpers.js';
 
 function expectSchema(schema: TSchema, value: unknown, ok: boolean) {
   const errors = [...Value.Errors(schema, value)];
@@ -37,6 +37,8 @@ describe('Rule schema', () => {
     rule.ip('192.0.2.7'),
     rule.everyone,
     rule.posture(POSTURE_DISK),
+    rule.assurance('tpm_attested'),
+    rule.certPolicy(PIV_AUTH, PIV_CARD_AUTH),
   ];
   test('one valid example per rule type', () => {
     assert.deepEqual(
@@ -57,6 +59,13 @@ describe('Rule schema', () => {
     ['a missing inner key', { email: {} }],
     ['an inner key of another rule type', { email: { domain: 'b.c' } }],
     ['certificate with content', { certificate: { ca: 'x' } }],
+    ['device_assurance without a level', { device_assurance: {} }],
+    ['device_assurance with a number', { device_assurance: { level: 2 } }],
+    ['device_assurance with an empty level', { device_assurance: { level: '' } }],
+    ['certificate_policy without OIDs', { certificate_policy: { oids: [] } }],
+    ['certificate_policy with a repeated OID', { certificate_policy: { oids: [PIV_AUTH, PIV_AUTH] } }],
+    ['certificate_policy with a string', { certificate_policy: { oids: PIV_AUTH } }],
+    ['certificate_policy with an OID number', { certificate_policy: { oids: [2.5] } }],
     ['everyone: true', { everyone: true }],
     ['everyone: null', { everyone: null }],
     ['a string', 'everyone'],
@@ -245,6 +254,44 @@ describe('validateAccessApp', () => {
       'identity_rule_not_allowed',
       /non_identity.*"email_domain"/,
     ],
+    ...(
+      [
+        ['TPM_ATTESTED', /did you mean "tpm_attested"/],
+        [' tpm_attested', /did you mean "tpm_attested"/],
+        ['tpm-attested', /did you mean "tpm_attested"/],
+        ['attested', /software, hardware_claimed, tpm_attested/],
+        ['__proto__', /not a device assurance level/],
+        ['hasOwnProperty', /not a device assurance level/],
+      ] as const
+    ).map(([level, message]): [string, unknown, string, RegExp] => [
+      `device_assurance level ${JSON.stringify(level)}`,
+      {
+        ...input,
+        policies: [policy('d', 'non_identity', [rule.certificate], { require: [rule.assurance(level)] })],
+      },
+      'invalid_assurance_level',
+      new RegExp(`^policies\\[0\\]\\.require\\[0\\]: .*${message.source}`),
+    ]),
+    ...(
+      [
+        ['2.16.840.01.101', /arc 4 \(01\) has a leading zero/],
+        ['2.16.840.1.abc', /arc 5 \("abc"\) is not a decimal number/],
+        ['2.16..840', /arc 3 is empty/],
+        ['2.16.840.', /arc 4 is empty/],
+        [' 2.16.840', /arc 1 \(" 2"\) is not a decimal number/],
+        ['2.-5', /arc 2 \("-5"\) is not a decimal number/],
+        ['3.1.2', /first arc must be 0, 1 or 2/],
+        ['1.40.1', /second arc must be at most 39/],
+        ['2', /at least two arcs/],
+        ['2.16.1234567890123456789', /more than 18 digits/],
+        [ANY_POLICY, /anyPolicy .* cannot be required/],
+      ] as const
+    ).map(([oid, message]): [string, unknown, string, RegExp] => [
+      `certificate_policy OID ${JSON.stringify(oid)}`,
+      { ...input, policies: [policy('p', 'deny', [rule.certPolicy(PIV_AUTH, oid)])] },
+      'invalid_policy_oid',
+      new RegExp(`^policies\\[0\\]\\.include\\[0\\]: oids\\[1\\]: .*${message.source}`),
+    ]),
   ];
   for (const [name, value, code, message] of rejects) {
     test(`rejects ${name} with ${code}`, () => {
@@ -259,6 +306,17 @@ describe('validateAccessApp', () => {
       );
     });
   }
+
+  test('device_assurance and certificate_policy are non-identity rules, allowed in every decision', () => {
+    const certRules = [rule.assurance('hardware_claimed'), rule.certPolicy(PIV_AUTH, '1.3.6.1.4.1.99999.1')];
+    const app = validateAccessApp({
+      ...input,
+      policies: (['bypass', 'deny', 'non_identity', 'allow'] as const).map((d) =>
+        policy(d, d, [certRules[0]!], { exclude: [certRules[1]!], require: certRules }),
+      ),
+    });
+    assert.equal(app.policies.length, 4);
+  });
 
   test('identity rules are fine in deny and allow policies', () => {
     const app = validateAccessApp({

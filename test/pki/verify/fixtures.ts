@@ -234,3 +234,12 @@ export const verifierFor =
       requiredEku: OID_CLIENT_AUTH,
       ...over,
     });
+
+/** A certificate made here as a TLS client certificate: its PEM and its key as PKCS#8 PEM. */
+export async function clientCertOf(leaf: Issued): Promise<{ cert: string; key: string }> {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', leaf.keys.privateKey));
+  return {
+    cert: leaf.pem,
+    key: `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64')}\n-----END PRIVATE KEY-----\n`,
+  };
+}

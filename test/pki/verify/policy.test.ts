@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { VerifyResult } from '../../../src/pki/verify/index.js';
+import {
+  ANY_POLICY,
+  policySetAccepts,
+  validPolicies,
+  type VerifyResult,
+} from '../../../src/pki/verify/index.js';
 import { type Issued, makeCa, makeLeaf, makeRoot, verifierFor, x509 } from './fixtures.js';
 
 const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
@@ -47,5 +52,60 @@ describe('certificate policies', () => {
       outcome(verify(leaf, { intermediates: [narrow.der], ...require(PIV_AUTH) })),
       'policy_required',
     );
+  });
+
+  // What the edge gives the certificate_policy access rule: the policies a validated path is
+  // good for. It must agree with verifyChain's own requirement (initialPolicies + explicit).
+  describe('validPolicies agrees with initialPolicies + initialExplicitPolicy', () => {
+    const cases: [string, () => Promise<{ leaf: Issued; ca: Issued }>, string[]][] = [
+      [
+        'a specific leaf policy under its CA',
+        async () => ({ ca, leaf: await makeLeaf(ca, { extensions: [policies(PIV_AUTH)] }) }),
+        [PIV_AUTH],
+      ],
+      ['a leaf without policies (NULL tree)', async () => ({ ca, leaf: await makeLeaf(ca) }), []],
+      [
+        'a specific leaf policy under an anyPolicy CA',
+        async () => {
+          const any = await makeCa(root, { name: 'CN=Any CA', extensions: [policies(ANY_POLICY)] });
+          return { ca: any, leaf: await makeLeaf(any, { extensions: [policies(OTHER)] }) };
+        },
+        [OTHER],
+      ],
+      [
+        'an anyPolicy leaf under an anyPolicy CA (valid for every policy)',
+        async () => {
+          const any = await makeCa(root, { name: 'CN=Any CA 2', extensions: [policies(ANY_POLICY)] });
+          return { ca: any, leaf: await makeLeaf(any, { extensions: [policies(ANY_POLICY)] }) };
+        },
+        [ANY_POLICY],
+      ],
+      [
+        'an anyPolicy leaf under a CA with specific policies (valid for those only)',
+        async () => ({ ca, leaf: await makeLeaf(ca, { extensions: [policies(ANY_POLICY)] }) }),
+        [PIV_AUTH, OTHER],
+      ],
+      [
+        'a leaf policy its CA does not allow',
+        async () => {
+          const narrow = await makeCa(root, { name: 'CN=Narrow CA 2', extensions: [policies(OTHER)] });
+          return { ca: narrow, leaf: await makeLeaf(narrow, { extensions: [policies(PIV_AUTH)] }) };
+        },
+        [],
+      ],
+    ];
+    for (const [name, make, expected] of cases) {
+      it(name, async () => {
+        const { leaf, ca: issuer } = await make();
+        const result = verify(leaf, { intermediates: [issuer.der] });
+        assert.ok(result.ok, outcome(result));
+        const valid = validPolicies(result.chain);
+        assert.deepEqual([...valid].sort(), [...expected].sort());
+        for (const required of [[PIV_AUTH], [OTHER], [PIV_AUTH, OTHER], ['1.3.6.1.4.1.99999.1']]) {
+          const r = verify(leaf, { intermediates: [issuer.der], ...require(...required) });
+          assert.equal(policySetAccepts(valid, required), r.ok, `${name}, requiring ${required.join(', ')}`);
+        }
+      });
+    }
   });
 });

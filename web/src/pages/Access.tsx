@@ -17,8 +17,18 @@ import {
 import type { AccessApp, IdentityProvider, Policy, Rule, ServiceToken } from '../types';
 import { listPostureRules, type PostureRule } from './Posture';
 
-/** Every rule type of docs/access-policies.md, with the one parameter each takes (if any). */
-const RULE_TYPES: { type: string; label: string; param?: string; placeholder?: string }[] = [
+/**
+ * Every rule type of docs/access-policies.md, with the one parameter each takes (if any): free
+ * text, one of `options`, or a comma-separated `list`.
+ */
+const RULE_TYPES: {
+  type: string;
+  label: string;
+  param?: string;
+  placeholder?: string;
+  options?: readonly string[];
+  list?: boolean;
+}[] = [
   { type: 'certificate', label: 'Valid client certificate' },
   { type: 'common_name', label: 'Certificate common name', param: 'common_name', placeholder: 'laptop-42' },
   { type: 'email', label: 'E-mail', param: 'email', placeholder: 'alice@example.com' },
@@ -29,7 +39,26 @@ const RULE_TYPES: { type: string; label: string; param?: string; placeholder?: s
   { type: 'ip', label: 'IP range', param: 'ip', placeholder: '10.0.0.0/8' },
   { type: 'everyone', label: 'Everyone' },
   { type: 'device_posture', label: 'Device posture', param: 'integration_uid' },
+  {
+    type: 'device_assurance',
+    label: 'Device assurance (at least)',
+    param: 'level',
+    options: ['software', 'hardware_claimed', 'tpm_attested'],
+  },
+  {
+    type: 'certificate_policy',
+    label: 'Certificate policy (any of)',
+    param: 'oids',
+    list: true,
+    placeholder: '2.16.840.1.101.3.2.1.3.13, …',
+  },
 ];
+
+/** A rule as the API takes it: a certificate_policy list without the empty entries of editing. */
+const cleanRule = (r: Rule): Rule =>
+  r.certificate_policy
+    ? { certificate_policy: { oids: [r.certificate_policy.oids ?? []].flat().filter(Boolean) } }
+    : r;
 const DECISIONS = ['allow', 'deny', 'non_identity', 'bypass'] as const;
 const LISTS = ['include', 'exclude', 'require'] as const;
 
@@ -148,10 +177,13 @@ function RuleEditor(props: {
 }) {
   const type = Object.keys(props.rule)[0] ?? 'everyone';
   const spec = RULE_TYPES.find((r) => r.type === type) ?? RULE_TYPES[8]!;
-  const value = spec.param ? (props.rule[type]?.[spec.param] ?? '') : '';
+  const raw = spec.param ? props.rule[type]?.[spec.param] : undefined;
+  const value = Array.isArray(raw) ? raw.join(', ') : (raw ?? '');
   const set = (t: string, v: string) => {
     const s = RULE_TYPES.find((r) => r.type === t)!;
-    props.onChange({ [t]: s.param ? { [s.param]: v } : {} });
+    // A list keeps its empty entries while being typed ("a, "): cleanRule drops them on save.
+    const param = s.list ? (v === '' ? [] : v.split(',').map((x) => x.trim())) : v;
+    props.onChange({ [t]: s.param ? { [s.param]: param } : {} });
   };
   return (
     <div className="rule">
@@ -177,6 +209,15 @@ function RuleEditor(props: {
           {props.choices.posture.map((r) => (
             <option key={r.id} value={r.id}>
               {r.name}
+            </option>
+          ))}
+        </select>
+      ) : spec.options ? (
+        <select aria-label={spec.label} value={value} onChange={(e) => set(type, e.target.value)}>
+          <option value="">choose a level…</option>
+          {spec.options.map((o) => (
+            <option key={o} value={o}>
+              {o}
             </option>
           ))}
         </select>
@@ -226,8 +267,9 @@ function AppForm(props: {
       session_duration: session,
       policies: policies.map((p) => ({
         ...p,
-        exclude: p.exclude ?? [],
-        require: p.require ?? [],
+        include: p.include.map(cleanRule),
+        exclude: (p.exclude ?? []).map(cleanRule),
+        require: (p.require ?? []).map(cleanRule),
         ...(p.session_duration ? {} : { session_duration: undefined }),
       })),
       ...(allowedIdps.length ? { allowed_idps: allowedIdps } : {}),
@@ -236,6 +278,8 @@ function AppForm(props: {
       invalid_domain: 'domain',
       invalid_policy: 'policies',
       unknown_service_token: 'policies',
+      invalid_assurance_level: 'policies',
+      invalid_policy_oid: 'policies',
     });
     if (failed) setErrors(failed);
     else props.onSaved();
