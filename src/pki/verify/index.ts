@@ -33,6 +33,8 @@ export {
 export {
   type CertificateInput,
   type CrlInput,
+  STRICT_PROFILE_CODES,
+  type StrictProfileCode,
   VERIFY_FAILURE_CODES,
   type VerifyFailureCode,
   type VerifyOptions,
