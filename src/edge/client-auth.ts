@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { POLICY_OID_PATTERN } from '../pki/verify/policy.js';
+import { RequiredPolicies } from '../pki/required-policies.js';
 
 /**
  * A hostname's client-authentication settings. The TypeBox schemas are the single definition:
@@ -82,17 +82,6 @@ export const BlockResponse = Type.Object(
   { additionalProperties: false },
 );
 export type BlockResponse = Static<typeof BlockResponse>;
-
-/** Certificate policy OIDs, one of which the client certificate's path must be valid for. */
-export const RequiredPolicies = Type.Array(
-  Type.String({ pattern: POLICY_OID_PATTERN, maxLength: 200, description: 'a policy OID' }),
-  {
-    uniqueItems: true,
-    maxItems: 20,
-    description:
-      'certificate policy OIDs (e.g. PIV 2.16.840.1.101.3.2.1.3.13): the path must be valid for one of them (RFC 5280 §6.1 with initial-explicit-policy), else reason policy_required; empty or absent: no requirement',
-  },
-);
 
 export const ClientAuthInput = Type.Object(
   {

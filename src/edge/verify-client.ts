@@ -1,5 +1,10 @@
 import type { X509Certificate } from 'node:crypto';
-import { type ParsedCertificate, parseCertificate, verifyChain } from '../pki/index.js';
+import {
+  type ParsedCertificate,
+  parseCertificate,
+  requiredPolicyOptions,
+  verifyChain,
+} from '../pki/index.js';
 import { type ClientCertInfo, clientCertInfo } from './cert-info.js';
 import type { ClientCertVerdict } from './headers.js';
 import type { EdgeSnapshot, HostRuntime } from './snapshot.js';
@@ -136,9 +141,7 @@ function evaluate(
     trustAnchors: host.anchors,
     legacyAllowances: host.legacyAllowances,
     // A required policy is RFC 5280's user-initial-policy-set with initial-explicit-policy.
-    ...(host.requiredPolicies.length > 0
-      ? { initialPolicies: host.requiredPolicies, initialExplicitPolicy: true }
-      : {}),
+    ...requiredPolicyOptions(host.requiredPolicies),
     at: now,
     // RFC 5280: a certificate without extendedKeyUsage is not restricted; one with it must allow clientAuth.
     ...(leaf.extKeyUsage ? { requiredEku: CLIENT_AUTH_EKU } : {}),

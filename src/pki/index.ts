@@ -9,4 +9,11 @@ export * from './keys.js';
 export * from './keywrap.js';
 export { parsePem, parsePemBlocks, toPem } from './pem.js';
 export { renewalTime } from './renewal.js';
+export {
+  checkRequiredPolicies,
+  MAX_REQUIRED_POLICIES,
+  policyOidProblem,
+  RequiredPolicies,
+  requiredPolicyOptions,
+} from './required-policies.js';
 export * from './verify/index.js';

@@ -3,7 +3,13 @@
 // on what it read from the NSS database and PEM paths; the server runs it again on the
 // certificate the agent reports, with the key check replaced by the verified nonce signature.
 import { X509Certificate } from 'node:crypto';
-import { describeCertificate, parsePemBlocks, toPem, verifyChain } from '../pki/index.js';
+import {
+  describeCertificate,
+  parsePemBlocks,
+  requiredPolicyOptions,
+  toPem,
+  verifyChain,
+} from '../pki/index.js';
 import {
   type CertificateLocation,
   type CertificateSummary,
@@ -47,6 +53,8 @@ export interface CertificateCheck {
   cn?: string;
   extendedKeyUsage: EkuName[];
   checkPrivateKey: boolean;
+  /** Certificate policy OIDs the path must be valid for (one of them); empty: no requirement. */
+  requiredPolicies: string[];
 }
 
 export interface CandidateResult {
@@ -78,9 +86,10 @@ export function checkOf(
       cn: input.cn,
       extendedKeyUsage: input.extended_key_usage ?? [],
       checkPrivateKey: input.check_private_key,
+      requiredPolicies: input.required_policies ?? [],
     };
   }
-  return { caCertificates, cn: input.cn, extendedKeyUsage: [], checkPrivateKey: false };
+  return { caCertificates, cn: input.cn, extendedKeyUsage: [], checkPrivateKey: false, requiredPolicies: [] };
 }
 
 /** The locations a rule names: where the agent looks and where a pass may come from. */
@@ -161,6 +170,8 @@ export function evaluateCandidate(
     leaf: found.pem,
     intermediates: found.intermediates,
     trustAnchors: check.caCertificates,
+    // The same requirement as a hostname's client_auth.required_policies.
+    ...requiredPolicyOptions(check.requiredPolicies),
     at,
   });
   // Judged at the leaf's midpoint, the anchor's own dates say nothing about today: the leaf's
@@ -171,6 +182,9 @@ export function evaluateCandidate(
   if (!chain.ok && !anchorDatesAtMidpoint) {
     if (chain.code === 'expired' || chain.code === 'not_yet_valid') {
       if (!expired && !notYet) reasons.push('expired');
+    } else if (chain.code === 'policy_required') {
+      // Trusted, but no required policy is valid for the path: its own reason, as at the edge.
+      reasons.push('policy_required');
     } else {
       reasons.push('untrusted');
     }

@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { RequiredPolicies } from '../pki/required-policies.js';
 
 /** Platforms a rule can target (Cloudflare's names); Linux is the one the agent evaluates today. */
 export const PLATFORMS = ['linux', 'windows', 'mac'] as const;
@@ -29,6 +30,11 @@ export const POSTURE_REASONS = [
   'location_not_allowed',
   /** The rule's cn names a device fact (serial number, hostname) the device did not register. */
   'fact_not_registered',
+  /**
+   * The certificate chains to the rule's CA but its path is valid for none of the rule's
+   * `required_policies` (RFC 5280 §6.1 with initial-explicit-policy; the edge's reason too).
+   */
+  'policy_required',
 ] as const;
 export type PostureReason = (typeof POSTURE_REASONS)[number];
 
@@ -87,6 +93,7 @@ export const ClientCertificateV2Input = Type.Object(
     extended_key_usage: Type.Optional(
       Type.Array(Type.Union(EKU_NAMES.map((e) => Type.Literal(e))), { maxItems: 2, uniqueItems: true }),
     ),
+    required_policies: Type.Optional(RequiredPolicies),
     locations: Type.Optional(
       Type.Object(
         {

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { parseDuration } from '../access/index.js';
 import { type Actor, appendAudit, type Authority, ORG_CA_ID } from '../authority/index.js';
 import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
+import { checkRequiredPolicies } from '../pki/index.js';
 import type {
   Device,
   Page,
@@ -110,6 +111,8 @@ export class PostureService {
     if (scheduleMs < MIN_SCHEDULE_MS) throw badRequest('invalid_duration', 'schedule must be at least 5s');
     if (input.expiration !== undefined && parseDuration(input.expiration, MAX_DURATION_MS) < 1000)
       throw badRequest('invalid_duration', 'expiration must be at least 1s');
+    if ('required_policies' in input.input)
+      checkRequiredPolicies(input.input.required_policies, 'input.required_policies');
     return {
       id,
       name: input.name,

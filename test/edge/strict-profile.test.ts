@@ -248,6 +248,7 @@ describe('edge: the strict certificate profile', () => {
       },
     });
     assert.equal(bad.status, 400);
+    assert.equal(bad.json.errors[0]?.code, 'invalid_policy_oid');
     const host = await api<{ client_auth: { required_policies: string[] } }>('POST', '/api/v1/hostnames', {
       hostname: 'piv.test',
       origin: originUrl,

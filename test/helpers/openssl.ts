@@ -182,6 +182,8 @@ export interface LeafOptions {
   endDate?: string;
   /** Reuse an existing key instead of making one. */
   keyPath?: string;
+  /** certificatePolicies OIDs (none by default). */
+  policies?: string[];
 }
 
 const caDate = (d: Date) => `${d.toISOString().replace(/[-:T]/g, '').slice(0, 14)}Z`;
@@ -221,6 +223,7 @@ export async function makeLeafCert(dir: string, name: string, issuer: CaFiles, o
       'subjectKeyIdentifier = hash',
       'authorityKeyIdentifier = keyid',
       ...(eku.length > 0 ? [`extendedKeyUsage = ${eku.join(',')}`] : []),
+      ...(opts.policies?.length ? [`certificatePolicies = ${opts.policies.join(',')}`] : []),
       '',
     ].join('\n'),
   );

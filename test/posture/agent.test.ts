@@ -291,4 +291,38 @@ describe('gatehouse device posture', () => {
       }
     });
   });
+
+  describe('required certificate policies', () => {
+    const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
+    after(() => setRule());
+
+    test('only a certificate asserting a required policy counts: policy_required, then a pass with the PIV certificate', async () => {
+      await setRule({ required_policies: [PIV_AUTH] });
+      const plain = await leaf(corp);
+      const plainDb = await freshDb();
+      await importWithKey(plainDb, 'plain', plain);
+      const refused = await posture(plainDb);
+      assert.equal(refused.success, false);
+      assert.deepEqual(refused.reasons, ['policy_required']);
+      const failed = await api<{ reasons: string[] }[]>(
+        'GET',
+        `/api/v1/devices/posture/logs?rule_id=${ruleId}&result=fail&per_page=1`,
+      );
+      assert.deepEqual(failed.json.result[0]?.reasons, ['policy_required']);
+
+      const piv = await leaf(corp, { policies: [PIV_AUTH] });
+      const db = await freshDb();
+      await importWithKey(db, 'plain', plain);
+      await importWithKey(db, 'piv card', piv);
+      const o = await posture(db);
+      assert.equal(o.success, true, JSON.stringify(o));
+      assert.equal(o.certificate?.fingerprint_sha256, fingerprint(piv.pem));
+      const passed = await api<{ key_proved: boolean; certificate: { fingerprint_sha256: string } }[]>(
+        'GET',
+        `/api/v1/devices/posture/logs?rule_id=${ruleId}&result=pass&per_page=1`,
+      );
+      assert.equal(passed.json.result[0]?.key_proved, true);
+      assert.equal(passed.json.result[0]?.certificate.fingerprint_sha256, fingerprint(piv.pem));
+    });
+  });
 });

@@ -136,6 +136,29 @@ describe('device posture API', () => {
       ['tiny schedule', v2({ schedule: '1s' }), 'invalid_duration'],
       ['old type with v2 input', v2({ type: 'client_certificate' }), 'invalid_request'],
       [
+        'policy OID with a leading zero',
+        v2({}, { required_policies: ['2.16.0840.1'] }),
+        'invalid_policy_oid',
+      ],
+      [
+        'policy OID with a non-numeric arc',
+        v2({}, { required_policies: ['2.16.x.1'] }),
+        'invalid_policy_oid',
+      ],
+      ['policy OID too short', v2({}, { required_policies: ['2'] }), 'invalid_policy_oid'],
+      ['policy OID with an empty arc', v2({}, { required_policies: ['2..1'] }), 'invalid_policy_oid'],
+      ['policy OID not under 0, 1 or 2', v2({}, { required_policies: ['3.1'] }), 'invalid_policy_oid'],
+      ['anyPolicy required', v2({}, { required_policies: ['2.5.29.32.0'] }), 'invalid_policy_oid'],
+      ['duplicate policy OIDs', v2({}, { required_policies: ['1.2.3', '1.2.3'] }), 'invalid_request'],
+      [
+        'policy OIDs on the older type',
+        {
+          ...v2({ type: 'client_certificate' }),
+          input: { certificate_id: caId, cn: 'x', required_policies: ['1.2.3'] },
+        },
+        'invalid_request',
+      ],
+      [
         'org root is not addressable',
         v2({}, { certificate_id: '00000000-0000-4000-8000-000000000000' }),
         'unknown_certificate',
@@ -146,6 +169,32 @@ describe('device posture API', () => {
       assert.equal(r.json().errors[0].code, code, what);
     }
     assert.equal(await rowCount(), before, 'no rule stored by a refused request');
+  });
+
+  test('required_policies are stored and returned; a replacement is checked too', async () => {
+    const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
+    const created = await call(
+      'POST',
+      '/api/v1/devices/posture',
+      v2({ name: 'piv' }, { required_policies: [PIV_AUTH] }),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    const id = created.json().result.id as string;
+    assert.deepEqual(created.json().result.input.required_policies, [PIV_AUTH]);
+    const bad = await call(
+      'PUT',
+      `/api/v1/devices/posture/${id}`,
+      v2({ name: 'piv' }, { required_policies: ['1.02'] }),
+    );
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.equal(bad.json().errors[0].code, 'invalid_policy_oid');
+    assert.match(
+      bad.json().errors[0].message,
+      /input\.required_policies\[0\]: "1\.02" arc 2 \(02\) has a leading zero/,
+    );
+    const kept = await call('GET', `/api/v1/devices/posture/${id}`);
+    assert.deepEqual(kept.json().result.input.required_policies, [PIV_AUTH]);
+    assert.equal((await call('DELETE', `/api/v1/devices/posture/${id}`)).statusCode, 200);
   });
 
   test('create, list, get, replace, delete; the CA cannot be deleted while a rule uses it; audited', async () => {

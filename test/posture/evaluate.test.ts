@@ -47,6 +47,7 @@ describe('posture: the client certificate check', () => {
     cn: '${serial_number}',
     extendedKeyUsage: ['clientAuth'],
     checkPrivateKey: true,
+    requiredPolicies: [],
     ...over,
   });
 
@@ -110,6 +111,72 @@ describe('posture: the client certificate check', () => {
     const c = evaluateCertificates([found(caLeaf)], check({ extendedKeyUsage: [] }), device);
     assert.deepEqual(c.reasons, ['untrusted']);
     assert.match(c.details.join(' '), /chain \(ca_as_leaf\)/);
+  });
+
+  describe('required_policies: the path must be valid for one of them (RFC 5280 §6.1, explicit policy)', () => {
+    const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13';
+    const PIV_CARD_AUTH = '2.16.840.1.101.3.2.1.3.17';
+    const OTHER = '1.3.6.1.4.1.55555.1.1';
+    const ANY_POLICY = '2.5.29.32.0';
+    // [what, policies the leaf asserts, required, issued under the intermediate, expected reasons]
+    const cases: [string, string[], string[], boolean, string[]][] = [
+      ['the required policy', [PIV_AUTH], [PIV_AUTH], false, []],
+      ['one of the required policies', [PIV_AUTH], [OTHER, PIV_AUTH], false, []],
+      ['no requirement, no policy', [], [], false, []],
+      ['anyPolicy (RFC 5280 §6.1.5 (g): it stands for every policy)', [ANY_POLICY], [PIV_AUTH], false, []],
+      ['another policy', [PIV_CARD_AUTH], [PIV_AUTH], false, ['policy_required']],
+      ['no certificatePolicies', [], [PIV_AUTH], false, ['policy_required']],
+      [
+        'the required policy under an intermediate without certificatePolicies',
+        [PIV_AUTH],
+        [PIV_AUTH],
+        true,
+        ['policy_required'],
+      ],
+    ];
+    for (const [what, policies, required, underIntermediate, reasons] of cases) {
+      test(`a leaf asserting ${what}: ${reasons.length === 0 ? 'passes' : reasons.join(', ')}`, async () => {
+        const name = `policy-${cases.findIndex((c) => c[0] === what)}`;
+        const issuer = underIntermediate ? intermediate : root;
+        const leaf = await makeLeafCert(dir, name, issuer, { cn: 'SN-42', policies });
+        const beside = underIntermediate ? [intermediate.pem] : [];
+        const r = evaluateCertificates(
+          [found(leaf, 'own', beside)],
+          check({ requiredPolicies: required }),
+          device,
+        );
+        assert.deepEqual(r.reasons, reasons, r.details.join('; '));
+        if (reasons.length > 0) assert.match(r.details.join(' '), /chain \(policy_required\): /);
+      });
+    }
+
+    test('a certificate of another CA is untrusted, not policy_required', async () => {
+      const foreign = await makeLeafCert(dir, 'policy-foreign', other, { cn: 'SN-42', policies: [PIV_AUTH] });
+      const r = evaluateCertificates([found(foreign)], check({ requiredPolicies: [PIV_AUTH] }), device);
+      assert.deepEqual(r.reasons, ['untrusted']);
+    });
+
+    test('only a certificate asserting the policy counts: the device passes with it', async () => {
+      const plain = await makeLeafCert(dir, 'policy-plain', root, { cn: 'SN-42' });
+      const piv = await makeLeafCert(dir, 'policy-piv', root, { cn: 'SN-42', policies: [PIV_AUTH] });
+      const r = evaluateCertificates(
+        [found(plain), found(piv)],
+        check({ requiredPolicies: [PIV_AUTH] }),
+        device,
+      );
+      assert.equal(r.success, true, r.details.join('; '));
+      assert.equal(r.considered?.found.pem, piv.pem);
+    });
+
+    test("checkOf carries a v2 rule's required_policies", () => {
+      const input = {
+        certificate_id: '00000000-0000-4000-8000-000000000001',
+        operating_system: 'linux' as const,
+        check_private_key: false,
+        required_policies: [PIV_AUTH],
+      };
+      assert.deepEqual(checkOf({ type: 'client_certificate_v2', input }, []).requiredPolicies, [PIV_AUTH]);
+    });
   });
 
   test('CN templates: ${serial_number} and ${hostname}, exact and case-insensitive', async () => {
@@ -200,6 +267,12 @@ describe('posture: the client certificate check', () => {
 
   test('the older client_certificate type checks the CA and CN only', () => {
     const c = checkOf({ type: 'client_certificate', input: { certificate_id: 'x', cn: 'a' } }, ['pem']);
-    assert.deepEqual(c, { caCertificates: ['pem'], cn: 'a', extendedKeyUsage: [], checkPrivateKey: false });
+    assert.deepEqual(c, {
+      caCertificates: ['pem'],
+      cn: 'a',
+      extendedKeyUsage: [],
+      checkPrivateKey: false,
+      requiredPolicies: [],
+    });
   });
 });

@@ -6,7 +6,7 @@ import {
   meetsAssurance,
 } from '../../devices/attestation/assurance.js';
 import { badRequest, isGatehouseError } from '../../errors/index.js';
-import { ANY_POLICY, policyOidError, policySetAccepts } from '../../pki/verify/policy.js';
+import { checkRequiredPolicies, policySetAccepts } from '../../pki/index.js';
 import { type Cidr, cidrContains, parseAddress, parseCidr } from './ip.js';
 import {
   CERTIFICATE_RULE_TYPES,
@@ -166,18 +166,7 @@ function assuranceLevel(level: string): string {
 }
 
 /** certificate_policy OIDs: dotted decimal without leading zeros, and not anyPolicy. */
-function policyOids(oids: readonly string[]): string[] {
-  return oids.map((oid, i) => {
-    const error = policyOidError(oid);
-    if (error) throw badRequest('invalid_policy_oid', `oids[${i}]: ${JSON.stringify(oid)} ${error}`);
-    if (oid === ANY_POLICY)
-      throw badRequest(
-        'invalid_policy_oid',
-        `oids[${i}]: anyPolicy (${ANY_POLICY}) cannot be required: list the policies you accept`,
-      );
-    return oid;
-  });
-}
+const policyOids = (oids: readonly string[]): string[] => checkRequiredPolicies(oids, 'oids');
 
 function compileRule(rule: Rule): CompiledRule {
   if (rule.certificate) return { kind: 'certificate' };

@@ -7,7 +7,7 @@ import {
   type TlsMaterial,
 } from '../../authority/index.js';
 import { badRequest, conflict, notFound } from '../../errors/index.js';
-import { parsePem, renewalTime } from '../../pki/index.js';
+import { checkRequiredPolicies, parsePem, renewalTime } from '../../pki/index.js';
 import { type Hostname, isUniqueViolation, type PageResult, type Page } from '../../store/index.js';
 import {
   type BlockResponse,
@@ -154,7 +154,7 @@ export class HostnameService {
       mode: input.mode,
       forward: input.forward ?? DEFAULT_FORWARD,
       block_response: checkBlock(input.block_response),
-      required_policies: input.required_policies ?? [],
+      required_policies: checkRequiredPolicies(input.required_policies, 'client_auth.required_policies'),
     };
   }
 

@@ -86,6 +86,7 @@ export function findPath(leaf: ParsedCertificate, ctx: EngineContext, scope: Sco
         nameChecks: ctx.nameChecks,
         // CRL signer paths (RFC 5280 §6.3.3 (f)) use the default policy inputs.
         policy: scope.signers.length === 0 ? ctx.policy : {},
+        crlSigner: scope.signers.length > 0,
       }) ??
       (ctx.crls
         ? checkPathRevocation(path, revocationContext(ctx, ctx.crls, scope, path[path.length - 1]!))

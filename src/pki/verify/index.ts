@@ -33,12 +33,14 @@ export {
 export {
   type CertificateInput,
   type CrlInput,
+  STRICT_PROFILE_CODES,
+  type StrictProfileCode,
   VERIFY_FAILURE_CODES,
   type VerifyFailureCode,
   type VerifyOptions,
   type VerifyResult,
 } from './types.js';
-export { ANY_POLICY, POLICY_OID_PATTERN, policyOidError, policySetAccepts, validPolicies } from './policy.js';
+export { ANY_POLICY, policySetAccepts, validPolicies } from './policy.js';
 export { caChainFailure, type LegacyAllowances, type VerifyProfile } from './profile.js';
 export { DEFAULT_MAX_WORK, MAX_NAME_CONSTRAINT_CHECKS } from './work.js';
 

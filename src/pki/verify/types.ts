@@ -3,6 +3,32 @@ import type { ParsedCertificate, ParsedCrl } from './parse.js';
 import type { LegacyAllowances, VerifyProfile } from './profile.js';
 
 /**
+ * The strict profile's failure codes (profile.ts): each is a row of docs/pkits.md "Profile", with
+ * its source. A path that RFC 5280 accepts can fail only with one of these under `strict`.
+ */
+export const STRICT_PROFILE_CODES = [
+  'weak_key',
+  'weak_signature',
+  'ca_as_leaf',
+  'any_eku_not_client_auth',
+  'eku_mixed',
+  'anchor_expired',
+  'anchor_not_yet_valid',
+  'anchor_not_ca',
+  'anchor_unknown_critical_extension',
+  'invalid_san',
+  'aki_critical',
+  'ski_critical',
+  'aia_critical',
+  'san_critical',
+  'missing_aki',
+  'missing_ski',
+  'empty_subject',
+] as const;
+
+export type StrictProfileCode = (typeof STRICT_PROFILE_CODES)[number];
+
+/**
  * Stable failure codes. They appear in API responses and on the edge's block pages, so never
  * rename one; add new codes instead.
  */
@@ -22,23 +48,8 @@ export const VERIFY_FAILURE_CODES = [
   'malformed',
   'path_too_complex',
   // strict profile (profile.ts, docs/pkits.md "Profile")
-  'weak_key',
-  'weak_signature',
-  'ca_as_leaf',
-  'any_eku_not_client_auth',
-  'eku_mixed',
-  'anchor_expired',
-  'anchor_not_yet_valid',
-  'anchor_not_ca',
-  'anchor_unknown_critical_extension',
-  'invalid_san',
-  'aki_critical',
-  'ski_critical',
-  'aia_critical',
-  'san_critical',
-  'missing_aki',
-  'missing_ski',
-  'empty_subject',
+  ...STRICT_PROFILE_CODES,
+  // both profiles: the bound on names × subtrees (name-constraints.ts)
   'name_constraints_too_complex',
   // certificate policies (policy.ts)
   'policy_required',

@@ -26,6 +26,12 @@ export interface ValidationParams {
   /** Counts name-constraint checks (bounded, see name-constraints.ts). */
   readonly nameChecks: WorkBudget;
   readonly policy: PolicyInputs;
+  /**
+   * The path's first certificate signs CRLs (a CRL signer validated for revocation checking), not
+   * a client certificate: it is normally a CA, so the strict profile's leaf rules (`ca_as_leaf`,
+   * EKU strictness) do not apply to it.
+   */
+  readonly crlSigner?: boolean;
 }
 
 /** The strict profile's checks of one certificate below the anchor. */
@@ -39,7 +45,7 @@ function strictFailure(
   return (
     checkSignature(cert, who, legacy) ??
     checkKey(cert, who, legacy) ??
-    (isLeaf ? checkLeaf(cert, who, params.requiredEku) : undefined) ??
+    (isLeaf && !params.crlSigner ? checkLeaf(cert, who, params.requiredEku) : undefined) ??
     checkStructure(cert, who) ??
     checkSubjectAltNames(cert, who)
   );
@@ -99,7 +105,7 @@ export function validatePath(
     const cert = path[i]!;
     const issuer = path[i + 1]!;
     const isLeaf = i === 0;
-    const who = `${isLeaf ? 'leaf' : 'intermediate'} ${cert.label}`;
+    const who = `${isLeaf ? (params.crlSigner ? 'CRL signer' : 'leaf') : 'intermediate'} ${cert.label}`;
 
     // §6.1.3 (a)(4): the path builder chains by name; re-checked so this function stands alone.
     if (cert.issuer.key !== issuer.subject.key) {

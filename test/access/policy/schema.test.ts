@@ -284,7 +284,7 @@ describe('validateAccessApp', () => {
         ['1.40.1', /second arc must be at most 39/],
         ['2', /at least two arcs/],
         ['2.16.1234567890123456789', /more than 18 digits/],
-        [ANY_POLICY, /anyPolicy .* cannot be required/],
+        [ANY_POLICY, /anyPolicy .* which cannot be required/],
       ] as const
     ).map(([oid, message]): [string, unknown, string, RegExp] => [
       `certificate_policy OID ${JSON.stringify(oid)}`,

@@ -384,6 +384,19 @@ describe('verifyChain', () => {
       assertFails(r, 'key_usage', 'cRLSign');
     });
 
+    it('uses a CRL signed by another CA certificate of the issuer (key rollover) under the strict profile', async () => {
+      // The CA's new key signs its CRLs: the signer is a CA certificate, which is right for a CRL
+      // signer; the strict profile's leaf rules (ca_as_leaf) are for client certificates only.
+      const rolled = await makeCa(root, { name: 'CN=Issuing CA' });
+      const intermediates = [ca.der, rolled.der];
+      const clean = await makeCrl(rolled);
+      const revoking = await makeCrl(rolled, { revoked: [{ serial: leaf.cert.serialNumber }] });
+      for (const profile of ['strict', 'rfc5280'] as const) {
+        assertOk(verifyChain(base({ intermediates, crls: [rootCrl, clean], profile })));
+        assertFails(verifyChain(base({ intermediates, crls: [rootCrl, revoking], profile })), 'revoked');
+      }
+    });
+
     it('ignores CRLs when the crls option is absent', async () => {
       const crl = await makeCrl(ca, { revoked: [{ serial: leaf.cert.serialNumber }] });
       assertOk(verifyChain(base()));
