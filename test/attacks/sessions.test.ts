@@ -24,6 +24,8 @@ const HOST = 'sessions.test';
 const COOKIE = 'Gatehouse_Authorization';
 /** Edges poll every 250 ms; a change must show within this. */
 const PROPAGATION_MS = 4000;
+/** More than one edge worker's config poll interval (250 ms): every worker has reloaded by then. */
+const WORKER_SETTLE_MS = 750;
 
 interface Cert {
   id: string;
@@ -86,7 +88,11 @@ describe('session attacks', () => {
   async function eventually(what: string, probe: () => Promise<boolean>, ms = PROPAGATION_MS): Promise<void> {
     const started = Date.now();
     while (Date.now() - started < ms) {
-      if (await probe()) return;
+      if (await probe()) {
+        // Seen on one worker; the other polls on its own: give it a poll interval to catch up.
+        await new Promise((r) => setTimeout(r, WORKER_SETTLE_MS));
+        return;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.fail(`${what}: not seen within ${ms} ms`);
@@ -397,6 +403,7 @@ describe('session attacks', () => {
       assert.equal(connects, 1, 'on the connection that was already open');
       assert.notEqual(lastAssertion(), cookie);
       // Every further use of the old cookie, on any connection, is refused likewise.
+      await new Promise((r) => setTimeout(r, WORKER_SETTLE_MS));
       const replay = await curl('/keep', [...withCert(laptop), ...withCookie(cookie)]);
       assert.ok(sessionOf(replay.head));
       assert.notEqual(lastAssertion(), cookie);
