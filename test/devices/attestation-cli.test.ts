@@ -17,6 +17,7 @@ import { softwareRegisterArgs } from '../helpers/device-org.js';
 import { adminApi, edgeCurl, gatehouse, type RunningServer, startServer } from '../helpers/gatehouse.js';
 import { makeCsr } from '../helpers/openssl.js';
 import { run, skipUnlessTools, tempDir } from '../helpers/tools.js';
+import { engineRuntime } from '../../src/agent/keys/engine.js';
 import { ATTEST_TPM_TOOLS, createEkCa, type EkCa, startAttestedTpm } from '../helpers/tpm-attest.js';
 import type { SoftTpm } from '../helpers/tpm.js';
 
@@ -192,37 +193,52 @@ describe(
       const regs = await api<{ id: string; assurance: string }[]>('GET', '/api/v1/registrations');
       assert.equal(regs.json.result.find((x) => x.id === claimedId)?.assurance, 'hardware_claimed');
 
-      const curl = edgeCurl(
-        HOST,
-        () => Number(new URL(server.edgeUrl).port),
-        () => rootPath,
-      );
-      // curl (system OpenSSL) signs the handshake with the token key through libp11's engine: the
-      // agent's engine config, read as OpenSSL's own config instead of Node's.
+      // The request is made as the agent makes its own: on the engine runtime, with the agent's
+      // engine config, the TLS key in the token (curl's --engine would make libp11 the default
+      // for all algorithms, and tss2 could then not create its session-salt RSA key).
+      const edgePort = () => Number(new URL(server.edgeUrl).port);
       const asDevice = (stateDir: string) => {
         const { key_reference: ref } = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as {
           key_reference: { token: string; id: string };
         };
-        const conf = join(stateDir, 'curl-openssl.cnf');
-        const engineConf = readFileSync(join(stateDir, 'openssl-pkcs11.cnf'), 'utf8');
-        writeFileSync(conf, engineConf.replace('nodejs_conf', 'openssl_conf'));
         const uri = `pkcs11:token=${encodeURIComponent(ref.token)};id=${ref.id.replace(/../g, '%$&')};type=private?pin-value=${encodeURIComponent(tpm.userPin)}`;
-        return () =>
-          curl(
-            '/page',
-            ['--engine', 'pkcs11', '--key-type', 'ENG', '--key', uri, '--cert', join(stateDir, 'cert.pem')],
-            {
-              ...tpm.env,
-              OPENSSL_CONF: conf,
-            },
+        const script = `
+          const https = require('node:https');
+          const fs = require('node:fs');
+          const [port, host, cert, ca, key] = process.argv.slice(1);
+          https.get({ host: '127.0.0.1', port: Number(port), servername: host, path: '/page',
+            headers: { host: host + ':' + port }, cert: fs.readFileSync(cert), ca: fs.readFileSync(ca),
+            privateKeyEngine: 'pkcs11', privateKeyIdentifier: key, agent: false }, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, body })));
+          }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
+        return async () => {
+          const r = await run(
+            engineRuntime(),
+            [
+              `--openssl-config=${join(stateDir, 'openssl-pkcs11.cnf')}`,
+              '-e',
+              script,
+              String(edgePort()),
+              HOST,
+              join(stateDir, 'cert.pem'),
+              rootPath,
+              uri,
+            ],
+            { env: { ...process.env, ...tpm.env } },
           );
+          if (r.code !== 0) throw new Error(`device request failed: ${r.stderr}`);
+          return JSON.parse(r.stdout) as { status: number; body: string };
+        };
       };
+      const curl = edgeCurl(HOST, edgePort, () => rootPath);
       const attested = asDevice(join(dir, 'attested'));
       const started = Date.now();
-      let r = await attested().catch(() => ({ status: 0, head: '', body: '' }));
+      let r = await attested().catch(() => ({ status: 0, body: '' }));
       while (r.status !== 200 && Date.now() - started < 5_000) {
         await new Promise((res) => setTimeout(res, 100));
-        r = await attested().catch(() => ({ status: 0, head: '', body: '' }));
+        r = await attested().catch(() => ({ status: 0, body: '' }));
       }
       assert.equal(r.status, 200, `${r.status} ${r.body}`);
       assert.match(r.body, /origin \/page/);
