@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { DeviceAssuranceLevel } from '../devices/attestation/assurance.js';
 import { GatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { renewalTime as certificateRenewalTime } from '../pki/index.js';
@@ -204,6 +205,7 @@ export interface Status {
   registration_id: string;
   device_id: string;
   mode: RegistrationMode;
+  assurance: DeviceAssuranceLevel | null;
   key_protection: KeyProtection;
   key_provider: KeyProtection | null;
   certificate_expires_on: string | null;
@@ -229,6 +231,7 @@ export function status(stateDir: string): Status {
     registration_id: state.registration_id,
     device_id: state.device_id,
     mode: state.mode,
+    assurance: state.assurance ?? null,
     key_protection: state.key_protection,
     key_provider: state.key_provider?.provider ?? null,
     certificate_expires_on: leaf ? new Date(leaf.validTo).toISOString() : null,

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { DeviceAssuranceLevel } from '../devices/attestation/assurance.js';
 import type { DeviceAuthorization } from '../devices/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { parseCaChain, parsePem, x509 } from '../pki/index.js';
@@ -226,6 +227,8 @@ interface RegistrationResponse {
   device_id: string;
   token: string;
   mode: RegistrationMode;
+  /** What the server proved of the key (docs/devices.md); servers before attestation send none. */
+  assurance?: DeviceAssuranceLevel;
   certificate?: string;
   certificate_chain?: string;
 }
@@ -359,6 +362,7 @@ export async function enrol(input: EnrolInput): Promise<LoadedState> {
         registration_id: registered.registration_id,
         device_id: registered.device_id,
         mode: registered.mode,
+        assurance: registered.assurance ?? null,
         key_protection: key ? key.protection : 'software',
         key_reference: key ? key.reference : null,
         key_provider: input.key_provider,

@@ -6,6 +6,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+// The dependency-free module itself: the agent must not load the server side of devices.
+import { type DeviceAssuranceLevel, isDeviceAssurance } from '../devices/attestation/assurance.js';
 import { GatehouseError } from '../errors/index.js';
 import { writeFileAtomic } from './files.js';
 import {
@@ -57,6 +59,8 @@ export interface AgentState {
   registration_id: string;
   device_id: string;
   mode: RegistrationMode;
+  /** The level the server recorded for this registration (null: not told; older states lack it). */
+  assurance?: DeviceAssuranceLevel | null;
   key_protection: KeyProtection;
   key_reference: KeyReference | null;
   /** null: registered without --key-provider (standard registration, no key). */
@@ -101,6 +105,8 @@ function checkState(dir: string, value: unknown): AgentState {
     if (typeof s[key] !== 'string' || s[key] === '') throw invalid(dir, `state.json has no ${key}`);
   if (s.mode !== 'hardware_backed' && s.mode !== 'standard')
     throw invalid(dir, 'state.json has no valid mode');
+  if (s.assurance != null && !isDeviceAssurance(s.assurance))
+    throw invalid(dir, 'state.json has no valid assurance');
   if (!KEY_PROTECTIONS.includes(s.key_protection as KeyProtection))
     throw invalid(dir, 'state.json has no valid key_protection');
   if (s.key_provider === null) {

@@ -54,6 +54,7 @@ function printStatus(s: Status): void {
     ['registration', s.registration_id],
     ['mode', s.mode],
     ['key protection', s.key_protection],
+    ['assurance', s.assurance ?? 'unknown (registered before the server recorded levels)'],
     ['certificate expires', s.certificate_expires_on ?? '-'],
     ['renews after', s.certificate_renews_after ?? '-'],
     ['last successful call', s.last_successful_call ?? 'never'],

@@ -3,8 +3,8 @@
 // certified is the key of the certificate, it is in the tpm2-pkcs11 token (the TLS key), and the
 // registration is tpm_attested; renewal keeps key and level. Without the EK root accepted the
 // same command fails with ek_untrusted and leaves nothing behind. At the edge, an application
-// requiring device_assurance tpm_attested admits that device (curl signing the handshake with the
-// TPM key through the PKCS#11 engine) and refuses a hardware_claimed registration of the same TPM
+// requiring device_assurance tpm_attested admits that device (its handshake signed with the TPM
+// key through the agent's PKCS#11 engine) and refuses a hardware_claimed registration of the same TPM
 // (no --attest) and a plain certificate of the org CA.
 
 import assert from 'node:assert/strict';
@@ -146,9 +146,11 @@ describe(
       const status = JSON.parse(r.stdout) as {
         registration_id: string;
         key_protection: string;
+        assurance: string;
         public_key_sha256: string;
       };
       assert.equal(status.key_protection, 'tpm2');
+      assert.equal(status.assurance, 'tpm_attested', '`device status` shows the level');
       const regs = await api<{ id: string; assurance: string }[]>('GET', '/api/v1/registrations');
       assert.equal(regs.json.result.find((x) => x.id === status.registration_id)?.assurance, 'tpm_attested');
       // The daemon's check-in and renewal go over mTLS signed by that key in the token.
@@ -158,6 +160,9 @@ describe(
         (await device(['status', '--state-dir', stateDir, '--json'])).stdout,
       ) as typeof status;
       assert.equal(after.public_key_sha256, status.public_key_sha256, 'same key');
+      assert.equal(after.assurance, 'tpm_attested', 'renewal keeps the level');
+      const text = await device(['status', '--state-dir', stateDir]);
+      assert.match(text.stdout, /^assurance\s+tpm_attested$/m);
       const again = await api<{ id: string; assurance: string }[]>('GET', '/api/v1/registrations');
       assert.equal(again.json.result.find((x) => x.id === status.registration_id)?.assurance, 'tpm_attested');
     });
