@@ -1,5 +1,5 @@
 import { webcrypto } from 'node:crypto';
-import { x509 } from '../../pki/x509.js';
+import { x509 } from '../../pki/index.js';
 import { keyError } from './errors.js';
 
 /** A P-256 key that signs wherever it lives (token, TPM, memory). */
