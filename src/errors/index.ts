@@ -26,6 +26,17 @@ export const notFound = (what: string, id: string) =>
   new GatehouseError('not_found', `${what} ${id} does not exist`, 404);
 export const conflict = (code: ErrorCode, message: string) => new GatehouseError(code, message, 409);
 
+/**
+ * A broken invariant: a programmer error (or a dependency that changed under us), never a user's.
+ * Reported as a generic 500 like any non-GatehouseError; the name says it was foreseen.
+ */
+export class InternalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InternalError';
+  }
+}
+
 export function isGatehouseError(err: unknown): err is GatehouseError {
   return err instanceof GatehouseError;
 }

@@ -1,4 +1,5 @@
 import { webcrypto } from 'node:crypto';
+import { InternalError } from '../../errors/index.js';
 import { x509 } from '../../pki/index.js';
 import { keyError } from './errors.js';
 
@@ -47,7 +48,7 @@ export async function buildCsr(signer: P256Signer, commonName: string): Promise<
       key: unknown,
       data: ArrayBuffer | ArrayBufferView,
     ): Promise<ArrayBuffer> => {
-      if (key !== privateKey) throw new Error('unexpected key');
+      if (key !== privateKey) throw new InternalError('unexpected key');
       const bytes = ArrayBuffer.isView(data)
         ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
         : Buffer.from(data);
