@@ -5,6 +5,35 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+// Domain boundaries (docs/architecture.md): code in src/<domain>/ imports another domain only
+// through its index.ts or one of these named entry points (paths under src/).
+const DOMAIN_ENTRY_POINTS = [
+  '[^/]+/index\\.js', // every domain's public surface
+  'posture/server\\.js', // posture's server side (the API, the CLI); posture/index.ts is the pure part
+  'edge/admin/index\\.js', // the edge's admin side (hostnames); edge workers never load it
+  'devices/attestation/index\\.js', // TPM attestation: shared with the agent and access's assurance levels
+  'agent/keys/engine\\.js', // cli/runtime.ts checks the runtime before anything else loads: one constant
+];
+// no-restricted-imports sees the import string, not the resolved file, so there is one pattern per
+// folder depth: from src/<domain>/a/b.ts, another domain's files start with '../../'.
+const boundaryRules = [1, 2, 3, 4].map((depth) => ({
+  files: [`src/${'*/'.repeat(depth)}*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: `^(\\.\\./){${depth}}(?!(${DOMAIN_ENTRY_POINTS.join('|')})$)[^./][^/]*/`,
+            message:
+              'Import another domain through its index.ts (or a named entry point in eslint.config.js), not its internals.',
+          },
+        ],
+      },
+    ],
+  },
+}));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.gatehouse/**'] },
   js.configs.recommended,
@@ -17,6 +46,7 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...boundaryRules,
   {
     files: ['web/src/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },

@@ -5,12 +5,13 @@
 // `server_untrusted` or `tls_handshake_failed` for the transport.
 import type { SecureContext } from 'node:tls';
 import { Agent, request } from 'undici';
-import { GatehouseError } from '../errors/index.js';
+import { type ErrorCode, GatehouseError } from '../errors/index.js';
 
 /** An error the server answered with (envelope code and message, HTTP status). */
 export class ServerError extends GatehouseError {
+  /** `code` is the server's envelope code: one of the catalogue (ERROR_CODES) from this version. */
   constructor(code: string, message: string, status: number) {
-    super(code, message, status);
+    super(code as ErrorCode, message, status);
     this.name = 'ServerError';
   }
 }

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ENGINE_CONFIG_ENV } from '../agent/keys/engine.js';
+import { InternalError } from '../errors/index.js';
 
 const require = createRequire(import.meta.url);
 
@@ -17,7 +18,8 @@ const require = createRequire(import.meta.url);
 export function requiredNodeMajor(): number {
   const engines = (require('../../package.json') as { engines?: { node?: string } }).engines?.node ?? '';
   const m = /^>=\s*(\d+)/.exec(engines);
-  if (!m) throw new Error(`package.json engines.node ${JSON.stringify(engines)} is not of the form ">=N"`);
+  if (!m)
+    throw new InternalError(`package.json engines.node ${JSON.stringify(engines)} is not of the form ">=N"`);
   return Number(m[1]);
 }
 

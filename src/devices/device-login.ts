@@ -10,7 +10,7 @@
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { beginLogin, finishLogin, LOGIN_STATE_KEY, type LoginIdp, loginIdp } from '../access/index.js';
 import type { Authority } from '../authority/index.js';
-import { GatehouseError } from '../errors/index.js';
+import { type ErrorCode, GatehouseError } from '../errors/index.js';
 import type { DeviceLogin } from '../store/index.js';
 import { RateLimiter } from './rate-limit.js';
 import type { DeviceService, EnrollingIdentity, RegistrationInput, RegistrationResult } from './service.js';
@@ -89,7 +89,7 @@ export interface PendingDeviceLogin {
   identityProviders: { id: string; name: string }[];
 }
 
-const rfcError = (code: string, message: string) => new GatehouseError(code, message, 400);
+const rfcError = (code: ErrorCode, message: string) => new GatehouseError(code, message, 400);
 
 const tooMany = (retryAfterS: number, what: string) =>
   new GatehouseError('rate_limited', `${what}: try again in ${retryAfterS} s`, 429);

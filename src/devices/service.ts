@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual, type X509Certific
 import { type Static, Type } from '@sinclair/typebox';
 import { AccessService, parseDuration } from '../access/index.js';
 import { type Actor, appendAudit, type Authority } from '../authority/index.js';
-import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
+import { badRequest, conflict, type ErrorCode, GatehouseError, notFound } from '../errors/index.js';
 import { verifyCsr } from '../pki/index.js';
 import type {
   Device,
@@ -400,7 +400,7 @@ export class DeviceService {
     bearer: string | undefined,
     peer: X509Certificate | undefined,
   ): Promise<DevicePrincipal> {
-    const unauthorized = (code: string, message: string) => new GatehouseError(code, message, 401);
+    const unauthorized = (code: ErrorCode, message: string) => new GatehouseError(code, message, 401);
     if (!bearer) throw unauthorized('unauthenticated', 'missing Authorization: Bearer <device token>');
     const registration = await this.store.registrations.byTokenHash(sha256(bearer));
     if (!registration) throw unauthorized('invalid_token', 'the device token is not valid');

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { RequiredPolicies } from '../pki/required-policies.js';
+import { RequiredPolicies } from '../pki/index.js';
 
 /**
  * A hostname's client-authentication settings. The TypeBox schemas are the single definition:

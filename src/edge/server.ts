@@ -11,6 +11,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { InternalError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { admitConnection } from './admission.js';
 import { handleRequest } from './forward.js';
@@ -61,7 +62,7 @@ export function createEdgeServer(options: EdgeServerOptions): https.Server {
   // connections refused whatever they ask skip it (see refusal.ts).
   const [listener, ...unexpected] = server.listeners('secureConnection');
   if (typeof listener !== 'function' || unexpected.length > 0)
-    throw new Error('node:https no longer has exactly one secureConnection listener');
+    throw new InternalError('node:https no longer has exactly one secureConnection listener');
   const httpConnection = listener as (this: https.Server, socket: TLSSocket) => void;
   server.removeListener('secureConnection', httpConnection);
   const toHttp = (socket: TLSSocket) => httpConnection.call(server, socket);

@@ -1,6 +1,6 @@
 import type { X509CrlEntryParams } from '@peculiar/x509';
 import { badRequest, GatehouseError } from '../errors/index.js';
-import { loadIssuer, type Signer } from './certificates.js';
+import { loadIssuer, type Signer } from './issuer.js';
 import { pkiWebCrypto, x509 } from './keys.js';
 import { toPem } from './pem.js';
 

@@ -1,5 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { RequiredPolicies } from '../pki/required-policies.js';
+import { RequiredPolicies } from '../pki/index.js';
 
 /** Platforms a rule can target (Cloudflare's names); Linux is the one the agent evaluates today. */
 export const PLATFORMS = ['linux', 'windows', 'mac'] as const;

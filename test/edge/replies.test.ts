@@ -94,14 +94,17 @@ test('access decisions: deny is 403, unauthenticated 401 with its reason, in JSO
 });
 
 test('a failed access decision: a Gatehouse error keeps its status and code, anything else is 500', () => {
-  assert.deepEqual(accessFailure(badRequest('bad_state', 'the login state is invalid'), JSON_ACCEPT), {
-    kind: 'error',
-    reply: {
-      status: 400,
-      headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-      body: JSON.stringify({ error: 'bad_state', message: 'the login state is invalid' }),
+  assert.deepEqual(
+    accessFailure(badRequest('login_state_invalid', 'the login state is invalid'), JSON_ACCEPT),
+    {
+      kind: 'error',
+      reply: {
+        status: 400,
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        body: JSON.stringify({ error: 'login_state_invalid', message: 'the login state is invalid' }),
+      },
     },
-  });
+  );
   const internal = accessFailure(new Error('secret internals'), undefined);
   assert.ok('reply' in internal);
   assert.equal(internal.reply.status, 500);

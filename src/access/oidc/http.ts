@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../errors/index.js';
+import { type ErrorCode, GatehouseError } from '../../errors/index.js';
 
 /** How the relying party reaches an IdP. Every field is optional; tests inject `fetch`. */
 export interface OidcHttpOptions {
@@ -27,7 +27,7 @@ export interface JsonResponse {
 export async function requestJson(
   url: string,
   init: { method: 'GET' | 'POST'; headers?: Record<string, string>; body?: string },
-  opts: OidcHttpOptions & { code: string; what: string },
+  opts: OidcHttpOptions & { code: ErrorCode; what: string },
 ): Promise<JsonResponse> {
   const doFetch = opts.fetch ?? globalThis.fetch;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -7,7 +7,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { GatehouseError } from '../../errors/index.js';
+import { type ErrorCode, GatehouseError } from '../../errors/index.js';
 import type { OidcMetadata } from './discovery.js';
 import { DEFAULT_TIMEOUT_MS, isRecord, type OidcHttpOptions, requestJson } from './http.js';
 import { validateReturnTo } from './login-state.js';
@@ -224,7 +224,7 @@ function sameString(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-const refused = (code: string, message: string, status = 400, cause?: unknown) =>
+const refused = (code: ErrorCode, message: string, status = 400, cause?: unknown) =>
   new GatehouseError(code, message, status, { cause });
 
 /**

@@ -4,7 +4,7 @@ import {
   type DeviceAssuranceLevel,
   isDeviceAssurance,
   meetsAssurance,
-} from '../../devices/attestation/assurance.js';
+} from '../../devices/attestation/index.js';
 import { badRequest, isGatehouseError } from '../../errors/index.js';
 import { checkRequiredPolicies, policySetAccepts } from '../../pki/index.js';
 import { type Cidr, cidrContains, parseAddress, parseCidr } from './ip.js';

@@ -1,5 +1,5 @@
 import { type Static, type TProperties, Type } from '@sinclair/typebox';
-import { DEVICE_ASSURANCES } from '../../devices/attestation/assurance.js';
+import { DEVICE_ASSURANCES } from '../../devices/attestation/index.js';
 
 /**
  * Access applications and their policies. These TypeBox schemas are the single definition: the

@@ -7,7 +7,7 @@ import {
   sign,
   verify,
 } from 'node:crypto';
-import { GatehouseError } from '../../errors/index.js';
+import { GatehouseError, InternalError } from '../../errors/index.js';
 
 /**
  * Signing keys for access tokens: ECDSA P-256 (ES256), identified by their RFC 7638 JWK
@@ -78,7 +78,7 @@ export function generateSigningKey(now: Date): SigningKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = privateKey.export({ format: 'jwk' });
   if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.x || !jwk.y || !jwk.d) {
-    throw new Error('unexpected JWK export of a P-256 key');
+    throw new InternalError('unexpected JWK export of a P-256 key');
   }
   const publicJwk: EcPublicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
   return {

@@ -1,5 +1,6 @@
 import { webcrypto } from 'node:crypto';
-import { x509 } from '../../pki/x509.js';
+import { InternalError } from '../../errors/index.js';
+import { x509 } from '../../pki/index.js';
 import { keyError } from './errors.js';
 
 /** A P-256 key that signs wherever it lives (token, TPM, memory). */
@@ -47,7 +48,7 @@ export async function buildCsr(signer: P256Signer, commonName: string): Promise<
       key: unknown,
       data: ArrayBuffer | ArrayBufferView,
     ): Promise<ArrayBuffer> => {
-      if (key !== privateKey) throw new Error('unexpected key');
+      if (key !== privateKey) throw new InternalError('unexpected key');
       const bytes = ArrayBuffer.isView(data)
         ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
         : Buffer.from(data);

@@ -3,7 +3,7 @@
 // certified name, and that the certified key is the CSR's.
 
 import { createHash, timingSafeEqual, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import { GatehouseError } from '../../errors/index.js';
+import { type ErrorCode, GatehouseError } from '../../errors/index.js';
 import { type CertificateInput, verifyChain } from '../../pki/index.js';
 import {
   curveInfo,
@@ -19,7 +19,7 @@ import {
   type TpmsAttest,
 } from './tpm2.js';
 
-const refuse = (code: string, message: string) => new GatehouseError(code, message, 400);
+const refuse = (code: ErrorCode, message: string) => new GatehouseError(code, message, 400);
 const has = (pub: TpmPublic, bit: number) => (pub.attributes & bit) !== 0;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const same = (a: Buffer, b: Buffer) => a.length === b.length && timingSafeEqual(a, b);

@@ -270,7 +270,7 @@ function pemBlocks(text: string, labels: readonly string[]): Buffer[] {
   });
 }
 
-function toDer(input: Uint8Array | string, labels: readonly string[], what: string): Buffer {
+function toDer(input: Uint8Array | string, labels: readonly string[], what: 'certificate' | 'crl'): Buffer {
   // A copy: parsed objects are cached and shared, so they must not see later changes to the input.
   if (typeof input !== 'string') return Buffer.from(input);
   const blocks = pemBlocks(input, labels);

@@ -1,4 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
+import type { ErrorCode } from '../../errors/index.js';
 import type { ParsedCertificate, ParsedCrl } from './parse.js';
 import type { LegacyAllowances, VerifyProfile } from './profile.js';
 
@@ -57,6 +58,8 @@ export const VERIFY_FAILURE_CODES = [
 ] as const;
 
 export type VerifyFailureCode = (typeof VERIFY_FAILURE_CODES)[number];
+/** Each failure code reaches clients (uploads, verdicts): each is in the error catalogue too. */
+export const VERIFY_CODES_CATALOGUED: readonly ErrorCode[] = VERIFY_FAILURE_CODES;
 
 /** A certificate as DER bytes, PEM text (one block), node's X509Certificate, or pre-parsed. */
 export type CertificateInput = Uint8Array | string | X509Certificate | ParsedCertificate;

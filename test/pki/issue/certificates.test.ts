@@ -15,12 +15,12 @@ import {
   createIntermediateCa,
   createRootCa,
   createServerCertificate,
-  generateSerialNumber,
   issueClientCertificate,
-  NOT_BEFORE_BACKDATE_MS,
 } from '../../../src/pki/certificates.js';
 import { verifyCsr } from '../../../src/pki/csr.js';
 import { describeCertificate } from '../../../src/pki/describe.js';
+import { generateSerialNumber } from '../../../src/pki/serial.js';
+import { NOT_BEFORE_BACKDATE_MS } from '../../../src/pki/sign.js';
 import { generateKeyPair } from '../../../src/pki/keys.js';
 import { tempDir } from '../../helpers/tools.js';
 import {

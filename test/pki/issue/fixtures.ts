@@ -3,11 +3,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type CertificateWithKey,
-  createIntermediateCa,
-  createRootCa,
-} from '../../../src/pki/certificates.js';
+import { createIntermediateCa, createRootCa } from '../../../src/pki/certificates.js';
+import type { CertificateWithKey } from '../../../src/pki/sign.js';
 import type { KeyAlgorithm } from '../../../src/pki/keys.js';
 import { GatehouseError } from '../../../src/errors/index.js';
 import { requireTool, run, runOk } from '../../helpers/tools.js';
