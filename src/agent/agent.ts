@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DeviceAssuranceLevel } from '../devices/attestation/assurance.js';
+import type { DeviceAssuranceLevel } from '../devices/attestation/index.js';
 import { GatehouseError } from '../errors/index.js';
 import type { Logger } from '../observability/index.js';
 import { renewalTime as certificateRenewalTime } from '../pki/index.js';

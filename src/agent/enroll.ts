@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { DeviceAssuranceLevel } from '../devices/attestation/assurance.js';
+import type { DeviceAssuranceLevel } from '../devices/attestation/index.js';
 import type { DeviceAuthorization } from '../devices/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { parseCaChain, parsePem, x509 } from '../pki/index.js';

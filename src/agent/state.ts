@@ -6,8 +6,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-// The dependency-free module itself: the agent must not load the server side of devices.
-import { type DeviceAssuranceLevel, isDeviceAssurance } from '../devices/attestation/assurance.js';
+// The attestation entry point, not devices/index.js: the agent must not load the device service.
+import { type DeviceAssuranceLevel, isDeviceAssurance } from '../devices/attestation/index.js';
 import { GatehouseError } from '../errors/index.js';
 import { writeFileAtomic } from './files.js';
 import {
