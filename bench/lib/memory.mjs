@@ -1,6 +1,6 @@
-// Memory of process trees, from /proc: RSS and PSS (proportional set size: pages shared between
-// nginx's master and workers, or a Node primary and its forked… not forked, spawned, workers are
-// split between them, so the sum over a tree does not count shared pages twice).
+// Memory of process trees, from /proc: RSS and PSS (proportional set size: a page shared by
+// several processes, e.g. nginx's master and workers after fork, or the Node binary's pages in a
+// primary and its cluster workers, is split between them, so sums over a tree count it once).
 
 import { readFileSync } from 'node:fs';
 import { processTree } from './cpu.mjs';

@@ -35,26 +35,38 @@ static unsigned long n_attempts, n_hs, n_resumed;
 static const char *stats_path;
 static const char *sni;
 static int no_resume;
-static X509 **list_certs;
-static EVP_PKEY **list_keys;
+/* Certificate lists: the files are read into memory once and split into PEM blocks; each
+ * block is decoded when a handshake uses it (decoding 20,000 keys up front took wrk a minute
+ * on a busy machine, and the client's work does not count in the server's figures). */
+static char **list_certs, **list_keys;
 static unsigned long list_len, list_next;
 
-/* Read every PEM certificate (or key) of a file; returns how many. */
-static unsigned long read_list(const char *path, int keys, void ***out) {
+/* Read a file and return pointers to the start of each "-----BEGIN" block; n = count. */
+static unsigned long read_list(const char *path, char ***out) {
     FILE *f = fopen(path, "r");
     if (!f) { fprintf(stderr, "[mtls_shim] cannot open %s\n", path); exit(2); }
-    unsigned long n = 0, cap = 1024;
-    void **items = malloc(cap * sizeof *items);
-    for (;;) {
-        void *item = keys ? (void *)PEM_read_PrivateKey(f, NULL, NULL, NULL) : (void *)PEM_read_X509(f, NULL, NULL, NULL);
-        if (!item) break;
-        if (n == cap) items = realloc(items, (cap *= 2) * sizeof *items);
-        items[n++] = item;
-    }
-    ERR_clear_error();
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(size + 1);
+    if (fread(buf, 1, size, f) != (size_t)size) { fprintf(stderr, "[mtls_shim] cannot read %s\n", path); exit(2); }
+    buf[size] = 0;
     fclose(f);
+    unsigned long n = 0, cap = 1024;
+    char **items = malloc(cap * sizeof *items);
+    for (char *p = strstr(buf, "-----BEGIN"); p; p = strstr(p + 10, "-----BEGIN")) {
+        if (n == cap) items = realloc(items, (cap *= 2) * sizeof *items);
+        items[n++] = p;
+    }
     *out = items;
     return n;
+}
+
+static void *decode_block(char *block, int key) {
+    BIO *bio = BIO_new_mem_buf(block, -1);
+    void *item = key ? (void *)PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : (void *)PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    return item;
 }
 
 static void report(void) {
@@ -85,8 +97,8 @@ SSL_CTX *SSL_CTX_new(const SSL_METHOD *m) {
     }
     const char *cl = getenv("MTLS_CERT_LIST"), *kl = getenv("MTLS_KEY_LIST");
     if (cl && kl && !list_certs) {
-        unsigned long nc = read_list(cl, 0, (void ***)&list_certs);
-        unsigned long nk = read_list(kl, 1, (void ***)&list_keys);
+        unsigned long nc = read_list(cl, &list_certs);
+        unsigned long nk = read_list(kl, &list_keys);
         if (nc == 0 || nc != nk) {
             fprintf(stderr, "[mtls_shim] %s has %lu certificates, %s %lu keys\n", cl, nc, kl, nk);
             exit(2);
@@ -115,11 +127,15 @@ int SSL_connect(SSL *s) {
         if (sni) SSL_set_tlsext_host_name(s, sni);
         if (list_len) {
             unsigned long i = __atomic_fetch_add(&list_next, 1, __ATOMIC_RELAXED) % list_len;
-            if (SSL_use_certificate(s, list_certs[i]) != 1 || SSL_use_PrivateKey(s, list_keys[i]) != 1) {
+            X509 *cert = decode_block(list_certs[i], 0);
+            EVP_PKEY *pkey = decode_block(list_keys[i], 1);
+            if (!cert || !pkey || SSL_use_certificate(s, cert) != 1 || SSL_use_PrivateKey(s, pkey) != 1) {
                 fprintf(stderr, "[mtls_shim] cannot use certificate %lu of the list\n", i);
                 ERR_print_errors_fp(stderr);
                 exit(2);
             }
+            X509_free(cert); /* the SSL object holds its own references */
+            EVP_PKEY_free(pkey);
         }
         if (stats_path) __atomic_add_fetch(&n_attempts, 1, __ATOMIC_RELAXED);
     }
