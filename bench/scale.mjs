@@ -8,7 +8,9 @@
 //   revocations  0 vs 100,000 revoked certificates: one more revocation until the edge refuses
 //                the certificate, CRL size and fetch time, edge memory, reload cost
 //
-//   npm run bench -- scale                         all four (about 15–20 minutes on 2 busy cores)
+//   npm run bench -- scale                         all four: about an hour on 2 busy cores, half of
+//                                                  it one revocation with 100,000 revoked (re-signing
+//                                                  the CRL is quadratic: docs/benchmarks.md)
 //   npm run bench -- scale --quick                 small sizes, 1 repetition, to try it out
 //   node bench/scale.mjs --runs devices,idle --reps 5 --seconds 10 --json out.json
 //
