@@ -90,6 +90,18 @@ export function categorizeProfiles(dir, handler = EDGE_HANDLER) {
     const byId = new Map(prof.nodes.map((n) => [n.id, n]));
     const parent = new Map();
     for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    // Module loading at start-up (a worker's profile covers its whole life): any sample with a
+    // module-loader frame on its stack.
+    const startupMemo = new Map();
+    const isStartup = (id) => {
+      if (startupMemo.has(id)) return startupMemo.get(id);
+      const n = byId.get(id);
+      const p = parent.get(id);
+      const own = STARTUP.test(keyOf(n.callFrame)) || /^node:internal\/modules\//.test(n.callFrame.url);
+      const v = own || (p !== undefined && isStartup(p));
+      startupMemo.set(id, v);
+      return v;
+    };
     const memo = new Map();
     const categoryOf = (id) => {
       if (memo.has(id)) return memo.get(id);
@@ -113,6 +125,7 @@ export function categorizeProfiles(dir, handler = EDGE_HANDLER) {
     for (const id of prof.samples) {
       const n = byId.get(id);
       if (n.callFrame.functionName === '(idle)') continue;
+      if (isStartup(id)) continue;
       const cat = categoryOf(id);
       if (cat === 'start-up') continue;
       samples++;
