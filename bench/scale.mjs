@@ -37,7 +37,15 @@ import { ensureBenchDeps } from './lib/deps.mjs';
 import { buildShim, runWrk } from './lib/load.mjs';
 import { mib, treeMemory, workersMemory } from './lib/memory.mjs';
 import { deviceFleet, makeCa, makeClient, writePair } from './lib/pkigen.mjs';
-import { freePort, installCleanup, makeTempDir, spawnServer, stopAll, stopServer, waitForLog } from './lib/procs.mjs';
+import {
+  freePort,
+  installCleanup,
+  makeTempDir,
+  spawnServer,
+  stopAll,
+  stopServer,
+  waitForLog,
+} from './lib/procs.mjs';
 import { startNginxEdge, startOrigin } from './stacks/nginx.mjs';
 
 const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
@@ -75,7 +83,9 @@ const opts = {
   idle: pick('idle', 10000, 300),
   revoked: pick('revoked', 100000, 2000),
 };
-for (const r of opts.runs) if (![...ALL_RUNS, ...EXTRA_RUNS].includes(r)) throw new Error(`--runs: unknown ${r} (known: ${ALL_RUNS.join(', ')})`);
+for (const r of opts.runs)
+  if (![...ALL_RUNS, ...EXTRA_RUNS].includes(r))
+    throw new Error(`--runs: unknown ${r} (known: ${ALL_RUNS.join(', ')})`);
 
 const median = (xs) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -84,7 +94,10 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const ms = (s) => `${(s * 1e3).toFixed(2)} ms`;
-const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 // ---- Gatehouse instances ------------------------------------------------------------------
 
@@ -147,19 +160,29 @@ async function launchGatehouse(dir, name, seed) {
     what: `Gatehouse ${name} API`,
     timeoutMs: 120_000,
   });
-  await waitForLog(child, /edge listening on https?:\/\/\S+/i, { what: `Gatehouse ${name} edge`, timeoutMs: 120_000 });
+  await waitForLog(child, /edge listening on https?:\/\/\S+/i, {
+    what: `Gatehouse ${name} edge`,
+    timeoutMs: 120_000,
+  });
   // No timeouts: re-signing a CRL of 100,000 entries takes minutes.
   const dispatcher = new Agent({ connect: { ca: rootCaPem }, headersTimeout: 0, bodyTimeout: 0 });
   const base = apiUrl.replace(/\/+$/, '');
   const api = async (method, path, body) => {
-    const res = await request(`${base}${path.startsWith('/crl/') || path === '/metrics' ? '' : '/api/v1'}${path}`, {
-      method,
-      dispatcher,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
+    const res = await request(
+      `${base}${path.startsWith('/crl/') || path === '/metrics' ? '' : '/api/v1'}${path}`,
+      {
+        method,
+        dispatcher,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      },
+    );
     const buf = Buffer.from(await res.body.arrayBuffer());
-    if (res.statusCode >= 300) throw new Error(`${method} ${path}: HTTP ${res.statusCode}: ${buf.toString().slice(0, 300)}`);
+    if (res.statusCode >= 300)
+      throw new Error(`${method} ${path}: HTTP ${res.statusCode}: ${buf.toString().slice(0, 300)}`);
     return { status: res.statusCode, buf, json: () => JSON.parse(buf.toString()) };
   };
   return {
@@ -287,25 +310,36 @@ async function runHostnames(ctx) {
   say(`hostnames: generating ${N} client CAs`);
   const cas = [];
   for (let i = 0; i < N; i += 32)
-    cas.push(...(await Promise.all(Array.from({ length: Math.min(32, N - i) }, (_, k) => makeCa(`Host CA ${i + k}`)))));
+    cas.push(
+      ...(await Promise.all(
+        Array.from({ length: Math.min(32, N - i) }, (_, k) => makeCa(`Host CA ${i + k}`)),
+      )),
+    );
   const hostName = (i) => `h${i}.scale.gatehouse.test`;
-  const seedHosts = (count) => async ({ authority }) => {
-    const { HostnameService } = await import('../dist/edge/index.js');
-    const hostnames = new HostnameService(authority);
-    for (let i = 0; i < count; i++) {
-      const ca = await authority.uploadCa({ name: `host-ca-${i}`, certificatesPem: cas[i].certPem }, 'bench');
-      await hostnames.create(
-        {
-          hostname: hostName(i),
-          origin: ctx.origin.url,
-          client_auth: { mode: 'enforce', mtls_certificate_ids: [ca.id] },
-        },
-        'bench',
-      );
-    }
-  };
+  const seedHosts =
+    (count) =>
+    async ({ authority }) => {
+      const { HostnameService } = await import('../dist/edge/index.js');
+      const hostnames = new HostnameService(authority);
+      for (let i = 0; i < count; i++) {
+        const ca = await authority.uploadCa(
+          { name: `host-ca-${i}`, certificatesPem: cas[i].certPem },
+          'bench',
+        );
+        await hostnames.create(
+          {
+            hostname: hostName(i),
+            origin: ctx.origin.url,
+            client_auth: { mode: 'enforce', mtls_certificate_ids: [ca.id] },
+          },
+          'bench',
+        );
+      }
+    };
   const one = await launchGatehouse(ctx.dir, '1-hostname', seedHosts(1));
-  say(`hostnames: seeding ${N} hostnames (own CA each, org-issued server certificates) through HostnameService`);
+  say(
+    `hostnames: seeding ${N} hostnames (own CA each, org-issued server certificates) through HostnameService`,
+  );
   const many = await launchGatehouse(ctx.dir, `${N}-hostnames`, seedHosts(N));
   say(`  seeded in ${many.seedSeconds.toFixed(1)} s`);
   // The client of the measured hostname: the last one created on the big instance.
@@ -316,7 +350,12 @@ async function runHostnames(ctx) {
   for (const t of target) {
     t.serverName = hostName(t.index);
     t.client = writePair(ctx.dir, `${t.gh.name}-client`, await makeClient(cas[t.index], `client-${t.index}`));
-    const p = { port: t.gh.port, serverName: t.serverName, cert: readFileSync(t.client.cert), key: readFileSync(t.client.key) };
+    const p = {
+      port: t.gh.port,
+      serverName: t.serverName,
+      cert: readFileSync(t.client.cert),
+      key: readFileSync(t.client.key),
+    };
     const s = await probeUntil(p, (st) => st === 200, Date.now(), { timeoutMs: 30_000 });
     if (!Number.isFinite(s)) throw new Error(`${t.gh.label}: ${t.serverName} does not answer 200`);
     // A client of another hostname's CA must be refused (its CA is not this hostname's).
@@ -333,7 +372,9 @@ async function runHostnames(ctx) {
     const order = rep % 2 ? [...target].reverse() : target;
     for (const t of order) {
       const r = await handshakeCpu(ctx, t.gh, t.client, t.serverName);
-      say(`  ${t.gh.label} run ${rep + 1}: ${Math.round(r.rate)} hs/s, ${ms(r.cpuPerHandshake)} server CPU/handshake (load ${load()})`);
+      say(
+        `  ${t.gh.label} run ${rep + 1}: ${Math.round(r.rate)} hs/s, ${ms(r.cpuPerHandshake)} server CPU/handshake (load ${load()})`,
+      );
       runs.push({ stack: t.gh.name, ...r });
     }
   }
@@ -341,7 +382,9 @@ async function runHostnames(ctx) {
   await sleep(2000);
   for (const t of target) {
     memory[t.gh.name] = { workers: workersMemory(t.gh.pid), tree: treeMemory(t.gh.pid) };
-    say(`  ${t.gh.label}: edge workers ${mib(memory[t.gh.name].workers.pssKiB)} PSS, ${mib(memory[t.gh.name].workers.rssKiB)} RSS`);
+    say(
+      `  ${t.gh.label}: edge workers ${mib(memory[t.gh.name].workers.pssKiB)} PSS, ${mib(memory[t.gh.name].workers.rssKiB)} RSS`,
+    );
   }
   // Reload: a new hostname (own CA) through the API; until a client of it gets the origin's 200.
   const reloads = [];
@@ -351,7 +394,11 @@ async function runHostnames(ctx) {
       const ca = await makeCa(`Reload CA ${t.gh.name} ${rep}`);
       const client = await makeClient(ca, `reload-${rep}`);
       const tCa = Date.now();
-      const caRes = await t.gh.api('POST', '/mtls_certificates', { name: `reload-${rep}`, certificates: ca.certPem, ca: true });
+      const caRes = await t.gh.api('POST', '/mtls_certificates', {
+        name: `reload-${rep}`,
+        certificates: ca.certPem,
+        ca: true,
+      });
       // Let the CA upload's own reload finish in both workers first.
       while (reloadsSince(t.gh, tCa).length < 2 && Date.now() - tCa < 300_000) await sleep(200);
       await sleep(500);
@@ -382,7 +429,9 @@ async function runHostnames(ctx) {
   }
   const compileMs = {};
   for (const t of target) compileMs[t.gh.name] = await reloadCost(t.gh);
-  say(`  loadSnapshot in-process: ${target.map((t) => `${t.gh.name} ${compileMs[t.gh.name].toFixed(0)} ms`).join(', ')}`);
+  say(
+    `  loadSnapshot in-process: ${target.map((t) => `${t.gh.name} ${compileMs[t.gh.name].toFixed(0)} ms`).join(', ')}`,
+  );
   for (const t of target) await t.gh.stop();
   const summary = {};
   for (const t of target) {
@@ -435,7 +484,12 @@ async function replayVerdictCache(caPem, certPems, passes) {
       if (!('reuseUntilMs' in v)) misses++;
       if (v.verdict.status !== 'valid') invalid++;
     }
-    out.push({ lookups: peers.length, misses, invalid, usPerLookup: Number(process.hrtime.bigint() - t) / 1e3 / peers.length });
+    out.push({
+      lookups: peers.length,
+      misses,
+      invalid,
+      usPerLookup: Number(process.hrtime.bigint() - t) / 1e3 / peers.length,
+    });
   }
   return out;
 }
@@ -449,13 +503,17 @@ async function replayVerdictCache(caPem, certPems, passes) {
  */
 async function verdictReplay(fleet) {
   const sample = Math.min(fleet.count, 4_200);
-  say(`devices: replaying ${sample} devices in turn, twice, through the edge's verdict cache (dist/edge/verify-client.js)`);
+  say(
+    `devices: replaying ${sample} devices in turn, twice, through the edge's verdict cache (dist/edge/verify-client.js)`,
+  );
   const pems = readFileSync(fleet.certsFile, 'utf8')
     .match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/g)
     .slice(0, sample);
   const replayDistinct = await replayVerdictCache(fleet.caPem, pems, 2);
   const replayOne = await replayVerdictCache(fleet.caPem, Array(sample).fill(pems[0]), 1);
-  say(`  misses: distinct ${replayDistinct.map((p) => `${p.misses}/${p.lookups} (${p.usPerLookup.toFixed(0)} µs per lookup)`).join(', then ')}; one certificate ${replayOne[0].misses}/${replayOne[0].lookups} (${replayOne[0].usPerLookup.toFixed(1)} µs)`);
+  say(
+    `  misses: distinct ${replayDistinct.map((p) => `${p.misses}/${p.lookups} (${p.usPerLookup.toFixed(0)} µs per lookup)`).join(', then ')}; one certificate ${replayOne[0].misses}/${replayOne[0].lookups} (${replayOne[0].usPerLookup.toFixed(1)} µs)`,
+  );
   return { sample, replayDistinct, replayOne };
 }
 
@@ -472,7 +530,11 @@ async function runDevices(ctx) {
     const { HostnameService } = await import('../dist/edge/index.js');
     const ca = await authority.uploadCa({ name: 'devices', certificatesPem: fleet.caPem }, 'bench');
     await new HostnameService(authority).create(
-      { hostname: serverName, origin: ctx.origin.url, client_auth: { mode: 'enforce', mtls_certificate_ids: [ca.id] } },
+      {
+        hostname: serverName,
+        origin: ctx.origin.url,
+        client_auth: { mode: 'enforce', mtls_certificate_ids: [ca.id] },
+      },
       'bench',
     );
   });
@@ -492,7 +554,9 @@ async function runDevices(ctx) {
     for (const kind of rep % 2 ? ['distinct', 'one'] : ['one', 'distinct']) {
       const r = await handshakeCpu(ctx, gh, kind === 'one' ? single : distinct(), serverName);
       if (kind === 'distinct') offset += r.attempts;
-      say(`  ${kind} certificate(s) run ${rep + 1}: ${Math.round(r.rate)} hs/s, ${ms(r.cpuPerHandshake)} server CPU/handshake, ${r.non2xx} non-2xx (load ${load()})`);
+      say(
+        `  ${kind} certificate(s) run ${rep + 1}: ${Math.round(r.rate)} hs/s, ${ms(r.cpuPerHandshake)} server CPU/handshake, ${r.non2xx} non-2xx (load ${load()})`,
+      );
       runs.push({ kind, ...r });
     }
   }
@@ -504,7 +568,9 @@ async function runDevices(ctx) {
     offset += r.attempts;
     const m = workersMemory(gh.pid);
     memPoints.push({ certificatesSeen: Math.min(offset, N), ...m });
-    say(`  covering the fleet: ${Math.min(offset, N)}/${N} certificates seen, workers ${mib(m.pssKiB)} PSS, ${ms(r.cpuPerHandshake)}/handshake`);
+    say(
+      `  covering the fleet: ${Math.min(offset, N)}/${N} certificates seen, workers ${mib(m.pssKiB)} PSS, ${ms(r.cpuPerHandshake)}/handshake`,
+    );
   }
   await sleep(2000);
   const memAll = workersMemory(gh.pid);
@@ -515,7 +581,11 @@ async function runDevices(ctx) {
   return {
     N,
     runs,
-    memPoints: memPoints.map((m) => ({ certificatesSeen: m.certificatesSeen, pssMiB: m.pssKiB / 1024, rssMiB: m.rssKiB / 1024 })),
+    memPoints: memPoints.map((m) => ({
+      certificatesSeen: m.certificatesSeen,
+      pssMiB: m.pssKiB / 1024,
+      rssMiB: m.rssKiB / 1024,
+    })),
     summary: {
       oneCpuMs: median(one.map((r) => r.cpuPerHandshake)) * 1e3,
       distinctCpuMs: median(dist.map((r) => r.cpuPerHandshake)) * 1e3,
@@ -539,7 +609,13 @@ function startIdleClient({ port, serverName, cert, key, count }) {
   const script = join(REPO_ROOT, 'bench', 'lib', 'idle-client.mjs');
   const child = spawn(
     'sh',
-    ['-c', `ulimit -n ${FD_LIMIT} && exec "$0" "$@"`, process.execPath, script, JSON.stringify({ port, serverName, cert, key, count })],
+    [
+      '-c',
+      `ulimit -n ${FD_LIMIT} && exec "$0" "$@"`,
+      process.execPath,
+      script,
+      JSON.stringify({ port, serverName, cert, key, count }),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const state = { open: 0, failed: 0, closed: 0, done: false, child };
@@ -634,7 +710,12 @@ async function runIdle(ctx) {
         );
       });
     }
-    const p = { port: stack.port, serverName: SERVER_NAME, cert: readFileSync(client.cert), key: readFileSync(client.key) };
+    const p = {
+      port: stack.port,
+      serverName: SERVER_NAME,
+      cert: readFileSync(client.cert),
+      key: readFileSync(client.key),
+    };
     if (!Number.isFinite(await probeUntil(p, (s) => s === 200, Date.now(), { timeoutMs: 30_000 })))
       throw new Error(`idle: ${stack.label} does not serve ${SERVER_NAME}`);
     say(`idle: ${N} keep-alive connections to ${stack.label}`);
@@ -651,56 +732,66 @@ async function runRevocations(ctx) {
   const N = opts.revoked;
   const serverName = 'revoke.scale.gatehouse.test';
   const clientsPerInstance = opts.reps + 1;
-  const seed = (revoked) => async ({ authority, store }) => {
-    const { HostnameService } = await import('../dist/edge/index.js');
-    const { ORG_CA_ID } = await import('../dist/authority/index.js');
-    await new HostnameService(authority).create(
-      { hostname: serverName, origin: ctx.origin.url, client_auth: { mode: 'enforce', mtls_certificate_ids: [ORG_CA_ID] } },
-      'bench',
-    );
-    // Real client certificates from the org CA, through the authority (what the API does).
-    const clients = [];
-    for (let i = 0; i < clientsPerInstance; i++) {
-      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const row = await authority.issueFromPublicKey(
-        { publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }), validityDays: 30 },
+  const seed =
+    (revoked) =>
+    async ({ authority, store }) => {
+      const { HostnameService } = await import('../dist/edge/index.js');
+      const { ORG_CA_ID } = await import('../dist/authority/index.js');
+      await new HostnameService(authority).create(
+        {
+          hostname: serverName,
+          origin: ctx.origin.url,
+          client_auth: { mode: 'enforce', mtls_certificate_ids: [ORG_CA_ID] },
+        },
         'bench',
       );
-      clients.push({ id: row.id, cert: row.certificate_pem, key: privateKey.export({ type: 'pkcs8', format: 'pem' }) });
-    }
-    // N revoked certificates, written straight into client_certificates (the API would issue
-    // and revoke each one, re-signing the whole CRL every time: O(N²)). Only the columns the
-    // edge and the CRL read matter; the PEM is a placeholder.
-    const t0 = Date.now();
-    const now = new Date();
-    const notAfter = new Date(now.getTime() + 30 * 86_400_000).toISOString();
-    for (let i = 0; i < revoked; i += 10_000) {
-      await store.transaction(async (tx) => {
-        for (let k = i; k < Math.min(revoked, i + 10_000); k++) {
-          const serial = randomBytes(16);
-          serial[0] = (serial[0] & 0x3f) | 0x10;
-          await tx.clientCertificates.insert({
-            id: randomUUID(),
-            ca_id: ORG_CA_ID,
-            serial_number: serial.toString('hex'),
-            fingerprint_sha256: randomBytes(32).toString('hex'),
-            ski: randomBytes(20).toString('hex'),
-            subject: `O=Bench, CN=seed-${k}`,
-            common_name: `seed-${k}`,
-            certificate_pem: '(seeded by bench/scale.mjs)',
-            not_before: now.toISOString(),
-            not_after: notAfter,
-            status: 'revoked',
-            revoked_at: new Date(now.getTime() - (revoked - k) * 1000).toISOString(),
-            revocation_reason: 'keyCompromise',
-            created_at: now.toISOString(),
-          });
-        }
-        await tx.configVersion.bump();
-      });
-    }
-    return { clients, ORG_CA_ID, seedMs: Date.now() - t0 };
-  };
+      // Real client certificates from the org CA, through the authority (what the API does).
+      const clients = [];
+      for (let i = 0; i < clientsPerInstance; i++) {
+        const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        const row = await authority.issueFromPublicKey(
+          { publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }), validityDays: 30 },
+          'bench',
+        );
+        clients.push({
+          id: row.id,
+          cert: row.certificate_pem,
+          key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        });
+      }
+      // N revoked certificates, written straight into client_certificates (the API would issue
+      // and revoke each one, re-signing the whole CRL every time: O(N²)). Only the columns the
+      // edge and the CRL read matter; the PEM is a placeholder.
+      const t0 = Date.now();
+      const now = new Date();
+      const notAfter = new Date(now.getTime() + 30 * 86_400_000).toISOString();
+      for (let i = 0; i < revoked; i += 10_000) {
+        await store.transaction(async (tx) => {
+          for (let k = i; k < Math.min(revoked, i + 10_000); k++) {
+            const serial = randomBytes(16);
+            serial[0] = (serial[0] & 0x3f) | 0x10;
+            await tx.clientCertificates.insert({
+              id: randomUUID(),
+              ca_id: ORG_CA_ID,
+              serial_number: serial.toString('hex'),
+              fingerprint_sha256: randomBytes(32).toString('hex'),
+              ski: randomBytes(20).toString('hex'),
+              subject: `O=Bench, CN=seed-${k}`,
+              common_name: `seed-${k}`,
+              certificate_pem: '(seeded by bench/scale.mjs)',
+              not_before: now.toISOString(),
+              not_after: notAfter,
+              status: 'revoked',
+              revoked_at: new Date(now.getTime() - (revoked - k) * 1000).toISOString(),
+              revocation_reason: 'keyCompromise',
+              created_at: now.toISOString(),
+            });
+          }
+          await tx.configVersion.bump();
+        });
+      }
+      return { clients, ORG_CA_ID, seedMs: Date.now() - t0 };
+    };
   const instances = [];
   for (const n of [0, N]) {
     say(`revocations: instance with ${n} revoked certificates${n ? ' (seeded through the store)' : ''}`);
@@ -710,7 +801,12 @@ async function runRevocations(ctx) {
   }
   for (const { gh } of instances) {
     for (const c of gh.seeded.clients) {
-      const st = await probeUntil({ port: gh.port, serverName, cert: c.cert, key: c.key }, (s) => s === 200, Date.now(), { timeoutMs: 30_000 });
+      const st = await probeUntil(
+        { port: gh.port, serverName, cert: c.cert, key: c.key },
+        (s) => s === 200,
+        Date.now(),
+        { timeoutMs: 30_000 },
+      );
       if (!Number.isFinite(st)) throw new Error(`revocations: ${gh.label} does not admit its client`);
     }
   }
@@ -724,12 +820,19 @@ async function runRevocations(ctx) {
       const t0 = Date.now();
       await gh.api('DELETE', `/client_certificates/${c.id}`);
       const t1 = Date.now();
-      const refusedMs = await probeUntil({ port: gh.port, serverName, cert: c.cert, key: c.key }, (s) => s !== 200, t1, { everyMs: 10 });
+      const refusedMs = await probeUntil(
+        { port: gh.port, serverName, cert: c.cert, key: c.key },
+        (s) => s !== 200,
+        t1,
+        { everyMs: 10 },
+      );
       await sleep(Math.max(3000, refusedMs * 2));
       const logged = reloadsSince(gh, t1 - 5);
       const allWorkersMs = logged.length >= 2 ? Math.max(...logged.slice(0, 2).map((l) => l.time)) - t1 : NaN;
       revocations.push({ n, apiMs: t1 - t0, refusedMs, allWorkersMs });
-      say(`  ${n} revoked, revocation ${rep}: API ${t1 - t0} ms, edge refuses after ${refusedMs} ms more (both workers reloaded after ${allWorkersMs} ms)`);
+      say(
+        `  ${n} revoked, revocation ${rep}: API ${t1 - t0} ms, edge refuses after ${refusedMs} ms more (both workers reloaded after ${allWorkersMs} ms)`,
+      );
     }
   }
   const crl = [];
@@ -741,17 +844,22 @@ async function runRevocations(ctx) {
       const r = await gh.api('GET', `/crl/${gh.seeded.ORG_CA_ID}.crl`);
       times.push(Number(process.hrtime.bigint() - t) / 1e6);
       size = r.buf.length;
-      if (r.buf[0] !== 0x30) throw new Error(`GET /crl/…: not a DER CRL (${r.buf.subarray(0, 40).toString()})`);
+      if (r.buf[0] !== 0x30)
+        throw new Error(`GET /crl/…: not a DER CRL (${r.buf.subarray(0, 40).toString()})`);
     }
     crl.push({ n, bytes: size, fetchMs: median(times), times });
-    say(`  CRL with ${n} (+${opts.reps + 1}) entries: ${size} bytes, fetched in ${median(times).toFixed(1)} ms (median of 5)`);
+    say(
+      `  CRL with ${n} (+${opts.reps + 1}) entries: ${size} bytes, fetched in ${median(times).toFixed(1)} ms (median of 5)`,
+    );
   }
   const memory = {};
   const loadMs = {};
   for (const { n, gh } of instances) {
     memory[n] = workersMemory(gh.pid);
     loadMs[n] = await reloadCost(gh);
-    say(`  ${n} revoked: edge workers ${mib(memory[n].pssKiB)} PSS, loadSnapshot ${loadMs[n].toFixed(0)} ms in-process`);
+    say(
+      `  ${n} revoked: edge workers ${mib(memory[n].pssKiB)} PSS, loadSnapshot ${loadMs[n].toFixed(0)} ms in-process`,
+    );
   }
   for (const { gh } of instances) await gh.stop();
   const summary = {};
@@ -785,7 +893,7 @@ function printSummary(results) {
       `| figure | 1 hostname | ${N} hostnames | ratio |`,
       '| --- | ---: | ---: | ---: |',
       `| server CPU per full handshake (median) | ${f(a.cpuPerHandshakeMs)} ms | ${f(b.cpuPerHandshakeMs)} ms | ${f(b.cpuPerHandshakeMs / a.cpuPerHandshakeMs)}× |`,
-      `| edge workers PSS (2 workers) | ${f(a.workersPssMiB, 1)} MiB | ${f(b.workersPssMiB, 1)} MiB | +${f((b.workersPssMiB - a.workersPssMiB) / (N - 1) * 1024, 1)} KiB/hostname |`,
+      `| edge workers PSS (2 workers) | ${f(a.workersPssMiB, 1)} MiB | ${f(b.workersPssMiB, 1)} MiB | +${f(((b.workersPssMiB - a.workersPssMiB) / (N - 1)) * 1024, 1)} KiB/hostname |`,
       `| reload: API write (create hostname) | ${f(a.reloadApiMs, 0)} ms | ${f(b.reloadApiMs, 0)} ms | |`,
       `| reload: write answered → edge serves it | ${f(a.reloadServeMs, 0)} ms | ${f(b.reloadServeMs, 0)} ms | |`,
       `| reload: write answered → both workers logged the reload | ${f(a.reloadAllWorkersMs, 0)} ms | ${f(b.reloadAllWorkersMs, 0)} ms | |`,
@@ -809,10 +917,19 @@ function printSummary(results) {
   }
   if (results.idle) {
     const { N, results: rs } = results.idle;
-    lines.push(`\n### idle: ${N} keep-alive mTLS connections\n`, '| stack | open | PSS before | PSS after | per connection (PSS) | per connection (RSS) |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      `\n### idle: ${N} keep-alive mTLS connections\n`,
+      '| stack | open | PSS before | PSS after | per connection (PSS) | per connection (RSS) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const r of rs)
-      lines.push(`| ${r.stack} | ${r.open} | ${mib(r.before.pssKiB)} | ${mib(r.after.pssKiB)} | ${f(r.perConnPssKiB, 1)} KiB | ${f(r.perConnRssKiB, 1)} KiB |`);
-    for (const r of rs) lines.push(`${r.stack} points (open: PSS MiB): ${r.points.map((p) => `${p.open}: ${(p.pssKiB / 1024).toFixed(1)}`).join(', ')}`);
+      lines.push(
+        `| ${r.stack} | ${r.open} | ${mib(r.before.pssKiB)} | ${mib(r.after.pssKiB)} | ${f(r.perConnPssKiB, 1)} KiB | ${f(r.perConnRssKiB, 1)} KiB |`,
+      );
+    for (const r of rs)
+      lines.push(
+        `${r.stack} points (open: PSS MiB): ${r.points.map((p) => `${p.open}: ${(p.pssKiB / 1024).toFixed(1)}`).join(', ')}`,
+      );
   }
   if (results.revocations) {
     const { N, summary: s } = results.revocations;
@@ -870,7 +987,9 @@ async function main() {
   results.loadAverageEnd = loadavg();
   await stopAll();
   printSummary(results);
-  console.log(`\nload average at start ${results.loadAverageStart.map((l) => l.toFixed(1)).join(' ')}, at end ${load()}`);
+  console.log(
+    `\nload average at start ${results.loadAverageStart.map((l) => l.toFixed(1)).join(' ')}, at end ${load()}`,
+  );
   if (o.json) {
     writeFileSync(o.json, JSON.stringify(results, null, 2));
     say(`raw results: ${o.json}`);

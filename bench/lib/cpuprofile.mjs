@@ -69,12 +69,18 @@ const CATEGORIES = [
   ['bare proxy (bench/servers)', (u) => /bench\/servers\//.test(u)],
   ['undici (client to the origin)', (u) => /node_modules\/undici\//.test(u)],
   ['other npm modules', (u) => /node_modules\//.test(u)],
-  ['node:http (server: parser, IncomingMessage, ServerResponse)', (u) => /^node:(_http_|http$|internal\/http)/.test(u)],
+  [
+    'node:http (server: parser, IncomingMessage, ServerResponse)',
+    (u) => /^node:(_http_|http$|internal\/http)/.test(u),
+  ],
   [
     'TLS socket and streams (reads, writes, encryption)',
     (u) => /^node:(_tls_|tls$|net$|stream$|internal\/(stream_base_commons|streams\/|tls\/|net))/.test(u),
   ],
-  ['events, timers, microtasks', (u) => /^node:(events$|internal\/(timers|process\/task_queues|async_hooks|event_target))/.test(u)],
+  [
+    'events, timers, microtasks',
+    (u) => /^node:(events$|internal\/(timers|process\/task_queues|async_hooks|event_target))/.test(u),
+  ],
   ['other node: internals', (u) => /^node:/.test(u)],
 ];
 

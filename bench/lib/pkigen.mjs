@@ -146,6 +146,8 @@ export async function deviceFleet(count, log = () => {}) {
   writeFileSync(join(partial, 'meta.json'), JSON.stringify(m));
   mkdirSync(join(dir, '..'), { recursive: true });
   renameSync(partial, dir);
-  log(`generated ${count} client certificates in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached in ${dir})`);
+  log(
+    `generated ${count} client certificates in ${((Date.now() - t0) / 1000).toFixed(1)} s (cached in ${dir})`,
+  );
   return { ...m, dir };
 }
