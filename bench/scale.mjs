@@ -417,8 +417,9 @@ async function runHostnames(ctx) {
         { everyMs: 10 },
       );
       const tWait = Date.now();
-      while (reloadsSince(t.gh, t1 - 5).length < 2 && Date.now() - tWait < 300_000) await sleep(200);
-      const logged = reloadsSince(t.gh, t1 - 5);
+      while (reloadsSince(t.gh, t0).length < 2 && Date.now() - tWait < 300_000) await sleep(200);
+      // Since the write started: a worker may finish reloading before the API's answer arrives.
+      const logged = reloadsSince(t.gh, t0);
       const allWorkersMs = logged.length >= 2 ? Math.max(...logged.slice(0, 2).map((l) => l.time)) - t1 : NaN;
       reloads.push({ stack: t.gh.name, apiMs: t1 - t0, serveMs, allWorkersMs });
       say(
@@ -827,7 +828,7 @@ async function runRevocations(ctx) {
         { everyMs: 10 },
       );
       await sleep(Math.max(3000, refusedMs * 2));
-      const logged = reloadsSince(gh, t1 - 5);
+      const logged = reloadsSince(gh, t0);
       const allWorkersMs = logged.length >= 2 ? Math.max(...logged.slice(0, 2).map((l) => l.time)) - t1 : NaN;
       revocations.push({ n, apiMs: t1 - t0, refusedMs, allWorkersMs });
       say(
