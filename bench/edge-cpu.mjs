@@ -29,7 +29,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { generateCertificates } from './lib/certs.mjs';
 import { processTree, startCpuMeasurement } from './lib/cpu.mjs';
-import { summarizeProfiles } from './lib/cpuprofile.mjs';
+import { categorizeProfiles, summarizeProfiles } from './lib/cpuprofile.mjs';
 import { buildShim, runWrk } from './lib/load.mjs';
 import { TESTS, wrkOptions } from './lib/measure.mjs';
 import { writeNoTicketsConf } from './lib/openssl-conf.mjs';
@@ -211,6 +211,9 @@ async function main() {
     console.log(`\n## V8 profile: ${st.label} (% of non-idle samples: inclusive, self)`);
     for (const r of summarizeProfiles(profDirs.get(st.name)).slice(0, Number(o.top)))
       console.log(`${r.totalPct.toFixed(1).padStart(6)} ${r.selfPct.toFixed(1).padStart(6)}  ${r.fn}`);
+    console.log(`\n## By category: ${st.label} (% of non-idle samples, start-up left out)`);
+    for (const c of categorizeProfiles(profDirs.get(st.name)))
+      console.log(`${c.pct.toFixed(1).padStart(6)}  ${c.category}`);
   }
   await stopAll();
 }

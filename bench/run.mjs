@@ -1,11 +1,12 @@
 // `npm run bench` — the default benchmarks, one after the other: the edge (bench/edge.mjs) and
 // the store (bench/store.mjs). Arguments are passed to each: `npm run bench -- --quick`. A first
-// argument naming a benchmark runs only that one: `npm run bench -- cluster` (bench/cluster.mjs).
+// argument naming a benchmark runs only that one: `npm run bench -- cluster` (bench/cluster.mjs),
+// `npm run bench -- scale --quick` (bench/scale.mjs).
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const NAMED = { edge: 'edge.mjs', store: 'store.mjs', cluster: 'cluster.mjs' };
+const NAMED = { edge: 'edge.mjs', store: 'store.mjs', cluster: 'cluster.mjs', scale: 'scale.mjs' };
 const chosen = NAMED[process.argv[2]];
 const BENCHES = chosen ? [chosen] : ['edge.mjs', 'store.mjs'];
 const args = chosen ? process.argv.slice(3) : process.argv.slice(2);

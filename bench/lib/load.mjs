@@ -31,7 +31,9 @@ let runCounter = 0;
  * @param {string} o.shim       path of mtls_shim.so
  * @param {string} o.tmpDir     where the shim writes its counters
  * @param {number} o.port
- * @param {{cert: string, key: string}} o.client  certificate wrk presents
+ * @param {{cert?: string, key?: string, certList?: string, keyList?: string, listOffset?: number}} o.client
+ *   certificate wrk presents, or lists of certificates and keys presented in turn (shim)
+ * @param {string} [o.serverName]  SNI and Host (default SERVER_NAME)
  * @param {boolean} o.newConnectionEachRequest  `Connection: close`: one full handshake per request
  * @param {number} o.seconds
  * @param {number} o.connections
@@ -53,16 +55,21 @@ export function runWrk(o) {
     '-s',
     REPORT_SCRIPT,
     '-H',
-    `Host: ${SERVER_NAME}`,
+    `Host: ${o.serverName ?? SERVER_NAME}`,
     ...(o.newConnectionEachRequest ? ['-H', 'Connection: close'] : []),
     `https://127.0.0.1:${o.port}/`,
   ];
   const env = {
     ...process.env,
     LD_PRELOAD: o.shim,
-    MTLS_CERT: o.client.cert,
-    MTLS_KEY: o.client.key,
-    MTLS_SNI: SERVER_NAME,
+    ...(o.client.certList
+      ? {
+          MTLS_CERT_LIST: o.client.certList,
+          MTLS_KEY_LIST: o.client.keyList,
+          MTLS_LIST_OFFSET: String(o.client.listOffset ?? 0),
+        }
+      : { MTLS_CERT: o.client.cert, MTLS_KEY: o.client.key }),
+    MTLS_SNI: o.serverName ?? SERVER_NAME,
     MTLS_NO_RESUME: '1',
     MTLS_STATS: statsFile,
   };

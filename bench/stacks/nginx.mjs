@@ -18,7 +18,7 @@ function nginxVersionString() {
   return `${r.stderr}${r.stdout}`.replace(/^nginx version:\s*/, '').trim();
 }
 
-function writeConf(prefix, { workers, http }) {
+function writeConf(prefix, { workers, http, workerConnections = 4096 }) {
   mkdirSync(join(prefix, 'logs'), { recursive: true });
   mkdirSync(join(prefix, 'tmp'), { recursive: true });
   const t = (name) => `${name}_temp_path ${join(prefix, 'tmp', name)};`;
@@ -26,10 +26,10 @@ function writeConf(prefix, { workers, http }) {
 daemon off;
 master_process on;
 worker_processes ${workers};
-pid ${join(prefix, 'nginx.pid')};
+${workerConnections > 4096 ? `worker_rlimit_nofile ${workerConnections};\n` : ''}pid ${join(prefix, 'nginx.pid')};
 error_log ${join(prefix, 'logs', 'error.log')} warn;
 events {
-  worker_connections 4096;
+  worker_connections ${workerConnections};
 }
 http {
   access_log off;  # no stack logs requests in this benchmark
@@ -45,10 +45,10 @@ ${http}
   return file;
 }
 
-async function startNginx(prefix, port, confFile, what, env = {}) {
+async function startNginx(prefix, port, confFile, what, env = {}, spawn = spawnServer) {
   const nginx = findCommand('nginx');
   // -e: nginx 1.22 would otherwise try its compiled-in error log before reading our config.
-  const child = spawnServer(nginx, ['-p', prefix, '-e', join(prefix, 'logs', 'error.log'), '-c', confFile], {
+  const child = spawn(nginx, ['-p', prefix, '-e', join(prefix, 'logs', 'error.log'), '-c', confFile], {
     logFile: join(prefix, 'logs', 'stdout.log'),
     env,
   });
@@ -86,10 +86,16 @@ export async function startOrigin(dir, port) {
  * clients never resume, so tickets would only add server work (see shared notes). TLS 1.3
  * tickets need the OpenSSL configuration from lib/openssl-conf.mjs on top of the directives.
  */
-export async function startNginxEdge(dir, { port, originPort, certs, opensslConf }) {
-  const prefix = join(dir, 'nginx-edge');
+export async function startNginxEdge(
+  dir,
+  { port, originPort, certs, opensslConf, workerConnections, wrap = spawnServer, name = 'nginx-edge' },
+) {
+  // workerConnections/wrap: bench/scale.mjs holds 10,000 idle connections (and raises the fd
+  // limit with `ulimit -n` in a wrapping shell).
+  const prefix = join(dir, name);
   const conf = writeConf(prefix, {
     workers: 2,
+    workerConnections,
     http: `
   upstream origin {
     server 127.0.0.1:${originPort};
@@ -125,7 +131,7 @@ export async function startNginxEdge(dir, { port, originPort, certs, opensslConf
     }
   }`,
   });
-  const child = await startNginx(prefix, port, conf, 'nginx edge', { OPENSSL_CONF: opensslConf });
+  const child = await startNginx(prefix, port, conf, 'nginx edge', { OPENSSL_CONF: opensslConf }, wrap);
   return {
     name: 'nginx',
     label: 'nginx',
