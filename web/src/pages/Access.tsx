@@ -14,52 +14,57 @@ import {
   Page,
   useLoad,
 } from '../components';
-import type { AccessApp, IdentityProvider, Policy, Rule, ServiceToken } from '../types';
-import { listPostureRules, type PostureRule } from './Posture';
+import { ASSURANCE_LEVELS, DECISIONS } from '../api/contract';
+import type {
+  AccessApp,
+  IdentityProvider,
+  Policy,
+  PostureRule,
+  Rule,
+  RuleType,
+  ServiceToken,
+} from '../types';
+import { listPostureRules } from './Posture';
 
 /**
- * Every rule type of docs/access-policies.md, with the one parameter each takes (if any): free
- * text, one of `options`, or a comma-separated `list`.
+ * Every rule type of docs/access-policies.md (keyed by the schema's rule types: tsc fails when the
+ * server adds or drops one), with the one parameter each takes (if any): free text, one of
+ * `options`, or a comma-separated `list`.
  */
-const RULE_TYPES: {
-  type: string;
-  label: string;
-  param?: string;
-  placeholder?: string;
-  options?: readonly string[];
-  list?: boolean;
-}[] = [
-  { type: 'certificate', label: 'Valid client certificate' },
-  { type: 'common_name', label: 'Certificate common name', param: 'common_name', placeholder: 'laptop-42' },
-  { type: 'email', label: 'E-mail', param: 'email', placeholder: 'alice@example.com' },
-  { type: 'email_domain', label: 'E-mail domain', param: 'domain', placeholder: 'example.com' },
-  { type: 'group', label: 'IdP group', param: 'name', placeholder: 'ops' },
-  { type: 'service_token', label: 'Service token', param: 'token_id' },
-  { type: 'any_valid_service_token', label: 'Any valid service token' },
-  { type: 'ip', label: 'IP range', param: 'ip', placeholder: '10.0.0.0/8' },
-  { type: 'everyone', label: 'Everyone' },
-  { type: 'device_posture', label: 'Device posture', param: 'integration_uid' },
-  {
-    type: 'device_assurance',
-    label: 'Device assurance (at least)',
-    param: 'level',
-    options: ['software', 'hardware_claimed', 'tpm_attested'],
-  },
-  {
-    type: 'certificate_policy',
+const RULE_SPECS: {
+  [K in RuleType]: {
+    label: string;
+    param?: keyof NonNullable<Rule[K]> & string;
+    placeholder?: string;
+    options?: readonly string[];
+    list?: boolean;
+  };
+} = {
+  certificate: { label: 'Valid client certificate' },
+  common_name: { label: 'Certificate common name', param: 'common_name', placeholder: 'laptop-42' },
+  email: { label: 'E-mail', param: 'email', placeholder: 'alice@example.com' },
+  email_domain: { label: 'E-mail domain', param: 'domain', placeholder: 'example.com' },
+  group: { label: 'IdP group', param: 'name', placeholder: 'ops' },
+  service_token: { label: 'Service token', param: 'token_id' },
+  any_valid_service_token: { label: 'Any valid service token' },
+  ip: { label: 'IP range', param: 'ip', placeholder: '10.0.0.0/8' },
+  everyone: { label: 'Everyone' },
+  device_posture: { label: 'Device posture', param: 'integration_uid' },
+  device_assurance: { label: 'Device assurance (at least)', param: 'level', options: ASSURANCE_LEVELS },
+  certificate_policy: {
     label: 'Certificate policy (any of)',
     param: 'oids',
     list: true,
     placeholder: '2.16.840.1.101.3.2.1.3.13, …',
   },
-];
+};
+const RULE_TYPES = Object.entries(RULE_SPECS).map(([type, spec]) => ({ type: type as RuleType, ...spec }));
 
 /** A rule as the API takes it: a certificate_policy list without the empty entries of editing. */
 const cleanRule = (r: Rule): Rule =>
   r.certificate_policy
     ? { certificate_policy: { oids: [r.certificate_policy.oids ?? []].flat().filter(Boolean) } }
     : r;
-const DECISIONS = ['allow', 'deny', 'non_identity', 'bypass'] as const;
 const LISTS = ['include', 'exclude', 'require'] as const;
 
 export function AccessPage() {
@@ -175,9 +180,11 @@ function RuleEditor(props: {
   choices: Choices;
   error?: string;
 }) {
-  const type = Object.keys(props.rule)[0] ?? 'everyone';
+  const type = (Object.keys(props.rule)[0] ?? 'everyone') as RuleType;
   const spec = RULE_TYPES.find((r) => r.type === type) ?? RULE_TYPES[8]!;
-  const raw = spec.param ? props.rule[type]?.[spec.param] : undefined;
+  // The editor reads any rule's one parameter by name: a string, or a list (certificate_policy).
+  const params = props.rule[spec.type] as Record<string, string | string[]> | undefined;
+  const raw = spec.param ? params?.[spec.param] : undefined;
   const value = Array.isArray(raw) ? raw.join(', ') : (raw ?? '');
   const set = (t: string, v: string) => {
     const s = RULE_TYPES.find((r) => r.type === t)!;

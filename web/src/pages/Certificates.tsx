@@ -17,19 +17,16 @@ import {
   shortFp,
   useLoad,
 } from '../components';
-import type { ClientCertificate, Hostname, MtlsCertificate, Organization } from '../types';
+import { CERTIFICATE_STATUSES, REVOCATION_REASONS } from '../api/contract';
+import type {
+  ClientCertificate,
+  CrlInfo,
+  Hostname,
+  MtlsCertificate,
+  Organization,
+  RevocationReason,
+} from '../types';
 import { listPostureRules } from './Posture';
-
-const REVOCATION_REASONS = [
-  'unspecified',
-  'keyCompromise',
-  'caCompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-];
 
 /** Which hostnames and posture rules name each CA: shown as "where used", and why delete may be refused. */
 async function loadUsage(): Promise<Map<string, string[]>> {
@@ -259,9 +256,7 @@ function UploadCa(props: { onClose: () => void; onDone: () => void }) {
 function AttachCrl(props: { ca: MtlsCertificate; onClose: () => void }) {
   const current = useLoad(async () => {
     try {
-      return await api.get<{ this_update: string; next_update: string; revoked_count: number }>(
-        `/mtls_certificates/${props.ca.id}/crl`,
-      );
+      return await api.get<CrlInfo>(`/mtls_certificates/${props.ca.id}/crl`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return null;
       throw err;
@@ -346,9 +341,11 @@ function ClientCertificates(props: { orgCaId: string | undefined }) {
               }}
             >
               <option value="">all</option>
-              <option value="active">active</option>
-              <option value="revoked">revoked</option>
-              <option value="expired">expired</option>
+              {CERTIFICATE_STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {s}
+                </option>
+              ))}
             </select>
           </label>
           <button type="button" className="primary" onClick={() => setIssuing(true)}>
@@ -493,7 +490,7 @@ function IssueCertificate(props: { onClose: () => void; onDone: () => void }) {
 }
 
 function Revoke(props: { cert: ClientCertificate; onClose: () => void; onDone: () => void }) {
-  const [reason, setReason] = useState('unspecified');
+  const [reason, setReason] = useState<RevocationReason>('unspecified');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -512,7 +509,11 @@ function Revoke(props: { cert: ClientCertificate; onClose: () => void; onDone: (
         </p>
         <FormError error={errors._form} />
         <Field label="Reason" error={errorFor(errors, 'reason')}>
-          <select name="reason" value={reason} onChange={(e) => setReason(e.target.value)}>
+          <select
+            name="reason"
+            value={reason}
+            onChange={(e) => setReason(e.target.value as RevocationReason)}
+          >
             {REVOCATION_REASONS.map((r) => (
               <option key={r}>{r}</option>
             ))}

@@ -120,7 +120,11 @@ export function DevicesPage() {
 }
 
 /** Pure: which active registrations a settings change forces to register again. */
-export function mustRegisterAgain(devices: Device[], next: OrgSettings, current: OrgSettings): string[] {
+export function mustRegisterAgain(
+  devices: Device[],
+  next: Pick<OrgSettings, 'require_hardware_backed_registration'>,
+  current: OrgSettings,
+): string[] {
   if (!next.require_hardware_backed_registration || current.require_hardware_backed_registration) return [];
   return devices
     .filter((d) =>

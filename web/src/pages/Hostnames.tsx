@@ -13,31 +13,22 @@ import {
   Page,
   useLoad,
 } from '../components';
-import type { BlockResponse, ForwardConfig, Hostname, Mode, MtlsCertificate } from '../types';
+import { CERTIFICATE_FIELDS, HEADER_STYLES, MODES } from '../api/contract';
+import type {
+  BlockResponse,
+  CertificateField,
+  ForwardConfig,
+  HeaderStyle,
+  Hostname,
+  Mode,
+  MtlsCertificate,
+} from '../types';
 
-const STYLES = [
-  { id: 'gatehouse', label: 'Gatehouse-Client-Cert-* headers' },
-  { id: 'rfc9440', label: 'RFC 9440 Client-Cert' },
-  { id: 'xfcc', label: 'Envoy X-Forwarded-Client-Cert' },
-];
-const NAME_ATTRS = ['CN', 'O', 'OU', 'C', 'ST', 'L', 'emailAddress', 'serialNumber', 'DC', 'UID'];
-const FIELDS = [
-  'subject',
-  'issuer',
-  ...NAME_ATTRS.map((a) => `subject.${a}`),
-  ...NAME_ATTRS.map((a) => `issuer.${a}`),
-  'serial',
-  'ski',
-  'sha256',
-  'not_before',
-  'not_after',
-  'san.dns',
-  'san.uri',
-  'san.email',
-  'san.ip',
-  'status',
-  'reason',
-];
+const STYLE_LABEL: Record<HeaderStyle, string> = {
+  gatehouse: 'Gatehouse-Client-Cert-* headers',
+  rfc9440: 'RFC 9440 Client-Cert',
+  xfcc: 'Envoy X-Forwarded-Client-Cert',
+};
 const MODE_TONE = { off: 'muted', report: 'info', enforce: 'good' } as const;
 
 export function HostnamesPage() {
@@ -257,7 +248,7 @@ function HostnameForm(props: {
         )}
         <Field label="Client certificate mode" error={errorFor(errors, 'client_auth/mode')}>
           <div className="checks" role="radiogroup">
-            {(['off', 'report', 'enforce'] as const).map((m) => (
+            {MODES.map((m) => (
               <label key={m}>
                 <input type="radio" name="mode" value={m} checked={mode === m} onChange={() => setMode(m)} />
                 {m}
@@ -288,21 +279,21 @@ function HostnameForm(props: {
         </Field>
         <Field label="Forwarded headers" error={errorFor(errors, 'client_auth/forward')}>
           <div className="checks">
-            {STYLES.map((s) => (
-              <label key={s.id}>
+            {HEADER_STYLES.map((id) => (
+              <label key={id}>
                 <input
                   type="checkbox"
-                  checked={forward.styles.includes(s.id)}
+                  checked={forward.styles.includes(id)}
                   onChange={(e) =>
                     setForward({
                       ...forward,
                       styles: e.target.checked
-                        ? [...forward.styles, s.id]
-                        : forward.styles.filter((x) => x !== s.id),
+                        ? [...forward.styles, id]
+                        : forward.styles.filter((x) => x !== id),
                     })
                   }
                 />
-                {s.label}
+                {STYLE_LABEL[id]}
               </label>
             ))}
           </div>
@@ -326,11 +317,13 @@ function HostnameForm(props: {
                 onChange={(e) =>
                   setForward({
                     ...forward,
-                    custom: forward.custom.map((x, j) => (j === i ? { ...x, field: e.target.value } : x)),
+                    custom: forward.custom.map((x, j) =>
+                      j === i ? { ...x, field: e.target.value as CertificateField } : x,
+                    ),
                   })
                 }
               >
-                {FIELDS.map((f) => (
+                {CERTIFICATE_FIELDS.map((f) => (
                   <option key={f}>{f}</option>
                 ))}
               </select>

@@ -14,51 +14,22 @@ import {
   Pager,
   useLoad,
 } from '../components';
-import type { Device, MtlsCertificate } from '../types';
+import { PLATFORMS, type PostureInput, TRUST_STORES } from '../api/contract';
+import type {
+  Device,
+  ExtendedKeyUsage,
+  MtlsCertificate,
+  Platform,
+  PostureReason,
+  PostureResult,
+  PostureRule,
+  TrustStore,
+} from '../types';
 
 // Device posture (issue #6): client-certificate rules and Logs > Posture.
 
-// Shapes of GET /devices/posture and /devices/posture/logs (src/api/routes/posture.ts).
-export interface PostureRule {
-  id: string;
-  name: string;
-  type: 'client_certificate_v2' | 'client_certificate';
-  description: string;
-  schedule: string;
-  expiration: string | null;
-  match: { platform: string }[];
-  input: {
-    certificate_id: string;
-    cn?: string | null;
-    operating_system?: string;
-    check_private_key?: boolean;
-    extended_key_usage?: string[];
-    locations?: { paths?: string[]; trust_stores?: string[] };
-  };
-}
-
-export interface PostureResult {
-  id: string;
-  device_id: string;
-  device_name: string;
-  registration_id: string;
-  rule_id: string;
-  rule_name: string;
-  success: boolean;
-  reasons: string[];
-  certificate: {
-    subject: string;
-    serial_number: string;
-    fingerprint_sha256: string;
-    not_after?: string;
-  } | null;
-  key_proved: boolean;
-  reported_on: string;
-  expires_on: string | null;
-}
-
 /** What each failure reason means, for the Logs › Posture table. */
-const REASON_TEXT: Record<string, string> = {
+const REASON_TEXT: Record<PostureReason, string> = {
   not_found: 'no certificate found',
   untrusted: 'not issued by the rule’s CA',
   expired: 'certificate expired',
@@ -70,6 +41,9 @@ const REASON_TEXT: Record<string, string> = {
   key_proof_invalid: 'key proof did not verify',
   unsupported_platform: 'platform not evaluated',
   evaluation_error: 'the agent could not evaluate',
+  location_not_allowed: 'found outside the rule’s locations',
+  fact_not_registered: 'the device did not register that fact',
+  policy_required: 'valid for none of the required policies',
 };
 
 export async function listPostureRules(): Promise<PostureRule[]> {
@@ -95,8 +69,7 @@ export async function postureDailyPassRate(days: number): Promise<{ day: string;
   );
 }
 
-const PLATFORMS = ['linux', 'windows', 'mac'];
-const EKUS = [
+const EKUS: { id: ExtendedKeyUsage; label: string }[] = [
   { id: 'clientAuth', label: 'Client authentication' },
   { id: 'emailProtection', label: 'E-mail protection' },
 ];
@@ -135,34 +108,36 @@ export function PosturePage() {
               </tr>
             </thead>
             <tbody>
-              {rules.data?.map((r) => (
-                <tr key={r.id} data-testid={`rule-${r.name}`}>
-                  <td>
-                    {r.name}
-                    <span className="sub mono">{r.id}</span>
-                  </td>
-                  <td>{caName(r.input.certificate_id)}</td>
-                  <td className="mono">{r.input.cn ?? '—'}</td>
-                  <td>{r.match.map((m) => m.platform).join(', ') || 'all'}</td>
-                  <td>
-                    {r.input.check_private_key && <Badge tone="info">private key</Badge>}{' '}
-                    {(r.input.extended_key_usage ?? []).map((e) => (
-                      <Badge key={e}>{e}</Badge>
-                    ))}
-                  </td>
-                  <td>
-                    every {r.schedule}
-                    <span className="sub">
-                      {r.expiration ? `valid for ${r.expiration}` : 'valid until replaced'}
-                    </span>
-                  </td>
-                  <td>
-                    <button type="button" className="small secondary" onClick={() => setEditing(r)}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ))}
+              {rules.data
+                ?.map((r) => [r, r.input as PostureInput] as const)
+                .map(([r, input]) => (
+                  <tr key={r.id} data-testid={`rule-${r.name}`}>
+                    <td>
+                      {r.name}
+                      <span className="sub mono">{r.id}</span>
+                    </td>
+                    <td>{caName(input.certificate_id)}</td>
+                    <td className="mono">{input.cn ?? '—'}</td>
+                    <td>{r.match.map((m) => m.platform).join(', ') || 'all'}</td>
+                    <td>
+                      {input.check_private_key && <Badge tone="info">private key</Badge>}{' '}
+                      {(input.extended_key_usage ?? []).map((e) => (
+                        <Badge key={e}>{e}</Badge>
+                      ))}
+                    </td>
+                    <td>
+                      every {r.schedule}
+                      <span className="sub">
+                        {r.expiration ? `valid for ${r.expiration}` : 'valid until replaced'}
+                      </span>
+                    </td>
+                    <td>
+                      <button type="button" className="small secondary" onClick={() => setEditing(r)}>
+                        Edit
+                      </button>
+                    </td>
+                  </tr>
+                ))}
             </tbody>
           </table>
         )}
@@ -189,25 +164,23 @@ function RuleForm(props: {
   onSaved: () => void;
 }) {
   const r = props.rule;
+  const input: PostureInput | undefined = r?.input;
   const [type, setType] = useState<PostureRule['type']>(r?.type ?? 'client_certificate_v2');
   const legacy = type === 'client_certificate';
   const [name, setName] = useState(r?.name ?? '');
   const [description, setDescription] = useState(r?.description ?? '');
   const [schedule, setSchedule] = useState(r?.schedule ?? '5m');
   const [expiration, setExpiration] = useState(r ? (r.expiration ?? '') : '1h');
-  const [platforms, setPlatforms] = useState<string[]>(
-    (r ? r.match : [{ platform: 'linux' }]).map((m) => m.platform),
-  );
-  const [certificateId, setCertificateId] = useState(r?.input.certificate_id ?? '');
-  const [os, setOs] = useState(r?.input.operating_system ?? 'linux');
-  const [cn, setCn] = useState(r?.input.cn ?? '');
-  const [checkKey, setCheckKey] = useState(r?.input.check_private_key ?? true);
-  const [ekus, setEkus] = useState<string[]>(r?.input.extended_key_usage ?? []);
-  const [paths, setPaths] = useState((r?.input.locations?.paths ?? []).join('\n'));
-  const [stores, setStores] = useState<string[]>(r?.input.locations?.trust_stores ?? []);
+  const [platforms, setPlatforms] = useState<Platform[]>(r ? r.match.map((m) => m.platform) : ['linux']);
+  const [certificateId, setCertificateId] = useState(input?.certificate_id ?? '');
+  const [os, setOs] = useState<Platform>(input?.operating_system ?? 'linux');
+  const [cn, setCn] = useState(input?.cn ?? '');
+  const [checkKey, setCheckKey] = useState(input?.check_private_key ?? true);
+  const [ekus, setEkus] = useState<ExtendedKeyUsage[]>(input?.extended_key_usage ?? []);
+  const [paths, setPaths] = useState((input?.locations?.paths ?? []).join('\n'));
+  const [stores, setStores] = useState<TrustStore[]>(input?.locations?.trust_stores ?? []);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const toggle = (list: string[], v: string, on: boolean) =>
-    on ? [...list, v] : list.filter((x) => x !== v);
+  const toggle = <T,>(list: T[], v: T, on: boolean) => (on ? [...list, v] : list.filter((x) => x !== v));
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -275,7 +248,7 @@ function RuleForm(props: {
           </Field>
           {!legacy && (
             <Field label="Operating system" error={errorFor(errors, 'input/operating_system')}>
-              <select name="operating_system" value={os} onChange={(e) => setOs(e.target.value)}>
+              <select name="operating_system" value={os} onChange={(e) => setOs(e.target.value as Platform)}>
                 {PLATFORMS.map((p) => (
                   <option key={p}>{p}</option>
                 ))}
@@ -348,7 +321,7 @@ function RuleForm(props: {
             </Field>
             <Field label="Locations: trust stores" error={errorFor(errors, 'input/locations/trust_stores')}>
               <div className="checks">
-                {['system', 'user'].map((s) => (
+                {TRUST_STORES.map((s) => (
                   <label key={s}>
                     <input
                       type="checkbox"
