@@ -241,3 +241,30 @@ export function FormButtons(props: {
     </div>
   );
 }
+
+/** A group of checkboxes choosing any of `options`, in their order. */
+export function CheckList<T extends string>(props: {
+  options: readonly { value: T; label: ReactNode; name?: string }[];
+  selected: readonly T[];
+  onChange: (selected: T[]) => void;
+}) {
+  return (
+    <div className="checks">
+      {props.options.map((o) => (
+        <label key={o.value}>
+          <input
+            type="checkbox"
+            name={o.name}
+            checked={props.selected.includes(o.value)}
+            onChange={(e) =>
+              props.onChange(
+                e.target.checked ? [...props.selected, o.value] : props.selected.filter((x) => x !== o.value),
+              )
+            }
+          />
+          {o.label}
+        </label>
+      ))}
+    </div>
+  );
+}

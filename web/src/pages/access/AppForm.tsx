@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { errorFor } from '../../api';
-import { Field } from '../../components';
+import { CheckList, Field } from '../../components';
 import { EditDialog, useResourceForm } from '../../components/EditDialog';
 import type { EditProps } from '../../components/ResourceList';
 import type { AccessApp, IdentityProvider, Policy, PostureRule, ServiceToken } from '../../types';
@@ -91,22 +91,11 @@ export function AppForm(
       </div>
       {props.idps.length > 0 && (
         <Field label="Identity providers" error={errorFor(errors, 'allowed_idps')} hint="None checked: all">
-          <div className="checks">
-            {props.idps.map((i) => (
-              <label key={i.id}>
-                <input
-                  type="checkbox"
-                  checked={allowedIdps.includes(i.id)}
-                  onChange={(e) =>
-                    setAllowedIdps(
-                      e.target.checked ? [...allowedIdps, i.id] : allowedIdps.filter((x) => x !== i.id),
-                    )
-                  }
-                />
-                {i.name}
-              </label>
-            ))}
-          </div>
+          <CheckList
+            options={props.idps.map((i) => ({ value: i.id, label: i.name }))}
+            selected={allowedIdps}
+            onChange={setAllowedIdps}
+          />
         </Field>
       )}
       <h2>Policies</h2>

@@ -65,6 +65,20 @@ export function RuleEditor(props: {
     const param = s.list ? (v === '' ? [] : v.split(',').map((x) => x.trim())) : v;
     props.onChange({ [t]: s.param ? { [s.param]: param } : {} });
   };
+  // A parameter chosen from a list: a service token, a posture rule, or one of the spec's options.
+  const byId = (items: { id: string; name: string }[]) => items.map((i) => ({ value: i.id, label: i.name }));
+  const pick =
+    spec.param === 'token_id'
+      ? { label: 'Service token', prompt: 'choose a service token…', options: byId(props.choices.tokens) }
+      : spec.param === 'integration_uid'
+        ? { label: 'Posture rule', prompt: 'choose a posture rule…', options: byId(props.choices.posture) }
+        : spec.options
+          ? {
+              label: spec.label,
+              prompt: 'choose a level…',
+              options: spec.options.map((o) => ({ value: o, label: o })),
+            }
+          : undefined;
   return (
     <div className="rule">
       <select aria-label="Rule type" value={type} onChange={(e) => set(e.target.value, '')}>
@@ -74,30 +88,12 @@ export function RuleEditor(props: {
           </option>
         ))}
       </select>
-      {spec.param === 'token_id' ? (
-        <select aria-label="Service token" value={value} onChange={(e) => set(type, e.target.value)}>
-          <option value="">choose a service token…</option>
-          {props.choices.tokens.map((t) => (
-            <option key={t.id} value={t.id}>
-              {t.name}
-            </option>
-          ))}
-        </select>
-      ) : spec.param === 'integration_uid' ? (
-        <select aria-label="Posture rule" value={value} onChange={(e) => set(type, e.target.value)}>
-          <option value="">choose a posture rule…</option>
-          {props.choices.posture.map((r) => (
-            <option key={r.id} value={r.id}>
-              {r.name}
-            </option>
-          ))}
-        </select>
-      ) : spec.options ? (
-        <select aria-label={spec.label} value={value} onChange={(e) => set(type, e.target.value)}>
-          <option value="">choose a level…</option>
-          {spec.options.map((o) => (
-            <option key={o} value={o}>
-              {o}
+      {pick ? (
+        <select aria-label={pick.label} value={value} onChange={(e) => set(type, e.target.value)}>
+          <option value="">{pick.prompt}</option>
+          {pick.options.map((o) => (
+            <option key={o.value} value={o.value}>
+              {o.label}
             </option>
           ))}
         </select>

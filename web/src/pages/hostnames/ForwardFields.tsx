@@ -1,3 +1,4 @@
+import { CheckList } from '../../components';
 import { CERTIFICATE_FIELDS, HEADER_STYLES } from '../../api/contract';
 import type { CertificateField, ForwardConfig, HeaderStyle } from '../../types';
 
@@ -15,23 +16,11 @@ export function ForwardFields(props: { forward: ForwardConfig; onChange: (f: For
     setForward({ ...forward, custom: forward.custom.map((x, j) => (j === i ? { ...x, ...c } : x)) });
   return (
     <>
-      <div className="checks">
-        {HEADER_STYLES.map((id) => (
-          <label key={id}>
-            <input
-              type="checkbox"
-              checked={forward.styles.includes(id)}
-              onChange={(e) =>
-                setForward({
-                  ...forward,
-                  styles: e.target.checked ? [...forward.styles, id] : forward.styles.filter((x) => x !== id),
-                })
-              }
-            />
-            {STYLE_LABEL[id]}
-          </label>
-        ))}
-      </div>
+      <CheckList
+        options={HEADER_STYLES.map((id) => ({ value: id, label: STYLE_LABEL[id] }))}
+        selected={forward.styles}
+        onChange={(styles) => setForward({ ...forward, styles })}
+      />
       {forward.custom.map((c, i) => (
         <div className="rule" key={i}>
           <input

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { errorFor } from '../../api';
 import { MODES } from '../../api/contract';
-import { Field } from '../../components';
+import { CheckList, Field } from '../../components';
 import { EditDialog, useResourceForm } from '../../components/EditDialog';
 import type { EditProps } from '../../components/ResourceList';
 import type { BlockResponse, ForwardConfig, Hostname, Mode, MtlsCertificate } from '../../types';
@@ -140,21 +140,11 @@ export function HostnameForm(props: EditProps<Hostname> & { cas: MtlsCertificate
         error={errorFor(errors, 'client_auth/mtls_certificate_ids')}
         hint="None selected: the organization CA."
       >
-        <div className="checks">
-          {props.cas.map((ca) => (
-            <label key={ca.id}>
-              <input
-                type="checkbox"
-                name={`ca-${ca.name}`}
-                checked={caIds.includes(ca.id)}
-                onChange={(e) =>
-                  setCaIds(e.target.checked ? [...caIds, ca.id] : caIds.filter((id) => id !== ca.id))
-                }
-              />
-              {ca.name}
-            </label>
-          ))}
-        </div>
+        <CheckList
+          options={props.cas.map((ca) => ({ value: ca.id, label: ca.name, name: `ca-${ca.name}` }))}
+          selected={caIds}
+          onChange={setCaIds}
+        />
       </Field>
       <Field label="Forwarded headers" error={errorFor(errors, 'client_auth/forward')}>
         <ForwardFields forward={forward} onChange={setForward} />

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { errorFor } from '../../api';
 import { PLATFORMS, type PostureInput, TRUST_STORES } from '../../api/contract';
-import { Field } from '../../components';
+import { CheckList, Field } from '../../components';
 import { EditDialog, useResourceForm } from '../../components/EditDialog';
 import type { EditProps } from '../../components/ResourceList';
 import type { ExtendedKeyUsage, MtlsCertificate, Platform, PostureRule, TrustStore } from '../../types';
@@ -35,7 +35,6 @@ export function RuleForm(props: EditProps<PostureRule> & { cas: MtlsCertificate[
     byCode: { unknown_certificate: 'input/certificate_id', certificate_not_found: 'input/certificate_id' },
   });
   const errors = form.errors;
-  const toggle = <T,>(list: T[], v: T, on: boolean) => (on ? [...list, v] : list.filter((x) => x !== v));
 
   const submit = () => {
     const pathList = paths
@@ -132,18 +131,11 @@ export function RuleForm(props: EditProps<PostureRule> & { cas: MtlsCertificate[
       {!legacy && (
         <>
           <Field label="Extended key usage" error={errorFor(errors, 'input/extended_key_usage')}>
-            <div className="checks">
-              {EKUS.map((k) => (
-                <label key={k.id}>
-                  <input
-                    type="checkbox"
-                    checked={ekus.includes(k.id)}
-                    onChange={(e) => setEkus(toggle(ekus, k.id, e.target.checked))}
-                  />
-                  {k.label}
-                </label>
-              ))}
-            </div>
+            <CheckList
+              options={EKUS.map((k) => ({ value: k.id, label: k.label }))}
+              selected={ekus}
+              onChange={setEkus}
+            />
           </Field>
           <label className="checks">
             <input
@@ -167,35 +159,21 @@ export function RuleForm(props: EditProps<PostureRule> & { cas: MtlsCertificate[
             />
           </Field>
           <Field label="Locations: trust stores" error={errorFor(errors, 'input/locations/trust_stores')}>
-            <div className="checks">
-              {TRUST_STORES.map((s) => (
-                <label key={s}>
-                  <input
-                    type="checkbox"
-                    checked={stores.includes(s)}
-                    onChange={(e) => setStores(toggle(stores, s, e.target.checked))}
-                  />
-                  {s}
-                </label>
-              ))}
-            </div>
+            <CheckList
+              options={TRUST_STORES.map((s) => ({ value: s, label: s }))}
+              selected={stores}
+              onChange={setStores}
+            />
           </Field>
         </>
       )}
       <div className="row">
         <Field label="Platforms" error={errorFor(errors, 'match')}>
-          <div className="checks">
-            {PLATFORMS.map((p) => (
-              <label key={p}>
-                <input
-                  type="checkbox"
-                  checked={platforms.includes(p)}
-                  onChange={(e) => setPlatforms(toggle(platforms, p, e.target.checked))}
-                />
-                {p}
-              </label>
-            ))}
-          </div>
+          <CheckList
+            options={PLATFORMS.map((p) => ({ value: p, label: p }))}
+            selected={platforms}
+            onChange={setPlatforms}
+          />
         </Field>
         <Field label="Schedule" error={errorFor(errors, 'schedule')}>
           <input name="schedule" value={schedule} onChange={(e) => setSchedule(e.target.value)} />
