@@ -7,14 +7,16 @@ import { describe, test } from 'node:test';
 import ts from 'typescript';
 import {
   generateConsoleTypes,
+  generateConsoleValues,
   readOpenApiDocument,
   SCHEMA_TS_PATH,
+  VALUES_TS_PATH,
 } from '../../scripts/generate-console-types.js';
 
 const WEB_TSCONFIG = join(import.meta.dirname, '..', '..', 'web', 'tsconfig.json');
 
-/** The console's type errors, with web/src/api/schema.ts replaced by `schema` (in memory). */
-function consoleTypeErrors(schema: string): string[] {
+/** The console's type errors, with the generated files replaced by `generated` (in memory). */
+function consoleTypeErrors(generated: Map<string, string>): string[] {
   const config = ts.getParsedCommandLineOfConfigFile(
     WEB_TSCONFIG,
     {},
@@ -25,7 +27,7 @@ function consoleTypeErrors(schema: string): string[] {
   )!;
   const host = ts.createCompilerHost(config.options);
   const readFile = host.readFile.bind(host);
-  host.readFile = (file) => (file === SCHEMA_TS_PATH ? schema : readFile(file));
+  host.readFile = (file) => generated.get(file) ?? readFile(file);
   const program = ts.createProgram({ rootNames: config.fileNames, options: config.options, host });
   return ts
     .getPreEmitDiagnostics(program)
@@ -43,12 +45,13 @@ const schemaTitled = (doc: Json, title: string): Json =>
   )!;
 
 describe('console API contract', () => {
-  test('web/src/api/schema.ts is generated from the committed docs/openapi.json', async () => {
-    const expected = await generateConsoleTypes(readOpenApiDocument());
-    assert.ok(
-      readFileSync(SCHEMA_TS_PATH, 'utf8') === expected,
-      'web/src/api/schema.ts is stale: run `npm run docs:openapi`',
-    );
+  test('web/src/api/{schema,values}.ts are generated from the committed docs/openapi.json', async () => {
+    const doc = readOpenApiDocument();
+    for (const [path, expected] of [
+      [SCHEMA_TS_PATH, await generateConsoleTypes(doc)],
+      [VALUES_TS_PATH, await generateConsoleValues(doc)],
+    ] as const)
+      assert.ok(readFileSync(path, 'utf8') === expected, `${path} is stale: run \`npm run docs:openapi\``);
   });
 
   test('tsc on the console fails when the server changes a schema it does not follow', async () => {
@@ -64,10 +67,15 @@ describe('console API contract', () => {
       required: ['code'],
       properties: { code: { type: 'string' } },
     };
-    const schema = await generateConsoleTypes(doc as never);
-    const errors = consoleTypeErrors(schema);
+    // What `npm run docs:openapi` would write after the server's change.
+    const errors = consoleTypeErrors(
+      new Map([
+        [SCHEMA_TS_PATH, await generateConsoleTypes(doc as never)],
+        [VALUES_TS_PATH, await generateConsoleValues(doc as never)],
+      ]),
+    );
     assert.ok(
-      errors.some((e) => e.includes('envoy_v2')),
+      errors.some((e) => e.startsWith('src/pages/') && e.includes('envoy_v2')),
       `a new header style is an error:\n${errors.join('\n')}`,
     );
     assert.ok(

@@ -1,8 +1,10 @@
-// The console's side of the API contract: names for the generated types (./schema.ts, from
-// docs/openapi.json) and every list of allowed values the console offers in a form. Each list is
-// checked against the schema's union by `exactly`: when the server adds, renames or drops a
-// value, `tsc -p web/tsconfig.json` fails here until the console follows.
+// The console's side of the API contract: names for the generated types (./schema.ts) and the
+// lists of allowed values the forms offer (./values.ts), both generated from docs/openapi.json.
+// Each list is checked against its type's union by `exactly` (a wrong path in the generator is a
+// tsc error); what the console says about each value (labels, help) is a Record keyed by the
+// union in the page, so a value the server adds is a `tsc -p web/tsconfig.json` error there.
 import type { components, paths } from './schema';
+import * as values from './values';
 
 export type Schemas = components['schemas'];
 
@@ -42,67 +44,39 @@ export type Mode = ClientAuth['mode'];
 export type HeaderStyle = Item<ClientAuth['forward']['styles']>;
 export type CertificateField = Item<ClientAuth['forward']['custom']>['field'];
 
-export const MODES = exactly<Mode>()(['off', 'report', 'enforce']);
-export const HEADER_STYLES = exactly<HeaderStyle>()(['gatehouse', 'rfc9440', 'xfcc']);
+export const MODES = exactly<Mode>()(values.MODES);
+export const HEADER_STYLES = exactly<HeaderStyle>()(values.HEADER_STYLES);
 /** The fields a custom forwarded header can carry, in the server's order. */
-export const CERTIFICATE_FIELDS = (() => {
-  const attrs = ['CN', 'O', 'OU', 'C', 'ST', 'L', 'emailAddress', 'serialNumber', 'DC', 'UID'] as const;
-  const named = <P extends 'subject' | 'issuer'>(p: P) => attrs.map((a) => `${p}.${a}` as const);
-  return exactly<CertificateField>()([
-    'subject',
-    'issuer',
-    ...named('subject'),
-    ...named('issuer'),
-    'serial',
-    'ski',
-    'sha256',
-    'not_before',
-    'not_after',
-    'san.dns',
-    'san.uri',
-    'san.email',
-    'san.ip',
-    'status',
-    'reason',
-  ] as const);
-})();
+export const CERTIFICATE_FIELDS = exactly<CertificateField>()(values.CERTIFICATE_FIELDS);
 
 export type RevocationReason = NonNullable<
   NonNullable<paths['/api/v1/client_certificates/{id}']['delete']['parameters']['query']>['reason']
 >;
-export const REVOCATION_REASONS = exactly<RevocationReason>()([
-  'unspecified',
-  'keyCompromise',
-  'caCompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'certificateHold',
-  'privilegeWithdrawn',
-]);
+export const REVOCATION_REASONS = exactly<RevocationReason>()(values.REVOCATION_REASONS);
 
 export type CertificateStatus = Schemas['ClientCertificate']['status'];
-export const CERTIFICATE_STATUSES = exactly<CertificateStatus>()(['active', 'revoked', 'expired']);
+export const CERTIFICATE_STATUSES = exactly<CertificateStatus>()(values.CERTIFICATE_STATUSES);
 
 type PolicySchema = Item<Schemas['AccessApp']['policies']>;
 export type Decision = PolicySchema['decision'];
-export const DECISIONS = exactly<Decision>()(['allow', 'deny', 'non_identity', 'bypass']);
+export const DECISIONS = exactly<Decision>()(values.DECISIONS);
 /** One access rule: one key, the rule type, naming its parameters. */
 export type RuleSchema = Item<PolicySchema['include']>;
 export type RuleType = keyof RuleSchema;
 
 export type Assurance = Schemas['Registration']['assurance'];
 /** Lowest first: software < hardware_claimed (the agent says so) < tpm_attested (TPM attestation). */
-export const ASSURANCE_LEVELS = exactly<Assurance>()(['software', 'hardware_claimed', 'tpm_attested']);
+export const ASSURANCE_LEVELS = exactly<Assurance>()(values.ASSURANCE_LEVELS);
 
 type PostureRuleSchema = Schemas['PostureRule'];
 export type PostureRuleType = PostureRuleSchema['type'];
 export type Platform = Item<PostureRuleSchema['match']>['platform'];
-export const PLATFORMS = exactly<Platform>()(['linux', 'windows', 'mac']);
+export const PLATFORMS = exactly<Platform>()(values.PLATFORMS);
 export type PostureInputV2 = Extract<PostureRuleSchema['input'], { operating_system: unknown }>;
 export type ExtendedKeyUsage = Item<NonNullable<PostureInputV2['extended_key_usage']>>;
+export const EXTENDED_KEY_USAGES = exactly<ExtendedKeyUsage>()(values.EXTENDED_KEY_USAGES);
 export type TrustStore = Item<NonNullable<NonNullable<PostureInputV2['locations']>['trust_stores']>>;
-export const TRUST_STORES = exactly<TrustStore>()(['system', 'user']);
+export const TRUST_STORES = exactly<TrustStore>()(values.TRUST_STORES);
 export type PostureReason = Item<Schemas['PostureResult']['reasons']>;
 /** A posture rule's input as the console reads it: the v2 fields are absent on a legacy rule. */
 export type PostureInput = Partial<PostureInputV2> & { certificate_id: string; cn?: string };

@@ -1,15 +1,15 @@
 import { useState } from 'react';
 import { errorFor } from '../../api';
-import { PLATFORMS, type PostureInput, TRUST_STORES } from '../../api/contract';
+import { EXTENDED_KEY_USAGES, PLATFORMS, type PostureInput, TRUST_STORES } from '../../api/contract';
 import { CheckList, Field } from '../../components';
 import { EditDialog, useResourceForm } from '../../components/EditDialog';
 import type { EditProps } from '../../components/ResourceList';
 import type { ExtendedKeyUsage, MtlsCertificate, Platform, PostureRule, TrustStore } from '../../types';
 
-const EKUS: { id: ExtendedKeyUsage; label: string }[] = [
-  { id: 'clientAuth', label: 'Client authentication' },
-  { id: 'emailProtection', label: 'E-mail protection' },
-];
+const EKU_LABEL: Record<ExtendedKeyUsage, string> = {
+  clientAuth: 'Client authentication',
+  emailProtection: 'E-mail protection',
+};
 
 export function RuleForm(props: EditProps<PostureRule> & { cas: MtlsCertificate[] }) {
   const r = props.item;
@@ -132,7 +132,7 @@ export function RuleForm(props: EditProps<PostureRule> & { cas: MtlsCertificate[
         <>
           <Field label="Extended key usage" error={errorFor(errors, 'input/extended_key_usage')}>
             <CheckList
-              options={EKUS.map((k) => ({ value: k.id, label: k.label }))}
+              options={EXTENDED_KEY_USAGES.map((k) => ({ value: k, label: EKU_LABEL[k] }))}
               selected={ekus}
               onChange={setEkus}
             />
