@@ -268,3 +268,23 @@ export function CheckList<T extends string>(props: {
     </div>
   );
 }
+
+/** One checkbox with its text, on a line of its own. */
+export function Checkbox(props: {
+  name: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  children: ReactNode;
+}) {
+  return (
+    <label className="checks">
+      <input
+        type="checkbox"
+        name={props.name}
+        checked={props.checked}
+        onChange={(e) => props.onChange(e.target.checked)}
+      />
+      {props.children}
+    </label>
+  );
+}

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { api, errorFor, fieldErrors } from '../../api';
-import { Card, Field, FormError, Modal } from '../../components';
+import { Card, Checkbox, Field, FormError, Modal } from '../../components';
 import type { Device, OrgSettings } from '../../types';
 
 /** Pure: which active registrations a settings change forces to register again. */
@@ -62,15 +62,9 @@ export function SettingsCard(props: { settings: OrgSettings; devices: Device[]; 
             onChange={(e) => setValidity(e.target.value)}
           />
         </Field>
-        <label className="checks">
-          <input
-            type="checkbox"
-            name="require_hardware_backed_registration"
-            checked={requireHw}
-            onChange={(e) => setRequireHw(e.target.checked)}
-          />
+        <Checkbox name="require_hardware_backed_registration" checked={requireHw} onChange={setRequireHw}>
           Require hardware-backed registration (standard and software-key registrations are refused)
-        </label>
+        </Checkbox>
         <div className="actions" style={{ marginTop: 12 }}>
           <button type="submit" className="primary">
             Save settings

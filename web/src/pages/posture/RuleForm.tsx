@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { errorFor } from '../../api';
 import { EXTENDED_KEY_USAGES, PLATFORMS, type PostureInput, TRUST_STORES } from '../../api/contract';
-import { CheckList, Field } from '../../components';
+import { Checkbox, CheckList, Field } from '../../components';
 import { EditDialog, useResourceForm } from '../../components/EditDialog';
 import type { EditProps } from '../../components/ResourceList';
 import type { ExtendedKeyUsage, MtlsCertificate, Platform, PostureRule, TrustStore } from '../../types';
@@ -137,15 +137,9 @@ export function RuleForm(props: EditProps<PostureRule> & { cas: MtlsCertificate[
               onChange={setEkus}
             />
           </Field>
-          <label className="checks">
-            <input
-              type="checkbox"
-              name="check_private_key"
-              checked={checkKey}
-              onChange={(e) => setCheckKey(e.target.checked)}
-            />
+          <Checkbox name="check_private_key" checked={checkKey} onChange={setCheckKey}>
             Check for private key (the device proves it holds the certificate&apos;s key)
-          </label>
+          </Checkbox>
           <Field
             label="Locations: certificate paths"
             error={errorFor(errors, 'input/locations')}
