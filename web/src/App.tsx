@@ -1,12 +1,12 @@
 import { type MouseEvent, useEffect, useState } from 'react';
 import { api, auth, setUnauthenticatedHandler } from './api';
-import { AccessPage } from './pages/Access';
+import { AccessPage } from './pages/access';
 import { AuditPage } from './pages/Audit';
-import { CertificatesPage } from './pages/Certificates';
-import { DevicesPage } from './pages/Devices';
-import { HostnamesPage } from './pages/Hostnames';
+import { CertificatesPage } from './pages/certificates';
+import { DevicesPage } from './pages/devices';
+import { HostnamesPage } from './pages/hostnames';
 import { OverviewPage } from './pages/Overview';
-import { PostureLogsPage, PosturePage } from './pages/Posture';
+import { PostureLogsPage, PosturePage } from './pages/posture';
 import { SignInPage } from './pages/SignIn';
 import { navigate, useLocation } from './router';
 

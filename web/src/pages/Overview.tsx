@@ -2,7 +2,7 @@ import { api } from '../api';
 import { BarChart, HBars, LineChart } from '../charts';
 import { Card, Empty, LoadError, Page, useLoad } from '../components';
 import type { Overview } from '../types';
-import { postureDailyPassRate } from './Posture';
+import { postureDailyPassRate } from './posture';
 
 const STATUS_COLORS: Record<string, string> = {
   valid: '#1f8a4c',

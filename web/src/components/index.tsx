@@ -1,5 +1,5 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
-import { ApiError } from './api';
+import { ApiError } from '../api';
 
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[] = []) {
   const [data, setData] = useState<T | undefined>(undefined);
@@ -239,5 +239,52 @@ export function FormButtons(props: {
         </button>
       )}
     </div>
+  );
+}
+
+/** A group of checkboxes choosing any of `options`, in their order. */
+export function CheckList<T extends string>(props: {
+  options: readonly { value: T; label: ReactNode; name?: string }[];
+  selected: readonly T[];
+  onChange: (selected: T[]) => void;
+}) {
+  return (
+    <div className="checks">
+      {props.options.map((o) => (
+        <label key={o.value}>
+          <input
+            type="checkbox"
+            name={o.name}
+            checked={props.selected.includes(o.value)}
+            onChange={(e) =>
+              props.onChange(
+                e.target.checked ? [...props.selected, o.value] : props.selected.filter((x) => x !== o.value),
+              )
+            }
+          />
+          {o.label}
+        </label>
+      ))}
+    </div>
+  );
+}
+
+/** One checkbox with its text, on a line of its own. */
+export function Checkbox(props: {
+  name: string;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  children: ReactNode;
+}) {
+  return (
+    <label className="checks">
+      <input
+        type="checkbox"
+        name={props.name}
+        checked={props.checked}
+        onChange={(e) => props.onChange(e.target.checked)}
+      />
+      {props.children}
+    </label>
   );
 }
