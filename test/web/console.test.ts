@@ -398,6 +398,12 @@ describe('admin console in chromium', { skip: skipUnlessTools('chromium', 'opens
     assert.match(await row.innerText(), /software/);
     // Registered with the "enrolment" service token, named once the token list has loaded.
     await row.filter({ hasText: 'token enrolment' }).waitFor();
+    // The assurance filter: a software registration is not among the TPM-attested ones.
+    await page.locator('select[name=assurance]').selectOption('tpm_attested');
+    await row.waitFor({ state: 'detached' });
+    await page.locator('select[name=assurance]').selectOption('software');
+    await row.waitFor();
+    await page.locator('select[name=assurance]').selectOption('');
 
     await page.locator('input[name=require_hardware_backed_registration]').check();
     await page.getByRole('button', { name: 'Save settings' }).click();

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { api } from '../../api';
-import { Badge, Card, Expiry, fmtDate, LoadError, Page, useLoad } from '../../components';
+import { ASSURANCE_LEVELS, type Assurance } from '../../api/contract';
+import { Badge, Card, Expiry, Field, fmtDate, LoadError, Page, useLoad } from '../../components';
 import { ResourceTable } from '../../components/ResourceList';
 import type { Device, DeviceRegistrationSummary, OrgSettings, ServiceToken } from '../../types';
 import { SettingsCard } from './SettingsCard';
@@ -27,6 +28,8 @@ export function DevicesPage() {
     return `token ${tokens.data?.find((t) => t.id === tokenId)?.name ?? tokenId}`;
   };
   const [rowError, setRowError] = useState<Record<string, string>>({});
+  /** Only registrations at this assurance level ('' = all). */
+  const [assurance, setAssurance] = useState<Assurance | ''>('');
   const revoke = async (id: string, name: string) => {
     if (
       !confirm(`Revoke the registration of ${name}? Its token stops working and its certificate is revoked.`)
@@ -40,18 +43,36 @@ export function DevicesPage() {
       setRowError({ [id]: String(err instanceof Error ? err.message : err) });
     }
   };
-  const rows = devices.data?.flatMap((d) =>
-    (d.registrations.length ? d.registrations : [undefined]).map((r, i): Row => ({
+  const rows = devices.data?.flatMap((d) => {
+    const shown = assurance ? d.registrations.filter((r) => r.assurance === assurance) : d.registrations;
+    if (assurance && !shown.length) return [];
+    return (shown.length ? shown : [undefined]).map((r, i): Row => ({
       device: d,
       registration: r,
       first: i === 0,
       key: `${d.id}-${r?.id ?? i}`,
-    })),
-  );
+    }));
+  });
   return (
     <Page title="Devices">
       <LoadError error={devices.error ?? settings.error} />
       <Card title="Devices and registrations" testId="devices">
+        <div className="filters">
+          <Field label="Assurance">
+            <select
+              name="assurance"
+              value={assurance}
+              onChange={(e) => setAssurance(e.target.value as Assurance | '')}
+            >
+              <option value="">all</option>
+              {ASSURANCE_LEVELS.map((level) => (
+                <option key={level} value={level}>
+                  {level}
+                </option>
+              ))}
+            </select>
+          </Field>
+        </div>
         <ResourceTable
           items={rows}
           empty="No device has registered yet. Devices register with a service token: see docs/agent.md."
