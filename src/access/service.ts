@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { type Actor, type Authority, recordChange } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
 import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../store/index.js';
 import { parseIdentityProviderInput } from './oidc/index.js';
@@ -67,8 +67,18 @@ export class AccessService {
       // The first application needs a key to sign its tokens with.
       if ((await tx.signingKeys.all()).length === 0)
         await rotateKeysIn(tx, this.authority, MAX_SESSION_DURATION_MS, actor);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'access_app.create', row.id, null, { name: row.name, domain: app.domain });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'access_app.create',
+          resourceId: row.id,
+          before: null,
+          after: { name: row.name, domain: app.domain },
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
     return row;
   }
@@ -91,14 +101,17 @@ export class AccessService {
     };
     await this.store.transaction(async (tx) => {
       await tx.accessApps.update(row);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'access_app.update',
-        id,
-        { name: current.name },
-        { name: row.name, domain: app.domain },
+        {
+          actor,
+          action: 'access_app.update',
+          resourceId: id,
+          before: { name: current.name },
+          after: { name: row.name, domain: app.domain },
+          reload: 'config',
+        },
+        this.authority.now(),
       );
     });
     return row;
@@ -118,8 +131,18 @@ export class AccessService {
     const app = await this.getApp(id);
     await this.store.transaction(async (tx) => {
       await tx.accessApps.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'access_app.delete', id, { name: app.name }, null);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'access_app.delete',
+          resourceId: id,
+          before: { name: app.name },
+          after: null,
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
   }
 
@@ -148,11 +171,21 @@ export class AccessService {
     };
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.insert(token);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'service_token.create', token.id, null, {
-        name: token.name,
-        client_id: token.client_id,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'service_token.create',
+          resourceId: token.id,
+          before: null,
+          after: {
+            name: token.name,
+            client_id: token.client_id,
+          },
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
     return { token, clientSecret };
   }
@@ -183,8 +216,18 @@ export class AccessService {
     const at = this.authority.now().toISOString();
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.rotate(id, hashSecret(clientSecret), at);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'service_token.rotate', id, null, { client_id: token.client_id });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'service_token.rotate',
+          resourceId: id,
+          before: null,
+          after: { client_id: token.client_id },
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
     return { token: { ...token, secret_hash: hashSecret(clientSecret), rotated_at: at }, clientSecret };
   }
@@ -193,14 +236,17 @@ export class AccessService {
     const token = await this.getServiceToken(id);
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'service_token.revoke',
-        id,
-        { name: token.name, client_id: token.client_id },
-        null,
+        {
+          actor,
+          action: 'service_token.revoke',
+          resourceId: id,
+          before: { name: token.name, client_id: token.client_id },
+          after: null,
+          reload: 'config',
+        },
+        this.authority.now(),
       );
     });
   }
@@ -258,14 +304,24 @@ export class AccessService {
     };
     await this.store.transaction(async (tx) => {
       await tx.sessionRevocations.insert(row);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'session.revoke', row.id, null, {
-        app_id: row.app_id,
-        user: row.principal,
-        device_id: row.device_id,
-        registration_id: row.registration_id,
-        certificates: certificates ?? null,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'session.revoke',
+          resourceId: row.id,
+          before: null,
+          after: {
+            app_id: row.app_id,
+            user: row.principal,
+            device_id: row.device_id,
+            registration_id: row.registration_id,
+            certificates: certificates ?? null,
+          },
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
     return row;
   }
@@ -308,11 +364,21 @@ export class AccessService {
     };
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.insert(row);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'identity_provider.create', id, null, {
-        name: row.name,
-        issuer: row.issuer,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'identity_provider.create',
+          resourceId: id,
+          before: null,
+          after: {
+            name: row.name,
+            issuer: row.issuer,
+          },
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
     return row;
   }
@@ -332,14 +398,17 @@ export class AccessService {
     };
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.update(row);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'identity_provider.update',
-        id,
-        { issuer: current.issuer },
-        { issuer: row.issuer },
+        {
+          actor,
+          action: 'identity_provider.update',
+          resourceId: id,
+          before: { issuer: current.issuer },
+          after: { issuer: row.issuer },
+          reload: 'config',
+        },
+        this.authority.now(),
       );
     });
     return row;
@@ -368,8 +437,18 @@ export class AccessService {
     }
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'identity_provider.delete', id, { name: idp.name }, null);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'identity_provider.delete',
+          resourceId: id,
+          before: { name: idp.name },
+          after: null,
+          reload: 'config',
+        },
+        this.authority.now(),
+      );
     });
   }
 
@@ -388,20 +467,5 @@ export class AccessService {
       ]),
     );
     return this.store.transaction((tx) => rotateKeysIn(tx, this.authority, longest, actor));
-  }
-
-  #audit(
-    tx: Parameters<typeof appendAudit>[0],
-    actor: Actor,
-    action: string,
-    id: string,
-    before: object | null,
-    after: object | null,
-  ) {
-    return appendAudit(
-      tx,
-      { actor, action, resourceType: action.split('.')[0] as string, resourceId: id, before, after },
-      this.authority.now(),
-    );
   }
 }

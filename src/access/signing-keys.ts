@@ -1,4 +1,4 @@
-import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { type Actor, recordChange, type Authority } from '../authority/index.js';
 import type { Repositories, SigningKey as SigningKeyRow } from '../store/index.js';
 import {
   type EcPrivateJwk,
@@ -64,11 +64,11 @@ export async function rotateKeysIn(
   if (oldRetireAfter) await tx.signingKeys.deactivateAll(oldRetireAfter.toISOString());
   await tx.signingKeys.deleteRetired(now.toISOString());
   await tx.signingKeys.insert(rowFromKey(rotation.active, authority));
-  await tx.configVersion.bump();
-  await appendAudit(
+  await recordChange(
     tx,
     {
       actor,
+      reload: 'config',
       action: 'signing_key.rotate',
       resourceType: 'signing_key',
       resourceId: rotation.active.kid,

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual, type X509Certificate } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
 import { AccessService, parseDuration } from '../access/index.js';
-import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { type Actor, recordChange, type Authority } from '../authority/index.js';
 import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import { verifyCsr } from '../pki/index.js';
 import type {
@@ -150,7 +150,7 @@ export class DeviceService {
     if (ms < 1000) throw badRequest('invalid_duration', 'device_certificate_validity must be at least 1s');
     await this.store.transaction(async (tx) => {
       await tx.settings.update(next);
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
@@ -326,11 +326,11 @@ export class DeviceService {
       if (certificate) await this.authority.storeClientCertificate(tx, certificate, actor);
       await uniquely(() => tx.registrations.insert(registration), raced);
       // Edges learn the new certificate's assurance level with the posture version.
-      if (certificate) await tx.postureVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: certificate ? 'posture' : undefined,
           action: 'registration.create',
           resourceType: 'registration',
           resourceId: registrationId,
@@ -368,8 +368,6 @@ export class DeviceService {
   ): Promise<boolean> {
     if (!(await tx.registrations.end(registration.id, status, this.authority.now().toISOString())))
       return false;
-    // Edges drop its assurance level (and posture) with the posture version.
-    await tx.postureVersion.bump();
     if (registration.certificate_id)
       await this.authority.revokeIn(
         tx,
@@ -377,11 +375,13 @@ export class DeviceService {
         status === 'replaced' ? 'superseded' : 'cessationOfOperation',
         actor,
       );
-    await appendAudit(
+    await recordChange(
       tx,
       {
         actor,
         action: `registration.${status === 'replaced' ? 'replace' : 'revoke'}`,
+        // Edges drop its assurance level (and posture) with the posture version.
+        reload: 'posture',
         resourceType: 'registration',
         resourceId: registration.id,
         before: { status: 'active' },
@@ -489,12 +489,12 @@ export class DeviceService {
           401,
         );
       await tx.registrations.setCertificate(registration.id, certificate.id, certificate.fingerprint_sha256);
-      await tx.postureVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
           action: 'registration.renew',
+          reload: 'posture',
           resourceType: 'registration',
           resourceId: registration.id,
           before: { certificate_id: registration.certificate_id },

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseDuration } from '../access/index.js';
-import { type Actor, appendAudit, type Authority, ORG_CA_ID } from '../authority/index.js';
+import { type Actor, recordChange, type Authority, ORG_CA_ID } from '../authority/index.js';
 import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import { checkRequiredPolicies } from '../pki/index.js';
 import type {
@@ -134,7 +134,11 @@ export class PostureService {
       // Checked inside the transaction so a concurrent CA deletion cannot leave a dangling id.
       await this.#caCertificates(tx, row.certificate_id);
       await tx.postureRules.insert(row);
-      await this.#audit(tx, actor, 'posture_rule.create', row.id, null, ruleView(row));
+      await recordChange(
+        tx,
+        { actor, action: 'posture_rule.create', resourceId: row.id, before: null, after: ruleView(row) },
+        this.authority.now(),
+      );
     });
     return ruleView(row);
   }
@@ -149,8 +153,18 @@ export class PostureService {
       // Results were judged under the old requirements: they stop counting (the logs keep them),
       // and the version bump makes the edges drop them; the device reports under the new rule.
       await tx.postureResults.forgetRule(id);
-      await tx.postureVersion.bump();
-      await this.#audit(tx, actor, 'posture_rule.update', id, ruleView(current), ruleView(row));
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'posture_rule.update',
+          resourceId: id,
+          before: ruleView(current),
+          after: ruleView(row),
+          reload: 'posture',
+        },
+        this.authority.now(),
+      );
     });
     return ruleView(row);
   }
@@ -161,24 +175,19 @@ export class PostureService {
       if (!current) throw notFound('posture rule', id);
       await tx.postureRules.delete(id);
       // Its statuses are gone: access policies naming the rule stop passing.
-      await tx.postureVersion.bump();
-      await this.#audit(tx, actor, 'posture_rule.delete', id, ruleView(current), null);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'posture_rule.delete',
+          resourceId: id,
+          before: ruleView(current),
+          after: null,
+          reload: 'posture',
+        },
+        this.authority.now(),
+      );
     });
-  }
-
-  async #audit(
-    tx: Repositories,
-    actor: Actor,
-    action: string,
-    id: string,
-    before: object | null,
-    after: object | null,
-  ): Promise<void> {
-    await appendAudit(
-      tx,
-      { actor, action, resourceType: 'posture_rule', resourceId: id, before, after },
-      this.authority.now(),
-    );
   }
 
   /** The rules for a device's platform (rules without `match` apply everywhere), with their CAs. */

@@ -18,7 +18,7 @@ import {
   type X509Certificate,
 } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { type Actor, appendAudit, type Authority } from '../../authority/index.js';
+import { type Actor, recordChange, type Authority } from '../../authority/index.js';
 import { badRequest, conflict, notFound } from '../../errors/index.js';
 import { describeCertificate, parseCaChain } from '../../pki/index.js';
 import type { Repositories, TpmEkCa, TpmEkPin } from '../../store/index.js';
@@ -164,21 +164,6 @@ export class AttestationService {
 
   // --- endorsement roots (admin) ------------------------------------------------------------------
 
-  /** One audited write: `work` and its audit entry land together, or neither. */
-  async #audited(
-    actor: Actor,
-    action: 'tpm_ek_ca.create' | 'tpm_ek_ca.delete' | 'tpm_ek_pin.create' | 'tpm_ek_pin.delete',
-    id: string,
-    change: { before: Record<string, unknown> | null; after: Record<string, unknown> | null },
-    work: (tx: Repositories) => Promise<void>,
-  ): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      await work(tx);
-      const resourceType = action.slice(0, action.lastIndexOf('.'));
-      await appendAudit(tx, { actor, action, resourceType, resourceId: id, ...change }, this.authority.now());
-    });
-  }
-
   async uploadEkCa(input: { name: string; certificatesPem: string }, actor: Actor): Promise<TpmEkCa> {
     const now = this.authority.now();
     const chain = parseCaChain(input.certificatesPem, now);
@@ -195,9 +180,14 @@ export class AttestationService {
       created_at: now.toISOString(),
     };
     const after = { name: row.name, subject: row.subject, fingerprint_sha256: row.fingerprint_sha256 };
-    await this.#audited(actor, 'tpm_ek_ca.create', row.id, { before: null, after }, (tx) =>
-      tx.tpmEkCas.insert(row),
-    );
+    await this.store.transaction(async (tx) => {
+      await tx.tpmEkCas.insert(row);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_ca.create', resourceId: row.id, before: null, after },
+        now,
+      );
+    });
     return row;
   }
 
@@ -209,8 +199,13 @@ export class AttestationService {
     const row = await this.store.tpmEkCas.get(id);
     if (!row) throw notFound('TPM EK CA', id);
     const before = { name: row.name, fingerprint_sha256: row.fingerprint_sha256 };
-    await this.#audited(actor, 'tpm_ek_ca.delete', id, { before, after: null }, async (tx) => {
+    await this.store.transaction(async (tx) => {
       if (!(await tx.tpmEkCas.delete(id))) throw notFound('TPM EK CA', id);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_ca.delete', resourceId: id, before, after: null },
+        this.authority.now(),
+      );
     });
   }
 
@@ -236,9 +231,14 @@ export class AttestationService {
       created_at: this.authority.now().toISOString(),
     };
     const after = { name: row.name, spki_sha256: row.spki_sha256 };
-    await this.#audited(actor, 'tpm_ek_pin.create', row.id, { before: null, after }, (tx) =>
-      tx.tpmEkPins.insert(row),
-    );
+    await this.store.transaction(async (tx) => {
+      await tx.tpmEkPins.insert(row);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_pin.create', resourceId: row.id, before: null, after },
+        this.authority.now(),
+      );
+    });
     return row;
   }
 
@@ -250,8 +250,13 @@ export class AttestationService {
     const row = await this.store.tpmEkPins.get(id);
     if (!row) throw notFound('TPM EK pin', id);
     const before = { name: row.name, spki_sha256: row.spki_sha256 };
-    await this.#audited(actor, 'tpm_ek_pin.delete', id, { before, after: null }, async (tx) => {
+    await this.store.transaction(async (tx) => {
       if (!(await tx.tpmEkPins.delete(id))) throw notFound('TPM EK pin', id);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_pin.delete', resourceId: id, before, after: null },
+        this.authority.now(),
+      );
     });
   }
 }

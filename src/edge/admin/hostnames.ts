@@ -1,7 +1,7 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import {
   type Actor,
-  appendAudit,
+  recordChange,
   type Authority,
   ORG_CA_ID,
   type TlsMaterial,
@@ -206,11 +206,11 @@ export class HostnameService {
       // The check above is only a friendly early answer: another node can create the same name
       // in between, and then the unique index decides.
       await tx.hostnames.insert(row, caIds).catch(hostnameClash(hostname));
-      await tx.configVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: 'config',
           action: 'hostname.create',
           resourceType: 'hostname',
           resourceId: id,
@@ -242,11 +242,11 @@ export class HostnameService {
     };
     await this.store.transaction(async (tx) => {
       await tx.hostnames.update(row, caIds).catch(hostnameClash(hostname));
-      await tx.configVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: 'config',
           action: 'hostname.update',
           resourceType: 'hostname',
           resourceId: id,
@@ -326,7 +326,7 @@ export class HostnameService {
           },
           caIds,
         );
-        await appendAudit(
+        await recordChange(
           tx,
           {
             actor,
@@ -356,11 +356,11 @@ export class HostnameService {
       const row = await tx.hostnames.get(id);
       if (!row) throw notFound('hostname', id);
       await tx.hostnames.delete(id);
-      await tx.configVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: 'config',
           action: 'hostname.delete',
           resourceType: 'hostname',
           resourceId: id,
