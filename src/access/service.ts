@@ -1,7 +1,13 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Actor, type Authority, recordChange } from '../authority/index.js';
+import { type Actor, type Clock, type Keys, recordChange } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
-import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../store/index.js';
+import type {
+  AccessApp,
+  IdentityProvider,
+  ServiceToken,
+  SessionRevocation,
+  StoreFor,
+} from '../store/index.js';
 import { parseIdentityProviderInput } from './oidc/index.js';
 import { MAX_SESSION_DURATION_MS, parseDuration, validateAccessApp } from './policy/index.js';
 import { REVOCATION_HORIZON_MS, type SessionRevocationInput } from './sessions.js';
@@ -24,11 +30,25 @@ export interface NewServiceToken {
  * token-signing keys. Every change bumps the config version (edges reload) and is audited, in one
  * transaction.
  */
+export interface AccessDeps {
+  store: StoreFor<
+    | 'accessApps'
+    | 'identityProviders'
+    | 'serviceTokens'
+    | 'sessionRevocations'
+    | 'devices'
+    | 'registrations'
+    | 'clientCertificates'
+  >;
+  keys: Keys;
+  now: Clock;
+}
+
 export class AccessService {
-  constructor(private readonly authority: Authority) {}
+  constructor(private readonly deps: AccessDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
   }
 
   async #idpIdsExist(ids: readonly string[]): Promise<void> {
@@ -47,7 +67,7 @@ export class AccessService {
     if (await this.store.accessApps.byDomain(app.hostname, app.pathPrefix)) {
       throw conflict('app_exists', `an application already covers ${app.domain}`);
     }
-    const now = this.authority.now().toISOString();
+    const now = this.deps.now().toISOString();
     const row: AccessApp = {
       id: randomUUID(),
       name: app.name,
@@ -66,7 +86,7 @@ export class AccessService {
       await tx.accessApps.insert(row);
       // The first application needs a key to sign its tokens with.
       if ((await tx.signingKeys.all()).length === 0)
-        await rotateKeysIn(tx, this.authority, MAX_SESSION_DURATION_MS, actor);
+        await rotateKeysIn(tx, this.deps.keys, this.deps.now(), MAX_SESSION_DURATION_MS, actor);
       await recordChange(
         tx,
         {
@@ -77,7 +97,7 @@ export class AccessService {
           after: { name: row.name, domain: app.domain },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return row;
@@ -97,7 +117,7 @@ export class AccessService {
       session_duration: app.session_duration,
       policies: JSON.stringify(app.policies),
       allowed_idps: JSON.stringify(app.allowed_idps ?? []),
-      updated_at: this.authority.now().toISOString(),
+      updated_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
       await tx.accessApps.update(row);
@@ -111,7 +131,7 @@ export class AccessService {
           after: { name: row.name, domain: app.domain },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return row;
@@ -141,7 +161,7 @@ export class AccessService {
           after: null,
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
   }
@@ -158,7 +178,7 @@ export class AccessService {
     );
     if (durationMs === 0)
       throw badRequest('invalid_duration', 'a service token needs a duration longer than 0s');
-    const now = this.authority.now();
+    const now = this.deps.now();
     const clientSecret = randomBytes(32).toString('hex');
     const token: ServiceToken = {
       id: randomUUID(),
@@ -184,7 +204,7 @@ export class AccessService {
           },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return { token, clientSecret };
@@ -193,7 +213,7 @@ export class AccessService {
   /** The service token these credentials belong to, if they are valid and unexpired (timing-safe). */
   async verifyServiceToken(clientId: string, clientSecret: string): Promise<ServiceToken | undefined> {
     const token = (await this.store.serviceTokens.all()).find((t) => t.client_id === clientId);
-    if (!token || (token.expires_at && Date.parse(token.expires_at) <= this.authority.now().getTime()))
+    if (!token || (token.expires_at && Date.parse(token.expires_at) <= this.deps.now().getTime()))
       return undefined;
     const presented = Buffer.from(hashSecret(clientSecret), 'hex');
     return timingSafeEqual(presented, Buffer.from(token.secret_hash, 'hex')) ? token : undefined;
@@ -213,7 +233,7 @@ export class AccessService {
   async rotateServiceToken(id: string, actor: Actor): Promise<NewServiceToken> {
     const token = await this.getServiceToken(id);
     const clientSecret = randomBytes(32).toString('hex');
-    const at = this.authority.now().toISOString();
+    const at = this.deps.now().toISOString();
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.rotate(id, hashSecret(clientSecret), at);
       await recordChange(
@@ -226,7 +246,7 @@ export class AccessService {
           after: { client_id: token.client_id },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return { token: { ...token, secret_hash: hashSecret(clientSecret), rotated_at: at }, clientSecret };
@@ -246,7 +266,7 @@ export class AccessService {
           after: null,
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
   }
@@ -300,7 +320,7 @@ export class AccessService {
       device_id: input.device_id ?? null,
       registration_id: input.registration_id ?? null,
       certificates: certificates === undefined ? null : JSON.stringify(certificates),
-      revoked_at: this.authority.now().toISOString(),
+      revoked_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
       await tx.sessionRevocations.insert(row);
@@ -320,7 +340,7 @@ export class AccessService {
           },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return row;
@@ -328,7 +348,7 @@ export class AccessService {
 
   /** Revocations that can still match an unexpired session, newest first. */
   listSessionRevocations(): Promise<SessionRevocation[]> {
-    const since = new Date(this.authority.now().getTime() - REVOCATION_HORIZON_MS).toISOString();
+    const since = new Date(this.deps.now().getTime() - REVOCATION_HORIZON_MS).toISOString();
     return this.store.sessionRevocations.since(since);
   }
 
@@ -348,7 +368,7 @@ export class AccessService {
 
   async createIdentityProvider(input: unknown, actor: Actor): Promise<IdentityProvider> {
     const idp = parseIdentityProviderInput(input);
-    const now = this.authority.now().toISOString();
+    const now = this.deps.now().toISOString();
     const id = randomUUID();
     const row: IdentityProvider = {
       id,
@@ -356,7 +376,7 @@ export class AccessService {
       type: 'oidc',
       issuer: idp.issuer,
       client_id: idp.client_id,
-      sealed_client_secret: this.authority.sealKey(idp.client_secret, `idp:${id}`),
+      sealed_client_secret: this.deps.keys.sealKey(idp.client_secret, `idp:${id}`),
       scopes: JSON.stringify(idp.scopes),
       claims: JSON.stringify(idp.claims),
       created_at: now,
@@ -377,7 +397,7 @@ export class AccessService {
           },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return row;
@@ -391,10 +411,10 @@ export class AccessService {
       name: idp.name,
       issuer: idp.issuer,
       client_id: idp.client_id,
-      sealed_client_secret: this.authority.sealKey(idp.client_secret, `idp:${id}`),
+      sealed_client_secret: this.deps.keys.sealKey(idp.client_secret, `idp:${id}`),
       scopes: JSON.stringify(idp.scopes),
       claims: JSON.stringify(idp.claims),
-      updated_at: this.authority.now().toISOString(),
+      updated_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.update(row);
@@ -408,7 +428,7 @@ export class AccessService {
           after: { issuer: row.issuer },
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return row;
@@ -447,7 +467,7 @@ export class AccessService {
           after: null,
           reload: 'config',
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
   }
@@ -466,6 +486,6 @@ export class AccessService {
         ),
       ]),
     );
-    return this.store.transaction((tx) => rotateKeysIn(tx, this.authority, longest, actor));
+    return this.store.transaction((tx) => rotateKeysIn(tx, this.deps.keys, this.deps.now(), longest, actor));
   }
 }

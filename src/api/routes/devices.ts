@@ -117,7 +117,7 @@ const registrationCreated = (r: RegistrationResult) => ({
 
 /** Registration (service-token or identity authenticated) and the device's own API. */
 export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, context) => {
-  const { devices, posture } = context;
+  const { devices, deviceLogins, posture } = context;
   app.post(
     '/registrations',
     {
@@ -167,8 +167,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
         },
       },
     },
-    async (request) =>
-      ok(await devices.logins.start(request.body, `${originOf(request)}/device`, request.ip)),
+    async (request) => ok(await deviceLogins.start(request.body, `${originOf(request)}/device`, request.ip)),
   );
 
   app.post(
@@ -188,7 +187,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
       },
     },
     async (request, reply) =>
-      reply.status(201).send(ok(registrationCreated(await devices.logins.poll(request.body.device_code)))),
+      reply.status(201).send(ok(registrationCreated(await deviceLogins.poll(request.body.device_code)))),
   );
 
   await app.register(async (plain) => {
