@@ -76,7 +76,7 @@ export class AccessService {
       aud: randomBytes(32).toString('hex'),
       session_duration: app.session_duration,
       policies: JSON.stringify(app.policies),
-      allowed_idps: JSON.stringify(app.allowed_idps ?? []),
+      allowed_idps: app.allowed_idps ?? [],
       created_at: now,
       updated_at: now,
     };
@@ -116,7 +116,7 @@ export class AccessService {
       path_prefix: app.pathPrefix,
       session_duration: app.session_duration,
       policies: JSON.stringify(app.policies),
-      allowed_idps: JSON.stringify(app.allowed_idps ?? []),
+      allowed_idps: app.allowed_idps ?? [],
       updated_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
@@ -319,7 +319,7 @@ export class AccessService {
       principal: input.user ?? null,
       device_id: input.device_id ?? null,
       registration_id: input.registration_id ?? null,
-      certificates: certificates === undefined ? null : JSON.stringify(certificates),
+      certificates: certificates ?? null,
       revoked_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
@@ -377,8 +377,8 @@ export class AccessService {
       issuer: idp.issuer,
       client_id: idp.client_id,
       sealed_client_secret: this.deps.keys.sealKey(idp.client_secret, `idp:${id}`),
-      scopes: JSON.stringify(idp.scopes),
-      claims: JSON.stringify(idp.claims),
+      scopes: idp.scopes,
+      claims: idp.claims,
       created_at: now,
       updated_at: now,
     };
@@ -412,8 +412,8 @@ export class AccessService {
       issuer: idp.issuer,
       client_id: idp.client_id,
       sealed_client_secret: this.deps.keys.sealKey(idp.client_secret, `idp:${id}`),
-      scopes: JSON.stringify(idp.scopes),
-      claims: JSON.stringify(idp.claims),
+      scopes: idp.scopes,
+      claims: idp.claims,
       updated_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
@@ -446,9 +446,7 @@ export class AccessService {
 
   async deleteIdentityProvider(id: string, actor: Actor): Promise<void> {
     const idp = await this.getIdentityProvider(id);
-    const users = (await this.store.accessApps.all()).filter((a) =>
-      (JSON.parse(a.allowed_idps) as string[]).includes(id),
-    );
+    const users = (await this.store.accessApps.all()).filter((a) => a.allowed_idps.includes(id));
     if (users.length > 0) {
       throw conflict(
         'identity_provider_in_use',

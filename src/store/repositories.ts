@@ -1,4 +1,4 @@
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
 import { TpmAttestations, TpmEkCas, TpmEkPins } from './attestation.js';
 import type { Dialect } from './migrations.js';
 import type {
@@ -23,6 +23,9 @@ import type {
   ClientCertificateStatus,
   Crl,
   Database,
+  AccessAppTable,
+  IdentityProviderTable,
+  SessionRevocationTable,
   NewAuditEntry,
   NewCertificateAuthority,
   NewClientCertificate,
@@ -433,33 +436,74 @@ export class ConfigVersion {
   }
 }
 
+// ---- JSON columns ----
+// A column holding JSON is decoded here, once, into the row type the rest of the code uses, and
+// encoded here on the way in: nothing outside the store parses what the store wrote.
+
+/** A JSON column as written by `encodeJson`. */
+const decodeJson = <T>(text: string): T => JSON.parse(text) as T;
+const encodeJson = (value: unknown): string => JSON.stringify(value);
+
+const accessAppFromRow = (row: Selectable<AccessAppTable>): AccessApp => ({
+  ...row,
+  allowed_idps: decodeJson<string[]>(row.allowed_idps),
+});
+const accessAppToRow = (app: AccessApp): Selectable<AccessAppTable> => ({
+  ...app,
+  allowed_idps: encodeJson(app.allowed_idps),
+});
+
+const identityProviderFromRow = (row: Selectable<IdentityProviderTable>): IdentityProvider => ({
+  ...row,
+  scopes: decodeJson<IdentityProvider['scopes']>(row.scopes),
+  claims: decodeJson<IdentityProvider['claims']>(row.claims),
+});
+const identityProviderToRow = (idp: IdentityProvider): Selectable<IdentityProviderTable> => ({
+  ...idp,
+  scopes: encodeJson(idp.scopes),
+  claims: encodeJson(idp.claims),
+});
+
+const sessionRevocationFromRow = (row: Selectable<SessionRevocationTable>): SessionRevocation => ({
+  ...row,
+  certificates: row.certificates === null ? null : decodeJson<string[]>(row.certificates),
+});
+
 export class AccessApps {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(app: AccessApp): Promise<void> {
-    await this.db.insertInto('access_apps').values(app).execute();
+    await this.db.insertInto('access_apps').values(accessAppToRow(app)).execute();
   }
 
   async update(app: AccessApp): Promise<void> {
-    const { id, created_at: _created, aud: _aud, ...rest } = app;
+    const { id, created_at: _created, aud: _aud, ...rest } = accessAppToRow(app);
     await this.db.updateTable('access_apps').set(rest).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<AccessApp | undefined> {
-    return this.db.selectFrom('access_apps').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('access_apps').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && accessAppFromRow(row);
   }
 
   async byDomain(hostname: string, pathPrefix: string): Promise<AccessApp | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('access_apps')
       .selectAll()
       .where('hostname', '=', hostname)
       .where('path_prefix', '=', pathPrefix)
       .executeTakeFirst();
+    return row && accessAppFromRow(row);
   }
 
   async all(): Promise<AccessApp[]> {
-    return this.db.selectFrom('access_apps').selectAll().orderBy('hostname').orderBy('path_prefix').execute();
+    const rows = await this.db
+      .selectFrom('access_apps')
+      .selectAll()
+      .orderBy('hostname')
+      .orderBy('path_prefix')
+      .execute();
+    return rows.map(accessAppFromRow);
   }
 
   async delete(id: string): Promise<number> {
@@ -527,20 +571,26 @@ export class IdentityProviders {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(idp: IdentityProvider): Promise<void> {
-    await this.db.insertInto('identity_providers').values(idp).execute();
+    await this.db.insertInto('identity_providers').values(identityProviderToRow(idp)).execute();
   }
 
   async update(idp: IdentityProvider): Promise<void> {
-    const { id, created_at: _created, ...rest } = idp;
+    const { id, created_at: _created, ...rest } = identityProviderToRow(idp);
     await this.db.updateTable('identity_providers').set(rest).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<IdentityProvider | undefined> {
-    return this.db.selectFrom('identity_providers').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('identity_providers')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && identityProviderFromRow(row);
   }
 
   async all(): Promise<IdentityProvider[]> {
-    return this.db.selectFrom('identity_providers').selectAll().orderBy('created_at').execute();
+    const rows = await this.db.selectFrom('identity_providers').selectAll().orderBy('created_at').execute();
+    return rows.map(identityProviderFromRow);
   }
 
   async delete(id: string): Promise<number> {
@@ -938,17 +988,21 @@ export class SessionRevocations {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(row: SessionRevocation): Promise<void> {
-    await this.db.insertInto('session_revocations').values(row).execute();
+    await this.db
+      .insertInto('session_revocations')
+      .values({ ...row, certificates: row.certificates === null ? null : encodeJson(row.certificates) })
+      .execute();
   }
 
   /** Revocations at or after `since` (older ones can match no unexpired session), newest first. */
   async since(since: string): Promise<SessionRevocation[]> {
-    return this.db
+    const rows = await this.db
       .selectFrom('session_revocations')
       .selectAll()
       .where('revoked_at', '>=', since)
       .orderBy('revoked_at', 'desc')
       .execute();
+    return rows.map(sessionRevocationFromRow);
   }
 }
 

@@ -391,10 +391,19 @@ export type AuditEntry = Selectable<AuditLogTable>;
 export type NewAuditEntry = Insertable<AuditLogTable>;
 export type Hostname = Selectable<HostnameTable>;
 export type AttachedCrl = Selectable<AttachedCrlTable>;
-export type AccessApp = Selectable<AccessAppTable>;
+/** Stored JSON columns come out of the repositories decoded (see repositories.ts, "JSON columns"). */
+export type AccessApp = Omit<Selectable<AccessAppTable>, 'allowed_idps'> & { allowed_idps: string[] };
 export type ServiceToken = Selectable<ServiceTokenTable>;
 export type SigningKey = Selectable<SigningKeyTable>;
-export type IdentityProvider = Selectable<IdentityProviderTable>;
+/** The ID token / UserInfo claims an identity provider's e-mail address and groups are read from. */
+export interface IdentityProviderClaimNames {
+  email: string;
+  groups: string;
+}
+export type IdentityProvider = Omit<Selectable<IdentityProviderTable>, 'scopes' | 'claims'> & {
+  scopes: string[];
+  claims: IdentityProviderClaimNames;
+};
 export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
 export type Device = Selectable<DeviceTable>;
 export type Registration = Selectable<RegistrationTable>;
@@ -406,7 +415,10 @@ export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;
 export type NewPostureResult = Insertable<PostureResultTable>;
 export type PostureStatusRow = Selectable<PostureStatusTable>;
-export type SessionRevocation = Selectable<SessionRevocationTable>;
+export type SessionRevocation = Omit<Selectable<SessionRevocationTable>, 'certificates'> & {
+  /** SHA-256 (hex) certificate fingerprints; null when no device selector is set. */
+  certificates: string[] | null;
+};
 
 /**
  * Sessions revoked by an admin: every session token issued at or before `revoked_at` that

@@ -192,7 +192,7 @@ function storeSuite(
         aud: `aud-${name}`,
         session_duration: '24h',
         policies: '[]',
-        allowed_idps: '[]',
+        allowed_idps: [],
         created_at: iso(NOW),
         updated_at: iso(NOW),
       };
