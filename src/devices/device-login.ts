@@ -65,7 +65,7 @@ export function pollOutcome(login: DeviceLogin, nowMs: number): PollOutcome {
     return { kind: 'slow_down', intervalS: login.interval_s + SLOW_DOWN_STEP_S };
   if (login.status === 'denied') return { kind: 'denied' };
   if (login.status === 'approved' && login.identity) {
-    const { issuer, subject, email } = JSON.parse(login.identity) as EnrollingIdentity;
+    const { issuer, subject, email } = login.identity;
     return { kind: 'approved', identity: { issuer, subject, email } };
   }
   return { kind: 'pending' };
@@ -173,7 +173,7 @@ export class DeviceLogins {
         id: randomUUID(),
         device_code_hash: sha256(deviceCode),
         user_code_hash: hash,
-        request: JSON.stringify(input),
+        request: input,
         status: 'pending',
         interval_s: DEVICE_LOGIN_INTERVAL_S,
         last_polled_at: null,
@@ -213,7 +213,7 @@ export class DeviceLogins {
         await this.store.deviceLogins.polled(login.id, now.toISOString(), login.interval_s);
         throw rfcError('authorization_pending', 'waiting for the user to sign in and approve');
       case 'approved': {
-        const request = JSON.parse(login.request) as RegistrationInput;
+        const request = login.request as RegistrationInput;
         return this.devices.register(
           request,
           { kind: 'identity', ...outcome.identity },
@@ -244,7 +244,7 @@ export class DeviceLogins {
     return {
       id: login.id,
       userCode: formatUserCode(code),
-      request: JSON.parse(login.request) as RegistrationInput,
+      request: login.request as RegistrationInput,
       expiresAt: login.expires_at,
       identityProviders: (await this.store.identityProviders.all()).map((i) => ({ id: i.id, name: i.name })),
     };
@@ -305,13 +305,13 @@ export class DeviceLogins {
       (await this.store.deviceLogins.decide(
         id,
         'approved',
-        JSON.stringify({ ...identity, idp_id: signedIn.idp.id }),
+        { ...identity, idp_id: signedIn.idp.id },
         this.deps.now().toISOString(),
       ));
     if (!login || !approved) throw invalidUserCode();
     return {
       identity,
-      request: JSON.parse(login.request) as RegistrationInput,
+      request: login.request as RegistrationInput,
       clearCookie: signedIn.clearCookie,
     };
   }

@@ -220,7 +220,7 @@ export class DeviceService {
       enrolled_by: actor,
       enrolled_identity:
         enroller.kind === 'identity'
-          ? JSON.stringify({ issuer: enroller.issuer, subject: enroller.subject, email: enroller.email })
+          ? { issuer: enroller.issuer, subject: enroller.subject, email: enroller.email }
           : null,
       status: 'active',
       created_at: now.toISOString(),
@@ -509,7 +509,7 @@ function mayReplace(active: readonly Registration[], input: RegistrationInput, e
   if (enroller.kind !== 'identity') return false;
   return active.some((r) => {
     if (!r.enrolled_identity) return false;
-    const who = JSON.parse(r.enrolled_identity) as { issuer?: string; subject?: string };
+    const who = r.enrolled_identity;
     return who.issuer === enroller.issuer && who.subject === enroller.subject;
   });
 }

@@ -1,4 +1,4 @@
-import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { TpmAttestations, TpmEkCas, TpmEkPins } from './attestation.js';
 import type { Dialect } from './migrations.js';
 import type {
@@ -9,7 +9,6 @@ import type {
   OrganizationSettings,
   Registration,
   RegistrationStatus,
-  RegistrationTable,
   ApiToken,
   IdentityProvider,
   ServiceToken,
@@ -24,8 +23,12 @@ import type {
   Crl,
   Database,
   AccessAppTable,
+  DeviceLoginTable,
+  NewRegistration,
+  StoredIdentity,
   IdentityProviderTable,
   SessionRevocationTable,
+  RegistrationTable,
   NewAuditEntry,
   NewCertificateAuthority,
   NewClientCertificate,
@@ -464,6 +467,18 @@ const identityProviderToRow = (idp: IdentityProvider): Selectable<IdentityProvid
   claims: encodeJson(idp.claims),
 });
 
+const registrationFromRow = (row: Selectable<RegistrationTable>): Registration => ({
+  ...row,
+  enrolled_identity:
+    row.enrolled_identity === null ? null : decodeJson<StoredIdentity>(row.enrolled_identity),
+});
+
+const deviceLoginFromRow = (row: Selectable<DeviceLoginTable>): DeviceLogin => ({
+  ...row,
+  request: decodeJson<object>(row.request),
+  identity: row.identity === null ? null : decodeJson<StoredIdentity>(row.identity),
+});
+
 const sessionRevocationFromRow = (row: Selectable<SessionRevocationTable>): SessionRevocation => ({
   ...row,
   certificates: row.certificates === null ? null : decodeJson<string[]>(row.certificates),
@@ -647,39 +662,56 @@ export class Devices {
 export class Registrations {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(registration: Insertable<RegistrationTable>): Promise<void> {
-    await this.db.insertInto('registrations').values(registration).execute();
+  async insert(registration: NewRegistration): Promise<void> {
+    const { enrolled_identity: identity } = registration;
+    await this.db
+      .insertInto('registrations')
+      .values({ ...registration, enrolled_identity: identity === null ? null : encodeJson(identity) })
+      .execute();
   }
 
   async get(id: string): Promise<Registration | undefined> {
-    return this.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && registrationFromRow(row);
   }
 
   async byTokenHash(hash: string): Promise<Registration | undefined> {
-    return this.db.selectFrom('registrations').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
+    return row && registrationFromRow(row);
   }
 
   async activeFor(deviceId: string): Promise<Registration[]> {
-    return this.db
+    const rows = await this.db
       .selectFrom('registrations')
       .selectAll()
       .where('device_id', '=', deviceId)
       .where('status', '=', 'active')
       .execute();
+    return rows.map(registrationFromRow);
   }
 
   async all(): Promise<Registration[]> {
-    return this.db.selectFrom('registrations').selectAll().orderBy('created_at', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map(registrationFromRow);
   }
 
   /** The active registration whose current certificate is `certificateId`, if any. */
   async activeByCertificate(certificateId: string): Promise<Registration | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('registrations')
       .selectAll()
       .where('certificate_id', '=', certificateId)
       .where('status', '=', 'active')
       .executeTakeFirst();
+    return row && registrationFromRow(row);
   }
 
   /**
@@ -899,39 +931,49 @@ export class DeviceLogins {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(login: DeviceLogin): Promise<void> {
-    await this.db.insertInto('device_logins').values(login).execute();
+    await this.db
+      .insertInto('device_logins')
+      .values({
+        ...login,
+        request: encodeJson(login.request),
+        identity: login.identity === null ? null : encodeJson(login.identity),
+      })
+      .execute();
   }
 
   async byDeviceCodeHash(hash: string): Promise<DeviceLogin | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('device_logins')
       .selectAll()
       .where('device_code_hash', '=', hash)
       .executeTakeFirst();
+    return row && deviceLoginFromRow(row);
   }
 
   async byUserCodeHash(hash: string): Promise<DeviceLogin | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('device_logins')
       .selectAll()
       .where('user_code_hash', '=', hash)
       .executeTakeFirst();
+    return row && deviceLoginFromRow(row);
   }
 
   async get(id: string): Promise<DeviceLogin | undefined> {
-    return this.db.selectFrom('device_logins').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('device_logins').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && deviceLoginFromRow(row);
   }
 
   /** pending → approved/denied, only while pending and unexpired; false otherwise. */
   async decide(
     id: string,
     status: 'approved' | 'denied',
-    identity: string | null,
+    identity: StoredIdentity | null,
     now: string,
   ): Promise<boolean> {
     const res = await this.db
       .updateTable('device_logins')
-      .set({ status, identity })
+      .set({ status, identity: identity === null ? null : encodeJson(identity) })
       .where('id', '=', id)
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)

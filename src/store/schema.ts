@@ -406,11 +406,28 @@ export type IdentityProvider = Omit<Selectable<IdentityProviderTable>, 'scopes' 
 };
 export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
 export type Device = Selectable<DeviceTable>;
-export type Registration = Selectable<RegistrationTable>;
+/** The user who approved an identity registration, as their identity provider names them. */
+export interface StoredIdentity {
+  issuer: string;
+  subject: string;
+  email: string;
+  /** The identity provider they signed in with (device logins only). */
+  idp_id?: string;
+}
+export type Registration = Omit<Selectable<RegistrationTable>, 'enrolled_identity'> & {
+  enrolled_identity: StoredIdentity | null;
+};
+export type NewRegistration = Omit<Insertable<RegistrationTable>, 'enrolled_identity'> & {
+  enrolled_identity: StoredIdentity | null;
+};
 export type TpmEkCa = Selectable<TpmEkCaTable>;
 export type TpmEkPin = Selectable<TpmEkPinTable>;
 export type TpmAttestation = Selectable<TpmAttestationTable>;
-export type DeviceLogin = Selectable<DeviceLoginTable>;
+export type DeviceLogin = Omit<Selectable<DeviceLoginTable>, 'request' | 'identity'> & {
+  /** The registration request, as validated when the login started (RegistrationInput). */
+  request: object;
+  identity: StoredIdentity | null;
+};
 export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;
 export type NewPostureResult = Insertable<PostureResultTable>;

@@ -12,7 +12,7 @@ import {
   USER_CODE_ALPHABET,
 } from '../../devices/index.js';
 import { DEVICE_ASSURANCES } from '../../devices/attestation/index.js';
-import type { OrganizationSettings, Registration } from '../../store/index.js';
+import type { OrganizationSettings, Registration, StoredIdentity } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
 import { originOf } from './device-login-pages.js';
@@ -51,7 +51,8 @@ const EnrolledIdentity = Type.Object(
 );
 const enrolledIdentity = (r: Registration) => {
   if (!r.enrolled_identity) return null;
-  const { issuer, subject, email } = JSON.parse(r.enrolled_identity) as Record<string, string>;
+  // Partial: rows written before every field was recorded.
+  const { issuer, subject, email } = r.enrolled_identity as Partial<StoredIdentity>;
   return { issuer: issuer ?? '', subject: subject ?? '', email: email ?? '' };
 };
 
