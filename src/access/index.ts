@@ -16,7 +16,12 @@ export {
 } from './authenticate/index.js';
 export { handleAccess } from './app-login.js';
 export { keysFromRows, publicKeysFromRows } from './signing-keys.js';
-export { AccessService, DEFAULT_SERVICE_TOKEN_DURATION, type NewServiceToken } from './service.js';
+export {
+  type AccessDeps,
+  AccessService,
+  DEFAULT_SERVICE_TOKEN_DURATION,
+  type NewServiceToken,
+} from './service.js';
 export {
   type AccessDecision,
   type AccessRequest,

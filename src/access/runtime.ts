@@ -88,7 +88,7 @@ export function compileAccess(input: {
       policies,
       needsCertificate: policies?.needsCertificate ?? true,
       postureIds: policies?.postureIds ?? [],
-      allowedIdps: JSON.parse(row.allowed_idps) as string[],
+      allowedIdps: row.allowed_idps,
     };
   });
   const expiresAtMs = (t: ServiceToken) =>

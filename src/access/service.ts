@@ -1,7 +1,13 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { type Actor, type Clock, type Keys, recordChange } from '../authority/index.js';
 import { badRequest, conflict, notFound } from '../errors/index.js';
-import type { AccessApp, IdentityProvider, ServiceToken, SessionRevocation } from '../store/index.js';
+import type {
+  AccessApp,
+  IdentityProvider,
+  ServiceToken,
+  SessionRevocation,
+  StoreFor,
+} from '../store/index.js';
 import { parseIdentityProviderInput } from './oidc/index.js';
 import { MAX_SESSION_DURATION_MS, parseDuration, validateAccessApp } from './policy/index.js';
 import { REVOCATION_HORIZON_MS, type SessionRevocationInput } from './sessions.js';
@@ -24,11 +30,25 @@ export interface NewServiceToken {
  * token-signing keys. Every change bumps the config version (edges reload) and is audited, in one
  * transaction.
  */
+export interface AccessDeps {
+  store: StoreFor<
+    | 'accessApps'
+    | 'identityProviders'
+    | 'serviceTokens'
+    | 'sessionRevocations'
+    | 'devices'
+    | 'registrations'
+    | 'clientCertificates'
+  >;
+  keys: Keys;
+  now: Clock;
+}
+
 export class AccessService {
-  constructor(private readonly authority: Authority) {}
+  constructor(private readonly deps: AccessDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
   }
 
   async #idpIdsExist(ids: readonly string[]): Promise<void> {
@@ -47,7 +67,7 @@ export class AccessService {
     if (await this.store.accessApps.byDomain(app.hostname, app.pathPrefix)) {
       throw conflict('app_exists', `an application already covers ${app.domain}`);
     }
-    const now = this.authority.now().toISOString();
+    const now = this.deps.now().toISOString();
     const row: AccessApp = {
       id: randomUUID(),
       name: app.name,
@@ -56,7 +76,7 @@ export class AccessService {
       aud: randomBytes(32).toString('hex'),
       session_duration: app.session_duration,
       policies: JSON.stringify(app.policies),
-      allowed_idps: JSON.stringify(app.allowed_idps ?? []),
+      allowed_idps: app.allowed_idps ?? [],
       created_at: now,
       updated_at: now,
     };
@@ -66,9 +86,19 @@ export class AccessService {
       await tx.accessApps.insert(row);
       // The first application needs a key to sign its tokens with.
       if ((await tx.signingKeys.all()).length === 0)
-        await rotateKeysIn(tx, this.authority, MAX_SESSION_DURATION_MS, actor);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'access_app.create', row.id, null, { name: row.name, domain: app.domain });
+        await rotateKeysIn(tx, this.deps.keys, this.deps.now(), MAX_SESSION_DURATION_MS, actor);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'access_app.create',
+          resourceId: row.id,
+          before: null,
+          after: { name: row.name, domain: app.domain },
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
     return row;
   }
@@ -86,19 +116,22 @@ export class AccessService {
       path_prefix: app.pathPrefix,
       session_duration: app.session_duration,
       policies: JSON.stringify(app.policies),
-      allowed_idps: JSON.stringify(app.allowed_idps ?? []),
-      updated_at: this.authority.now().toISOString(),
+      allowed_idps: app.allowed_idps ?? [],
+      updated_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
       await tx.accessApps.update(row);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'access_app.update',
-        id,
-        { name: current.name },
-        { name: row.name, domain: app.domain },
+        {
+          actor,
+          action: 'access_app.update',
+          resourceId: id,
+          before: { name: current.name },
+          after: { name: row.name, domain: app.domain },
+          reload: 'config',
+        },
+        this.deps.now(),
       );
     });
     return row;
@@ -118,8 +151,18 @@ export class AccessService {
     const app = await this.getApp(id);
     await this.store.transaction(async (tx) => {
       await tx.accessApps.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'access_app.delete', id, { name: app.name }, null);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'access_app.delete',
+          resourceId: id,
+          before: { name: app.name },
+          after: null,
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
   }
 
@@ -135,7 +178,7 @@ export class AccessService {
     );
     if (durationMs === 0)
       throw badRequest('invalid_duration', 'a service token needs a duration longer than 0s');
-    const now = this.authority.now();
+    const now = this.deps.now();
     const clientSecret = randomBytes(32).toString('hex');
     const token: ServiceToken = {
       id: randomUUID(),
@@ -148,11 +191,21 @@ export class AccessService {
     };
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.insert(token);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'service_token.create', token.id, null, {
-        name: token.name,
-        client_id: token.client_id,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'service_token.create',
+          resourceId: token.id,
+          before: null,
+          after: {
+            name: token.name,
+            client_id: token.client_id,
+          },
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
     return { token, clientSecret };
   }
@@ -160,7 +213,7 @@ export class AccessService {
   /** The service token these credentials belong to, if they are valid and unexpired (timing-safe). */
   async verifyServiceToken(clientId: string, clientSecret: string): Promise<ServiceToken | undefined> {
     const token = (await this.store.serviceTokens.all()).find((t) => t.client_id === clientId);
-    if (!token || (token.expires_at && Date.parse(token.expires_at) <= this.authority.now().getTime()))
+    if (!token || (token.expires_at && Date.parse(token.expires_at) <= this.deps.now().getTime()))
       return undefined;
     const presented = Buffer.from(hashSecret(clientSecret), 'hex');
     return timingSafeEqual(presented, Buffer.from(token.secret_hash, 'hex')) ? token : undefined;
@@ -180,11 +233,21 @@ export class AccessService {
   async rotateServiceToken(id: string, actor: Actor): Promise<NewServiceToken> {
     const token = await this.getServiceToken(id);
     const clientSecret = randomBytes(32).toString('hex');
-    const at = this.authority.now().toISOString();
+    const at = this.deps.now().toISOString();
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.rotate(id, hashSecret(clientSecret), at);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'service_token.rotate', id, null, { client_id: token.client_id });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'service_token.rotate',
+          resourceId: id,
+          before: null,
+          after: { client_id: token.client_id },
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
     return { token: { ...token, secret_hash: hashSecret(clientSecret), rotated_at: at }, clientSecret };
   }
@@ -193,14 +256,17 @@ export class AccessService {
     const token = await this.getServiceToken(id);
     await this.store.transaction(async (tx) => {
       await tx.serviceTokens.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'service_token.revoke',
-        id,
-        { name: token.name, client_id: token.client_id },
-        null,
+        {
+          actor,
+          action: 'service_token.revoke',
+          resourceId: id,
+          before: { name: token.name, client_id: token.client_id },
+          after: null,
+          reload: 'config',
+        },
+        this.deps.now(),
       );
     });
   }
@@ -253,26 +319,36 @@ export class AccessService {
       principal: input.user ?? null,
       device_id: input.device_id ?? null,
       registration_id: input.registration_id ?? null,
-      certificates: certificates === undefined ? null : JSON.stringify(certificates),
-      revoked_at: this.authority.now().toISOString(),
+      certificates: certificates ?? null,
+      revoked_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
       await tx.sessionRevocations.insert(row);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'session.revoke', row.id, null, {
-        app_id: row.app_id,
-        user: row.principal,
-        device_id: row.device_id,
-        registration_id: row.registration_id,
-        certificates: certificates ?? null,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'session.revoke',
+          resourceId: row.id,
+          before: null,
+          after: {
+            app_id: row.app_id,
+            user: row.principal,
+            device_id: row.device_id,
+            registration_id: row.registration_id,
+            certificates: certificates ?? null,
+          },
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
     return row;
   }
 
   /** Revocations that can still match an unexpired session, newest first. */
   listSessionRevocations(): Promise<SessionRevocation[]> {
-    const since = new Date(this.authority.now().getTime() - REVOCATION_HORIZON_MS).toISOString();
+    const since = new Date(this.deps.now().getTime() - REVOCATION_HORIZON_MS).toISOString();
     return this.store.sessionRevocations.since(since);
   }
 
@@ -292,7 +368,7 @@ export class AccessService {
 
   async createIdentityProvider(input: unknown, actor: Actor): Promise<IdentityProvider> {
     const idp = parseIdentityProviderInput(input);
-    const now = this.authority.now().toISOString();
+    const now = this.deps.now().toISOString();
     const id = randomUUID();
     const row: IdentityProvider = {
       id,
@@ -300,19 +376,29 @@ export class AccessService {
       type: 'oidc',
       issuer: idp.issuer,
       client_id: idp.client_id,
-      sealed_client_secret: this.authority.sealKey(idp.client_secret, `idp:${id}`),
-      scopes: JSON.stringify(idp.scopes),
-      claims: JSON.stringify(idp.claims),
+      sealed_client_secret: this.deps.keys.sealKey(idp.client_secret, `idp:${id}`),
+      scopes: idp.scopes,
+      claims: idp.claims,
       created_at: now,
       updated_at: now,
     };
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.insert(row);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'identity_provider.create', id, null, {
-        name: row.name,
-        issuer: row.issuer,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'identity_provider.create',
+          resourceId: id,
+          before: null,
+          after: {
+            name: row.name,
+            issuer: row.issuer,
+          },
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
     return row;
   }
@@ -325,21 +411,24 @@ export class AccessService {
       name: idp.name,
       issuer: idp.issuer,
       client_id: idp.client_id,
-      sealed_client_secret: this.authority.sealKey(idp.client_secret, `idp:${id}`),
-      scopes: JSON.stringify(idp.scopes),
-      claims: JSON.stringify(idp.claims),
-      updated_at: this.authority.now().toISOString(),
+      sealed_client_secret: this.deps.keys.sealKey(idp.client_secret, `idp:${id}`),
+      scopes: idp.scopes,
+      claims: idp.claims,
+      updated_at: this.deps.now().toISOString(),
     };
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.update(row);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'identity_provider.update',
-        id,
-        { issuer: current.issuer },
-        { issuer: row.issuer },
+        {
+          actor,
+          action: 'identity_provider.update',
+          resourceId: id,
+          before: { issuer: current.issuer },
+          after: { issuer: row.issuer },
+          reload: 'config',
+        },
+        this.deps.now(),
       );
     });
     return row;
@@ -357,9 +446,7 @@ export class AccessService {
 
   async deleteIdentityProvider(id: string, actor: Actor): Promise<void> {
     const idp = await this.getIdentityProvider(id);
-    const users = (await this.store.accessApps.all()).filter((a) =>
-      (JSON.parse(a.allowed_idps) as string[]).includes(id),
-    );
+    const users = (await this.store.accessApps.all()).filter((a) => a.allowed_idps.includes(id));
     if (users.length > 0) {
       throw conflict(
         'identity_provider_in_use',
@@ -368,8 +455,18 @@ export class AccessService {
     }
     await this.store.transaction(async (tx) => {
       await tx.identityProviders.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(tx, actor, 'identity_provider.delete', id, { name: idp.name }, null);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'identity_provider.delete',
+          resourceId: id,
+          before: { name: idp.name },
+          after: null,
+          reload: 'config',
+        },
+        this.deps.now(),
+      );
     });
   }
 
@@ -387,21 +484,6 @@ export class AccessService {
         ),
       ]),
     );
-    return this.store.transaction((tx) => rotateKeysIn(tx, this.authority, longest, actor));
-  }
-
-  #audit(
-    tx: Parameters<typeof appendAudit>[0],
-    actor: Actor,
-    action: string,
-    id: string,
-    before: object | null,
-    after: object | null,
-  ) {
-    return appendAudit(
-      tx,
-      { actor, action, resourceType: action.split('.')[0] as string, resourceId: id, before, after },
-      this.authority.now(),
-    );
+    return this.store.transaction((tx) => rotateKeysIn(tx, this.deps.keys, this.deps.now(), longest, actor));
   }
 }

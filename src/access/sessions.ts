@@ -42,7 +42,7 @@ export class SessionRevocations {
     for (const row of rows) {
       const revokedAtMs = Date.parse(row.revoked_at);
       if (!(revokedAtMs >= nowMs - REVOCATION_HORIZON_MS)) continue;
-      const fingerprints = row.certificates === null ? undefined : (JSON.parse(row.certificates) as string[]);
+      const fingerprints = row.certificates ?? undefined;
       const revocation: CompiledRevocation = {
         appId: row.app_id ?? undefined,
         principal: row.principal?.toLowerCase() ?? undefined,
@@ -118,6 +118,6 @@ export const sessionRevocationView = (r: SessionRevocation) => ({
   user: r.principal,
   device_id: r.device_id,
   registration_id: r.registration_id,
-  certificates: r.certificates === null ? null : (JSON.parse(r.certificates) as string[]),
+  certificates: r.certificates,
   revoked_at: r.revoked_at,
 });

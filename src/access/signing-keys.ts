@@ -1,4 +1,4 @@
-import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { type Actor, type Keys, recordChange } from '../authority/index.js';
 import type { Repositories, SigningKey as SigningKeyRow } from '../store/index.js';
 import {
   type EcPrivateJwk,
@@ -20,22 +20,20 @@ export function publicKeysFromRows(rows: readonly SigningKeyRow[]): PublicSignin
 }
 
 /** Stored rows → keys (private halves unsealed with the master key, bound to their kid). */
-export function keysFromRows(rows: readonly SigningKeyRow[], authority: Authority): SigningKey[] {
+export function keysFromRows(rows: readonly SigningKeyRow[], keys: Pick<Keys, 'openKey'>): SigningKey[] {
   const publicKeys = publicKeysFromRows(rows);
   return rows.map((row, i) => ({
     ...(publicKeys[i] as PublicSigningKey),
-    privateJwk: JSON.parse(
-      authority.openKey(row.sealed_private_jwk, `signing-key:${row.kid}`),
-    ) as EcPrivateJwk,
+    privateJwk: JSON.parse(keys.openKey(row.sealed_private_jwk, `signing-key:${row.kid}`)) as EcPrivateJwk,
   }));
 }
 
-function rowFromKey(key: SigningKey, authority: Authority): SigningKeyRow {
+function rowFromKey(key: SigningKey, keys: Pick<Keys, 'sealKey'>): SigningKeyRow {
   return {
     kid: key.kid,
     algorithm: key.algorithm,
     public_jwk: JSON.stringify(key.publicJwk),
-    sealed_private_jwk: authority.sealKey(JSON.stringify(key.privateJwk), `signing-key:${key.kid}`),
+    sealed_private_jwk: keys.sealKey(JSON.stringify(key.privateJwk), `signing-key:${key.kid}`),
     active: key.retireAfter ? 0 : 1,
     created_at: key.createdAt.toISOString(),
     retire_after: key.retireAfter ? key.retireAfter.toISOString() : null,
@@ -51,24 +49,24 @@ export const SIGNING_KEYS_LOCK = 'signing-keys';
  */
 export async function rotateKeysIn(
   tx: Repositories,
-  authority: Authority,
+  keys: Pick<Keys, 'sealKey' | 'openKey'>,
+  now: Date,
   maxTokenLifetimeMs: number,
   actor: Actor,
 ): Promise<{ kid: string; retired: string[] }> {
   // Serialized on every node: two rotations must not each demote the keys they saw and leave two active.
   await tx.locks.acquire(SIGNING_KEYS_LOCK);
-  const now = authority.now();
-  const current = keysFromRows(await tx.signingKeys.all(), authority);
+  const current = keysFromRows(await tx.signingKeys.all(), keys);
   const rotation = rotateSigningKeys(current, now, maxTokenLifetimeMs);
   const oldRetireAfter = rotation.keys.find((k) => k.retireAfter)?.retireAfter;
   if (oldRetireAfter) await tx.signingKeys.deactivateAll(oldRetireAfter.toISOString());
   await tx.signingKeys.deleteRetired(now.toISOString());
-  await tx.signingKeys.insert(rowFromKey(rotation.active, authority));
-  await tx.configVersion.bump();
-  await appendAudit(
+  await tx.signingKeys.insert(rowFromKey(rotation.active, keys));
+  await recordChange(
     tx,
     {
       actor,
+      reload: 'config',
       action: 'signing_key.rotate',
       resourceType: 'signing_key',
       resourceId: rotation.active.kid,

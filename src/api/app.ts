@@ -4,12 +4,8 @@ import type { SecureContextOptions } from 'node:tls';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { AccessService } from '../access/index.js';
-import { DeviceService } from '../devices/index.js';
 import { serveConsole } from '../console/index.js';
-import { HostnameService } from '../edge/admin/index.js';
 import type { Logger } from '../observability/index.js';
-import { PostureService } from '../posture/server.js';
 import { requireAdmin } from './auth.js';
 import type { ApiApp, ApiContext } from './context.js';
 import { installConcurrencyGuards } from './concurrency.js';
@@ -27,8 +23,11 @@ import { organizationRoutes } from './routes/organization.js';
 import { postureAdminRoutes } from './routes/posture.js';
 import { overviewRoutes } from './routes/overview.js';
 import { publicRoutes } from './routes/public.js';
+import { createServices, type Services } from './services.js';
 
-export interface ApiOptions extends Omit<ApiContext, 'hostnames' | 'access' | 'devices' | 'posture'> {
+export interface ApiOptions extends Omit<ApiContext, keyof Services> {
+  /** The services, built where the server starts; by default from `authority` (tests). */
+  services?: Services;
   logger?: Logger;
   /** TLS for the listener. Without it the app is plain HTTP (used by in-process tests via inject). */
   tls?: SecureContextOptions & { requestCert?: boolean };
@@ -41,10 +40,7 @@ export const API_VERSION_PREFIX = '/api/v1';
 export async function buildApi(options: ApiOptions): Promise<ApiApp> {
   const context: ApiContext = {
     authority: options.authority,
-    hostnames: new HostnameService(options.authority),
-    access: new AccessService(options.authority),
-    devices: new DeviceService(options.authority),
-    posture: new PostureService(options.authority),
+    ...(options.services ?? createServices(options.authority)),
     metrics: options.metrics,
     ...(options.adminSignIn ? { adminSignIn: options.adminSignIn } : {}),
     ...(options.edgeStatus ? { edgeStatus: options.edgeStatus } : {}),

@@ -7,20 +7,14 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { Authority } from '../authority/index.js';
-import type { AccessService, AdminSignInConfig } from '../access/index.js';
-import type { DeviceService } from '../devices/index.js';
-import type { HostnameService } from '../edge/admin/index.js';
+import type { AdminSignInConfig } from '../access/index.js';
 import type { EdgeWorkersStatus } from '../edge/index.js';
 import type { Metrics } from '../observability/index.js';
-import type { PostureService } from '../posture/server.js';
+import type { Services } from './services.js';
 
 /** What every route plugin receives: the domain service and the metrics registry. */
-export interface ApiContext {
+export interface ApiContext extends Services {
   authority: Authority;
-  hostnames: HostnameService;
-  access: AccessService;
-  devices: DeviceService;
-  posture: PostureService;
   metrics: Metrics;
   /** Admin sign-in with the org's OIDC provider, when the operator configured it. */
   adminSignIn?: AdminSignInConfig;

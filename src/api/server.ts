@@ -7,6 +7,7 @@ import type { EdgeWorkersStatus } from '../edge/index.js';
 import { createMetrics, type Logger } from '../observability/index.js';
 import { buildApi } from './app.js';
 import type { ApiApp } from './context.js';
+import type { Services } from './services.js';
 
 export interface RunningApi {
   app: ApiApp;
@@ -19,6 +20,8 @@ export interface RunningApi {
 /** Starts the control-plane API on HTTPS with the given (or the org-issued) server certificate. */
 export async function startApiServer(options: {
   authority: Authority;
+  /** The services, built once where the server starts (default: from `authority`). */
+  services?: Services;
   host: string;
   port: number;
   tls: TlsMaterial;
@@ -42,6 +45,7 @@ export async function startApiServer(options: {
   });
   const app = await buildApi({
     authority: options.authority,
+    ...(options.services ? { services: options.services } : {}),
     metrics,
     logger: options.logger,
     webRoot: options.webRoot ?? fileURLToPath(new URL('../web', import.meta.url)),

@@ -29,7 +29,7 @@ import type {
   Repositories,
   Store,
 } from '../store/index.js';
-import { type Actor, appendAudit } from './audit.js';
+import { type Actor, recordChange } from './audit.js';
 import { crlIsFresh, publishCrl, refreshCrl } from './crl-publisher.js';
 import { CONTROL_PLANE_TLS_ID, newId, ORG_CA_ID, ORG_ROOT_CA_ID } from './ids.js';
 import { crlUrl } from './initialize.js';
@@ -165,7 +165,7 @@ export class Authority {
         not_after: notAfter,
         created_at: identity.created_at,
       });
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
@@ -243,10 +243,17 @@ export class Authority {
   /** Stores a built certificate with its audit entry, inside the caller's transaction. */
   async storeClientCertificate(tx: Repositories, row: ClientCertificate, actor: Actor): Promise<void> {
     await tx.clientCertificates.insert(row);
-    await this.#audit(tx, actor, 'client_certificate.issue', 'client_certificate', row.id, null, {
-      serial_number: row.serial_number,
-      common_name: row.common_name,
-    });
+    await recordChange(
+      tx,
+      {
+        actor,
+        action: 'client_certificate.issue',
+        resourceId: row.id,
+        before: null,
+        after: { serial_number: row.serial_number, common_name: row.common_name },
+      },
+      this.now(),
+    );
   }
 
   async issueFromPublicKey(request: IssueFromKeyRequest, actor: Actor): Promise<ClientCertificate> {
@@ -288,15 +295,17 @@ export class Authority {
     if (!cert) throw notFound('client certificate', id);
     if (!(await tx.clientCertificates.markRevoked(id, now.toISOString(), reason))) return false;
     await publishCrl(tx, cert.ca_id, await this.signer(cert.ca_id), now);
-    await tx.configVersion.bump();
-    await this.#audit(
+    await recordChange(
       tx,
-      actor,
-      'client_certificate.revoke',
-      'client_certificate',
-      id,
-      { status: cert.status },
-      { status: 'revoked', reason },
+      {
+        actor,
+        action: 'client_certificate.revoke',
+        resourceId: id,
+        before: { status: cert.status },
+        after: { status: 'revoked', reason },
+        reload: 'config',
+      },
+      this.now(),
     );
     return true;
   }
@@ -373,14 +382,24 @@ export class Authority {
     };
     await this.store.transaction(async (tx) => {
       await tx.authorities.insert(row);
-      await tx.configVersion.bump();
       // The legacy allowances are in the audit entry: they weaken what the edge accepts.
-      await this.#audit(tx, actor, 'mtls_certificate.create', 'mtls_certificate', row.id, null, {
-        name: row.name,
-        fingerprint_sha256: row.fingerprint_sha256,
-        allow_sha1_signatures: row.allow_sha1_signatures === 1,
-        allow_rsa_1024: row.allow_rsa_1024 === 1,
-      });
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'mtls_certificate.create',
+          resourceId: row.id,
+          before: null,
+          after: {
+            name: row.name,
+            fingerprint_sha256: row.fingerprint_sha256,
+            allow_sha1_signatures: row.allow_sha1_signatures === 1,
+            allow_rsa_1024: row.allow_rsa_1024 === 1,
+          },
+          reload: 'config',
+        },
+        this.now(),
+      );
     });
     return row;
   }
@@ -410,15 +429,17 @@ export class Authority {
       }
       await tx.attachedCrls.delete(id);
       await tx.authorities.delete(id);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'mtls_certificate.delete',
-        'mtls_certificate',
-        id,
-        { name: ca.name, fingerprint_sha256: ca.fingerprint_sha256 },
-        null,
+        {
+          actor,
+          action: 'mtls_certificate.delete',
+          resourceId: id,
+          before: { name: ca.name, fingerprint_sha256: ca.fingerprint_sha256 },
+          after: null,
+          reload: 'config',
+        },
+        this.now(),
       );
     });
   }
@@ -447,18 +468,18 @@ export class Authority {
     await this.store.transaction(async (tx) => {
       const before = await tx.attachedCrls.get(caId);
       await tx.attachedCrls.put(row);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'mtls_certificate.crl.attach',
-        'mtls_certificate',
-        caId,
-        before ? { revoked_count: before.revoked_count, this_update: before.this_update } : null,
         {
-          revoked_count: row.revoked_count,
-          this_update: row.this_update,
+          actor,
+          action: 'mtls_certificate.crl.attach',
+          resourceType: 'mtls_certificate',
+          resourceId: caId,
+          before: before ? { revoked_count: before.revoked_count, this_update: before.this_update } : null,
+          after: { revoked_count: row.revoked_count, this_update: row.this_update },
+          reload: 'config',
         },
+        this.now(),
       );
     });
     return row;
@@ -476,15 +497,18 @@ export class Authority {
     await this.store.transaction(async (tx) => {
       if ((await tx.attachedCrls.delete(caId)) === 0)
         throw notFound('CRL attached to mTLS certificate', caId);
-      await tx.configVersion.bump();
-      await this.#audit(
+      await recordChange(
         tx,
-        actor,
-        'mtls_certificate.crl.detach',
-        'mtls_certificate',
-        caId,
-        { crl: true },
-        null,
+        {
+          actor,
+          action: 'mtls_certificate.crl.detach',
+          resourceType: 'mtls_certificate',
+          resourceId: caId,
+          before: { crl: true },
+          after: null,
+          reload: 'config',
+        },
+        this.now(),
       );
     });
   }
@@ -525,18 +549,6 @@ export class Authority {
 
   listAudit(filter: AuditFilter, page: Page): Promise<PageResult<AuditEntry>> {
     return this.store.audit.list(filter, page);
-  }
-
-  #audit(
-    tx: Repositories,
-    actor: Actor,
-    action: string,
-    resourceType: string,
-    resourceId: string,
-    before: object | null,
-    after: object | null,
-  ): Promise<void> {
-    return appendAudit(tx, { actor, action, resourceType, resourceId, before, after }, this.now());
   }
 }
 

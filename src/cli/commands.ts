@@ -1,27 +1,30 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { AccessService, adminSignInConfig } from '../access/index.js';
-import { startApiServer } from '../api/index.js';
+import { createServices } from '../api/index.js';
 import { CA_ALGORITHMS, type CaKeyAlgorithm } from '../authority/index.js';
 import { DataDir, DEFAULT_API_LISTEN, parseListen } from '../config/index.js';
-import { SHUTDOWN_GRACE_MS, startEdgeCluster } from '../edge/index.js';
-import { GatehouseError } from '../errors/index.js';
-import { createLogger, type Logger } from '../observability/index.js';
+import { startEdgeCluster } from '../edge/index.js';
+import { createLogger } from '../observability/index.js';
 import { CRL_REASONS, type CrlReason } from '../pki/index.js';
 import { issueBatch } from './batch.js';
-import { DEFAULT_DATA_DIR, openDataDir, withDataDir } from './context.js';
+import { DEFAULT_DATA_DIR, readInput, withDataDir } from './context.js';
+import {
+  DEFAULT_EDGE_LISTEN,
+  EDGE_WORKER_SCRIPT,
+  onShutdown,
+  parseServeConfig,
+  serve,
+  type ServeOptions,
+} from './serve.js';
 import { registerDeviceCommands } from './device.js';
 import { registerPostureCommands } from './posture.js';
 import { registerSessionCommands } from './sessions.js';
 import { runInit } from './init.js';
 import { runJoin } from './join.js';
-import { acquireServeLock } from './pid-lock.js';
 import { printJson, printTable } from './output.js';
-import { newNodeId, startCertificateRenewal } from './renewal.js';
 import { rootProgram } from './root.js';
 
 const intArg = (name: string, min: number, max: number) => (value: string) => {
@@ -31,48 +34,7 @@ const intArg = (name: string, min: number, max: number) => (value: string) => {
   return n;
 };
 
-const readInput = (file: string, what: string): string => {
-  try {
-    return readFileSync(file === '-' ? 0 : file, 'utf8');
-  } catch (err) {
-    throw new GatehouseError(
-      'file_unreadable',
-      `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
-};
-
 const collect = (value: string, previous: string[]) => [...previous, value];
-const DEFAULT_EDGE_LISTEN = '127.0.0.1:8443';
-const SHUTDOWN_DEADLINE_MS = SHUTDOWN_GRACE_MS + 5_000;
-const EDGE_WORKER_SCRIPT = fileURLToPath(new URL('./edge-worker.js', import.meta.url));
-
-/**
- * SIGTERM/SIGINT: stop gracefully once, then exit. In-flight requests get the edge's grace period;
- * past a hard deadline (a request or WebSocket that never ends) the process exits anyway, with
- * status 1, rather than hang a service manager's stop.
- */
-function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    setTimeout(() => {
-      logger.error({ deadline_ms: SHUTDOWN_DEADLINE_MS }, 'graceful shutdown took too long; exiting');
-      process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS).unref();
-    stop().then(
-      () => process.exit(0),
-      (err) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => handler('SIGINT'));
-  process.on('SIGTERM', () => handler('SIGTERM'));
-}
 const dataDirOption = () => new Option('--data-dir <dir>', 'data directory').default(DEFAULT_DATA_DIR);
 
 export function buildProgram(): Command {
@@ -191,109 +153,7 @@ export function buildProgram(): Command {
         'IdP groups whose members may sign in as admins (comma list)',
       ).env('GATEHOUSE_ADMIN_GROUPS'),
     )
-    .action(
-      async (o: {
-        dataDir: string;
-        apiListen?: string;
-        edgeListen: string;
-        workers: number;
-        accessLog: boolean;
-        backgroundInterval: number;
-        tlsCert?: string;
-        tlsKey?: string;
-        adminIdp?: string;
-        adminEmail?: string[] | string;
-        adminGroup?: string[] | string;
-      }) => {
-        if (Boolean(o.tlsCert) !== Boolean(o.tlsKey))
-          throw new GatehouseError('invalid_argument', '--tls-cert and --tls-key go together');
-        const asList = (v: string[] | string | undefined) => (v === undefined ? [] : [v].flat());
-        const adminSignIn = adminSignInConfig({
-          identityProviderId: o.adminIdp,
-          emails: asList(o.adminEmail),
-          groups: asList(o.adminGroup),
-        });
-        const logger = createLogger();
-        const dataDir = new DataDir(o.dataDir);
-        const releaseLock = /^postgres/i.test(dataDir.databaseUrl())
-          ? () => undefined
-          : acquireServeLock(dataDir.path);
-        const ctx = await openDataDir(o.dataDir).catch((err: unknown) => {
-          releaseLock();
-          throw err;
-        });
-        if (adminSignIn && !(await ctx.store.identityProviders.get(adminSignIn.identityProviderId))) {
-          // Fail at start, not at the first sign-in: a typo would otherwise hide the SSO button.
-          await ctx.close();
-          releaseLock();
-          throw new GatehouseError(
-            'invalid_argument',
-            `--admin-idp ${adminSignIn.identityProviderId}: no such identity provider (see GET /api/v1/identity_providers)`,
-          );
-        }
-        const { host, port } = parseListen(o.apiListen ?? ctx.config.api_listen);
-        const edgeAddress = parseListen(o.edgeListen);
-        const tls =
-          o.tlsCert && o.tlsKey
-            ? {
-                certificatePem: readInput(o.tlsCert, 'TLS certificate'),
-                chainPem: '',
-                privateKeyPem: readInput(o.tlsKey, 'TLS key'),
-              }
-            : await ctx.authority.controlPlaneTls();
-        const edge = await startEdgeCluster({
-          dataDir: ctx.dataDir.path,
-          ...edgeAddress,
-          accessLog: o.accessLog,
-          workers: o.workers,
-          workerScript: EDGE_WORKER_SCRIPT,
-          logger,
-        });
-        const aggregator = new AggregatorRegistry();
-        const api = await startApiServer({
-          authority: ctx.authority,
-          host,
-          port,
-          tls,
-          logger,
-          extraMetrics: () => aggregator.clusterMetrics(),
-          edgeStatus: () => edge.status(),
-          ...(adminSignIn ? { adminSignIn } : {}),
-        });
-        const nodeId = newNodeId();
-        const renewal = startCertificateRenewal({
-          authority: ctx.authority,
-          ...(o.tlsCert ? {} : { api, servedCertificatePem: tls.certificatePem }),
-          logger,
-          intervalMs: o.backgroundInterval * 1000,
-          nodeId,
-        });
-        logger.info(
-          {
-            api: api.url,
-            edge: edge.url,
-            workers: o.workers,
-            data_dir: ctx.dataDir.path,
-            database: ctx.store.dialect,
-            node: nodeId,
-          },
-          'Gatehouse started',
-        );
-        process.stdout.write(
-          `Gatehouse control plane listening on ${api.url} (admin API: ${api.url}/api/v1)\n`,
-        );
-        process.stdout.write(
-          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
-        );
-        onShutdown(logger, async () => {
-          await renewal.stop();
-          await api.close();
-          await edge.stop();
-          await ctx.close();
-          releaseLock();
-        });
-      },
-    );
+    .action((o: ServeOptions) => serve(parseServeConfig(o)));
 
   program
     .command('edge')
@@ -545,7 +405,7 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON')
     .action(async (o: { dataDir: string; json?: boolean }) => {
       await withDataDir(o.dataDir, async ({ authority }) => {
-        const result = await new AccessService(authority).rotateSigningKeys('cli:keys-rotate');
+        const result = await createServices(authority).access.rotateSigningKeys('cli:keys-rotate');
         if (o.json) printJson(result);
         else
           process.stdout.write(

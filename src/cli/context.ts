@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Authority } from '../authority/index.js';
 import { DataDir, type DataDirConfig } from '../config/index.js';
 import { GatehouseError } from '../errors/index.js';
@@ -45,3 +46,15 @@ export async function withDataDir<T>(path: string, work: (ctx: CliContext) => Pr
     await ctx.close();
   }
 }
+
+/** Reads a file the user named (`-`: stdin); an unreadable one is a file_unreadable error. */
+export const readInput = (file: string, what: string): string => {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new GatehouseError(
+      'file_unreadable',
+      `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+};

@@ -1,6 +1,6 @@
 // `gatehouse posture …`: the admin's view of device posture (Logs > Posture), on the data directory.
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { PostureService } from '../posture/server.js';
+import { createServices } from '../api/index.js';
 import { DEFAULT_DATA_DIR, withDataDir } from './context.js';
 import { printJson, printTable } from './output.js';
 
@@ -47,7 +47,7 @@ export function registerPostureCommands(program: Command): void {
         json?: boolean;
       }) => {
         await withDataDir(o.dataDir, async ({ authority }) => {
-          const { items, total } = await new PostureService(authority).logs(
+          const { items, total } = await createServices(authority).posture.logs(
             {
               deviceId: o.device,
               ruleId: o.rule,
@@ -88,7 +88,7 @@ export function registerPostureCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { dataDir: string; json?: boolean }) => {
       await withDataDir(o.dataDir, async ({ authority }) => {
-        const rules = await new PostureService(authority).listRules();
+        const rules = await createServices(authority).posture.listRules();
         if (o.json) printJson(rules);
         else
           printTable(

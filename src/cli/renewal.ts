@@ -7,8 +7,7 @@
 import { hostname as osHostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Authority } from '../authority/index.js';
-import { IDEMPOTENCY_TTL_MS, type RunningApi } from '../api/index.js';
-import { HostnameService } from '../edge/admin/index.js';
+import { IDEMPOTENCY_TTL_MS, type RunningApi, type Services } from '../api/index.js';
 import type { Logger } from '../observability/index.js';
 
 export const RENEWAL_CHECK_MS = 60 * 60 * 1000;
@@ -27,6 +26,8 @@ export const newNodeId = () => `${osHostname()}:${process.pid}:${randomBytes(4).
 
 export function startCertificateRenewal(options: {
   authority: Authority;
+  /** The hostnames whose org-issued server certificates this renews (built where the server starts). */
+  hostnames: Services['hostnames'];
   /** The API to hand a renewed control-plane certificate to; omitted when the admin brought one. */
   api?: RunningApi;
   /** The control-plane certificate the API serves now (PEM), to notice another node's renewal. */
@@ -35,8 +36,7 @@ export function startCertificateRenewal(options: {
   intervalMs?: number;
   nodeId?: string;
 }): CertificateRenewal {
-  const { authority, api, logger } = options;
-  const hostnames = new HostnameService(authority);
+  const { authority, api, logger, hostnames } = options;
   const intervalMs = options.intervalMs ?? RENEWAL_CHECK_MS;
   const nodeId = options.nodeId ?? newNodeId();
   let served = options.servedCertificatePem;

@@ -2,7 +2,8 @@
 // their next configuration poll, as with an API call).
 import { type Command, Option } from 'commander';
 import { Value } from '@sinclair/typebox/value';
-import { AccessService, SessionRevocationInput, sessionRevocationView } from '../access/index.js';
+import { SessionRevocationInput, sessionRevocationView } from '../access/index.js';
+import { createServices } from '../api/index.js';
 import { badRequest } from '../errors/index.js';
 import { DEFAULT_DATA_DIR, withDataDir } from './context.js';
 import { printJson } from './output.js';
@@ -48,7 +49,7 @@ export function registerSessionCommands(program: Command): void {
           );
         }
         await withDataDir(o.dataDir, async ({ authority }) => {
-          const row = await new AccessService(authority).revokeSessions(input, 'cli:sessions-revoke');
+          const row = await createServices(authority).access.revokeSessions(input, 'cli:sessions-revoke');
           if (o.json) printJson(sessionRevocationView(row));
           else process.stdout.write(`revoked sessions issued until ${row.revoked_at} (${row.id})\n`);
         });

@@ -9,11 +9,11 @@
 // registration. Polling faster than the interval gets slow_down and 5 more seconds of interval.
 import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { beginLogin, finishLogin, LOGIN_STATE_KEY, type LoginIdp, loginIdp } from '../access/index.js';
-import type { Authority } from '../authority/index.js';
+import type { Clock, Keys } from '../authority/index.js';
 import { type ErrorCode, GatehouseError } from '../errors/index.js';
-import type { DeviceLogin } from '../store/index.js';
+import type { DeviceLogin, Repositories, StoreFor } from '../store/index.js';
 import { RateLimiter } from './rate-limit.js';
-import type { DeviceService, EnrollingIdentity, RegistrationInput, RegistrationResult } from './service.js';
+import type { EnrollingIdentity, Enroller, RegistrationInput, RegistrationResult } from './registration.js';
 
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 export const USER_CODE_LENGTH = 8;
@@ -65,7 +65,7 @@ export function pollOutcome(login: DeviceLogin, nowMs: number): PollOutcome {
     return { kind: 'slow_down', intervalS: login.interval_s + SLOW_DOWN_STEP_S };
   if (login.status === 'denied') return { kind: 'denied' };
   if (login.status === 'approved' && login.identity) {
-    const { issuer, subject, email } = JSON.parse(login.identity) as EnrollingIdentity;
+    const { issuer, subject, email } = login.identity;
     return { kind: 'approved', identity: { issuer, subject, email } };
   }
   return { kind: 'pending' };
@@ -101,23 +101,42 @@ const invalidUserCode = () =>
     404,
   );
 
-/** The device-login half of DeviceService (kept apart: it is the only part that speaks OIDC). */
+/** What a device login needs of DeviceService: the up-front checks and the registration itself. */
+export interface Registrar {
+  check(input: RegistrationInput): Promise<unknown>;
+  register(
+    input: RegistrationInput,
+    enroller: Enroller,
+    opts: { within?: (tx: Repositories) => Promise<void> },
+  ): Promise<RegistrationResult>;
+}
+
+export interface DeviceLoginDeps {
+  store: StoreFor<'deviceLogins' | 'identityProviders'>;
+  keys: Pick<Keys, 'openKey' | 'derivedKey'>;
+  now: Clock;
+  /** DeviceService: an approved login becomes a registration there. */
+  devices: Registrar;
+}
+
+/** The device-login half of device registration (kept apart: it is the only part that speaks OIDC). */
 export class DeviceLogins {
   readonly #starts = new RateLimiter(DEVICE_LOGIN_STARTS_PER_MINUTE, 60_000);
   readonly #misses = new RateLimiter(USER_CODE_MISSES_PER_WINDOW, DEVICE_LOGIN_TTL_S * 1000);
 
-  constructor(
-    private readonly authority: Authority,
-    private readonly devices: DeviceService,
-  ) {}
+  constructor(private readonly deps: DeviceLoginDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
+  }
+
+  private get devices() {
+    return this.deps.devices;
   }
 
   #stateKey(): Buffer {
     // The purpose ('device') is bound into the state: one sealed for another login opens nowhere here.
-    return this.authority.derivedKey(LOGIN_STATE_KEY);
+    return this.deps.keys.derivedKey(LOGIN_STATE_KEY);
   }
 
   /**
@@ -129,7 +148,7 @@ export class DeviceLogins {
     verificationUri: string,
     client?: string,
   ): Promise<DeviceAuthorization> {
-    const nowMs = this.authority.now().getTime();
+    const nowMs = this.deps.now().getTime();
     if (client !== undefined && !this.#starts.take(client, nowMs))
       throw tooMany(
         this.#starts.retryAfterS(client, nowMs),
@@ -142,7 +161,7 @@ export class DeviceLogins {
         409,
       );
     await this.devices.check(input);
-    const now = this.authority.now();
+    const now = this.deps.now();
     await this.store.deviceLogins.deleteExpired(now.toISOString());
     const deviceCode = randomBytes(32).toString('base64url');
     for (let attempt = 0; ; attempt++) {
@@ -154,7 +173,7 @@ export class DeviceLogins {
         id: randomUUID(),
         device_code_hash: sha256(deviceCode),
         user_code_hash: hash,
-        request: JSON.stringify(input),
+        request: input,
         status: 'pending',
         interval_s: DEVICE_LOGIN_INTERVAL_S,
         last_polled_at: null,
@@ -178,7 +197,7 @@ export class DeviceLogins {
   async poll(deviceCode: string): Promise<RegistrationResult> {
     const login = await this.store.deviceLogins.byDeviceCodeHash(sha256(deviceCode));
     if (!login) throw rfcError('invalid_grant', 'unknown device_code, or one that was already used');
-    const now = this.authority.now();
+    const now = this.deps.now();
     const outcome = pollOutcome(login, now.getTime());
     switch (outcome.kind) {
       case 'expired':
@@ -194,7 +213,7 @@ export class DeviceLogins {
         await this.store.deviceLogins.polled(login.id, now.toISOString(), login.interval_s);
         throw rfcError('authorization_pending', 'waiting for the user to sign in and approve');
       case 'approved': {
-        const request = JSON.parse(login.request) as RegistrationInput;
+        const request = login.request as RegistrationInput;
         return this.devices.register(
           request,
           { kind: 'identity', ...outcome.identity },
@@ -212,7 +231,7 @@ export class DeviceLogins {
 
   /** The pending login a user code names (for the verification page); else invalid_user_code (404). */
   async pending(typedUserCode: string, client?: string): Promise<PendingDeviceLogin> {
-    const nowMs = this.authority.now().getTime();
+    const nowMs = this.deps.now().getTime();
     // Guessing codes: refused before the lookup once this client got too many wrong.
     if (client !== undefined && this.#misses.exhausted(client, nowMs))
       throw tooMany(this.#misses.retryAfterS(client, nowMs), 'too many wrong codes from this address');
@@ -225,7 +244,7 @@ export class DeviceLogins {
     return {
       id: login.id,
       userCode: formatUserCode(code),
-      request: JSON.parse(login.request) as RegistrationInput,
+      request: login.request as RegistrationInput,
       expiresAt: login.expires_at,
       identityProviders: (await this.store.identityProviders.all()).map((i) => ({ id: i.id, name: i.name })),
     };
@@ -233,7 +252,7 @@ export class DeviceLogins {
 
   async deny(typedUserCode: string, client?: string): Promise<PendingDeviceLogin> {
     const login = await this.pending(typedUserCode, client);
-    if (!(await this.store.deviceLogins.decide(login.id, 'denied', null, this.authority.now().toISOString())))
+    if (!(await this.store.deviceLogins.decide(login.id, 'denied', null, this.deps.now().toISOString())))
       throw invalidUserCode();
     return login;
   }
@@ -249,7 +268,7 @@ export class DeviceLogins {
     client?: string,
   ): Promise<{ redirect: string; setCookie: string }> {
     const login = await this.pending(typedUserCode, client);
-    const now = this.authority.now();
+    const now = this.deps.now();
     return beginLogin(await this.#idp(idpId), 'device', {
       stateKey: this.#stateKey(),
       origin,
@@ -271,9 +290,9 @@ export class DeviceLogins {
       stateKey: this.#stateKey(),
       idp: async (idpId) => {
         const row = await this.store.identityProviders.get(idpId);
-        return row && loginIdp(row, (sealed, aad) => this.authority.openKey(sealed, aad));
+        return row && loginIdp(row, (sealed, aad) => this.deps.keys.openKey(sealed, aad));
       },
-      now: this.authority.now(),
+      now: this.deps.now(),
     });
     const { issuer, subject, email } = signedIn.identity;
     const identity: EnrollingIdentity = { issuer, subject, email };
@@ -286,13 +305,13 @@ export class DeviceLogins {
       (await this.store.deviceLogins.decide(
         id,
         'approved',
-        JSON.stringify({ ...identity, idp_id: signedIn.idp.id }),
-        this.authority.now().toISOString(),
+        { ...identity, idp_id: signedIn.idp.id },
+        this.deps.now().toISOString(),
       ));
     if (!login || !approved) throw invalidUserCode();
     return {
       identity,
-      request: JSON.parse(login.request) as RegistrationInput,
+      request: login.request as RegistrationInput,
       clearCookie: signedIn.clearCookie,
     };
   }
@@ -308,6 +327,6 @@ export class DeviceLogins {
           : 'the organization has no identity provider',
         400,
       );
-    return loginIdp(idp, (sealed, aad) => this.authority.openKey(sealed, aad));
+    return loginIdp(idp, (sealed, aad) => this.deps.keys.openKey(sealed, aad));
   }
 }

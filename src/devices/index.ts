@@ -1,6 +1,9 @@
 /** Devices: standard and hardware-backed registration, the device API's authentication, org settings. */
+export { AttestationService } from './attestation/index.js';
 export {
   type DeviceAuthorization,
+  type DeviceLoginDeps,
+  DeviceLogins,
   DEVICE_LOGIN_INTERVAL_S,
   DEVICE_LOGIN_STARTS_PER_MINUTE,
   DEVICE_LOGIN_TTL_S,
@@ -11,10 +14,10 @@ export {
 export {
   type DevicePrincipal,
   type EnrollingIdentity,
-  DeviceService,
   type Enroller,
   KEY_PROTECTIONS,
   RegistrationInput,
   type RegistrationResult,
   SettingsInput,
-} from './service.js';
+} from './registration.js';
+export { type DeviceDeps, DeviceService } from './service.js';

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual, type X509Certificate } from 'node:crypto';
-import { type Static, Type } from '@sinclair/typebox';
-import { AccessService, parseDuration } from '../access/index.js';
-import { type Actor, appendAudit, type Authority } from '../authority/index.js';
+import { type AccessService, parseDuration } from '../access/index.js';
+import { type Actor, type ClientCertificateIssuer, type Clock, recordChange } from '../authority/index.js';
 import { badRequest, conflict, type ErrorCode, GatehouseError, notFound } from '../errors/index.js';
 import { verifyCsr } from '../pki/index.js';
 import type {
@@ -10,97 +9,21 @@ import type {
   OrganizationSettings,
   Registration,
   Repositories,
+  StoreFor,
 } from '../store/index.js';
 import { isUniqueViolation } from '../store/index.js';
-import {
-  AttestationEvidence,
-  type AttestationResult,
-  AttestationService,
-  DEVICE_ASSURANCES,
-  meetsAssurance,
-} from './attestation/index.js';
-import { DeviceLogins } from './device-login.js';
-
-export const KEY_PROTECTIONS = ['tpm2', 'pkcs11', 'software'] as const;
-
-const Fact = (max: number) => Type.Optional(Type.String({ minLength: 1, maxLength: max }));
-
-export const RegistrationInput = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 200 }),
-    serial_number: Fact(200),
-    hostname: Fact(253),
-    os: Fact(50),
-    os_version: Fact(100),
-    model: Fact(200),
-    key_protection: Type.Union(KEY_PROTECTIONS.map((k) => Type.Literal(k))),
-    csr: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 20_000,
-        description: 'PKCS#10 PEM; makes the registration hardware-backed',
-      }),
-    ),
-    attestation: Type.Optional(AttestationEvidence),
-    previous_registration_token: Type.Optional(
-      Type.String({
-        minLength: 1,
-        maxLength: 200,
-        description:
-          "The token of this device's current registration, when registering again (another mode, an expired certificate): proves the request comes from that device, so the old registration may be replaced",
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type RegistrationInput = Static<typeof RegistrationInput>;
-
-export const SettingsInput = Type.Object(
-  {
-    device_certificate_validity: Type.Optional(Type.String({ description: 'e.g. "90d", "12h", "30s"' })),
-    require_hardware_backed_registration: Type.Optional(Type.Boolean()),
-    required_device_assurance: Type.Optional(
-      Type.Union([...DEVICE_ASSURANCES.map((a) => Type.Literal(a)), Type.Null()], {
-        description: 'lowest assurance a new registration may have (null: any)',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-export type SettingsInput = Static<typeof SettingsInput>;
+import { type AttestationResult, type AttestationService, meetsAssurance } from './attestation/index.js';
+import type {
+  CheckedRegistration,
+  DevicePrincipal,
+  Enroller,
+  RegistrationInput,
+  RegistrationResult,
+  SettingsInput,
+} from './registration.js';
 
 /** Device certificates may live up to ten years (the CA's limit), down to seconds (tests, kiosks). */
 const MAX_DEVICE_CERT_MS = 3650 * 86_400_000;
-
-export interface RegistrationResult {
-  registration: Registration;
-  device: Device;
-  token: string;
-  certificatePem?: string;
-  chainPem?: string;
-  expiresOn?: string;
-}
-
-/** Who signed in to approve an identity registration. */
-export interface EnrollingIdentity {
-  issuer: string;
-  subject: string;
-  email: string;
-}
-
-/** Who may enrol a device: a service token, or a user who logged in with the org's IdP. */
-export type Enroller = { kind: 'service_token'; id: string } | ({ kind: 'identity' } & EnrollingIdentity);
-
-/** A registration request that passed the checks that need no writes (see DeviceService.check). */
-export interface CheckedRegistration {
-  input: RegistrationInput;
-  csr?: Awaited<ReturnType<typeof verifyCsr>>;
-}
-
-export interface DevicePrincipal {
-  registration: Registration;
-  device: Device;
-}
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const tokenPrefix = 'ghd_';
@@ -111,21 +34,29 @@ const tokenPrefix = 'ghd_';
  * later device call must present exactly that certificate, so a stolen bearer token is useless
  * elsewhere. Renewal must reuse the same key.
  */
-export class DeviceService {
-  readonly #access: AccessService;
-  /** Identity registration: device logins approved by a user signing in (RFC 8628 style). */
-  readonly logins: DeviceLogins;
+export interface DeviceDeps {
+  store: StoreFor<'settings' | 'devices' | 'registrations' | 'clientCertificates'>;
+  now: Clock;
+  /** The organization, as the settings' audit entries name it. */
+  orgId: string;
+  /** The org CA: hardware-backed registrations get their certificates from it. */
+  certificates: ClientCertificateIssuer;
+  /** Service-token credentials that may enrol devices. */
+  serviceTokens: Pick<AccessService, 'verifyServiceToken'>;
   /** TPM attestation: EK roots and pins, challenges (issue 16). */
-  readonly attestation: AttestationService;
+  attestation: AttestationService;
+}
 
-  constructor(private readonly authority: Authority) {
-    this.#access = new AccessService(authority);
-    this.attestation = new AttestationService(authority);
-    this.logins = new DeviceLogins(authority, this);
-  }
+export class DeviceService {
+  constructor(private readonly deps: DeviceDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
+  }
+
+  /** TPM attestation: EK roots and pins, challenges (issue 16). */
+  get attestation(): AttestationService {
+    return this.deps.attestation;
   }
 
   async settings(): Promise<OrganizationSettings> {
@@ -144,23 +75,23 @@ export class DeviceService {
         input.required_device_assurance === undefined
           ? current.required_device_assurance
           : input.required_device_assurance,
-      updated_at: this.authority.now().toISOString(),
+      updated_at: this.deps.now().toISOString(),
     };
     const ms = parseDuration(next.device_certificate_validity, MAX_DEVICE_CERT_MS);
     if (ms < 1000) throw badRequest('invalid_duration', 'device_certificate_validity must be at least 1s');
     await this.store.transaction(async (tx) => {
       await tx.settings.update(next);
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
           action: 'organization.settings.update',
           resourceType: 'organization',
-          resourceId: this.authority.org.id,
+          resourceId: this.deps.orgId,
           before: current,
           after: next,
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return { id: 1, ...next };
@@ -171,7 +102,8 @@ export class DeviceService {
     clientId: string | undefined,
     secret: string | undefined,
   ): Promise<Enroller> {
-    const token = clientId && secret ? await this.#access.verifyServiceToken(clientId, secret) : undefined;
+    const token =
+      clientId && secret ? await this.deps.serviceTokens.verifyServiceToken(clientId, secret) : undefined;
     if (!token)
       throw new GatehouseError(
         'invalid_service_token',
@@ -241,7 +173,7 @@ export class DeviceService {
         : undefined;
     const settings = await this.settings();
     const hardwareBacked = csr !== undefined;
-    const now = this.authority.now();
+    const now = this.deps.now();
     const actor: Actor =
       enroller.kind === 'service_token' ? `service_token:${enroller.id}` : `identity:${enroller.email}`;
     if (csr && (await this.store.registrations.keyRevoked(sha256(csr.publicKeyDer))))
@@ -264,11 +196,11 @@ export class DeviceService {
       last_seen_at: now.toISOString(),
     };
     const registrationId = randomUUID();
-    let certificate: Awaited<ReturnType<Authority['buildClientCertificate']>> | undefined;
+    let certificate: Awaited<ReturnType<ClientCertificateIssuer['buildClientCertificate']>> | undefined;
     let publicKeySha256: string | null = null;
     if (csr) {
       publicKeySha256 = sha256(csr.publicKeyDer);
-      certificate = await this.authority.buildClientCertificate({
+      certificate = await this.deps.certificates.buildClientCertificate({
         publicKeyPem: csr.publicKeyPem,
         validityDays: parseDuration(settings.device_certificate_validity, MAX_DEVICE_CERT_MS) / 86_400_000,
         commonName: device.id,
@@ -288,7 +220,7 @@ export class DeviceService {
       enrolled_by: actor,
       enrolled_identity:
         enroller.kind === 'identity'
-          ? JSON.stringify({ issuer: enroller.issuer, subject: enroller.subject, email: enroller.email })
+          ? { issuer: enroller.issuer, subject: enroller.subject, email: enroller.email }
           : null,
       status: 'active',
       created_at: now.toISOString(),
@@ -323,14 +255,14 @@ export class DeviceService {
       } else {
         await uniquely(() => tx.devices.insert(device), raced);
       }
-      if (certificate) await this.authority.storeClientCertificate(tx, certificate, actor);
+      if (certificate) await this.deps.certificates.storeClientCertificate(tx, certificate, actor);
       await uniquely(() => tx.registrations.insert(registration), raced);
       // Edges learn the new certificate's assurance level with the posture version.
-      if (certificate) await tx.postureVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: certificate ? 'posture' : undefined,
           action: 'registration.create',
           resourceType: 'registration',
           resourceId: registrationId,
@@ -353,7 +285,7 @@ export class DeviceService {
       ...(certificate
         ? {
             certificatePem: certificate.certificate_pem,
-            chainPem: await this.authority.orgCaChainPem(),
+            chainPem: await this.deps.certificates.orgCaChainPem(),
             expiresOn: certificate.not_after,
           }
         : {}),
@@ -366,28 +298,27 @@ export class DeviceService {
     status: 'revoked' | 'replaced',
     actor: Actor,
   ): Promise<boolean> {
-    if (!(await tx.registrations.end(registration.id, status, this.authority.now().toISOString())))
-      return false;
-    // Edges drop its assurance level (and posture) with the posture version.
-    await tx.postureVersion.bump();
+    if (!(await tx.registrations.end(registration.id, status, this.deps.now().toISOString()))) return false;
     if (registration.certificate_id)
-      await this.authority.revokeIn(
+      await this.deps.certificates.revokeIn(
         tx,
         registration.certificate_id,
         status === 'replaced' ? 'superseded' : 'cessationOfOperation',
         actor,
       );
-    await appendAudit(
+    await recordChange(
       tx,
       {
         actor,
         action: `registration.${status === 'replaced' ? 'replace' : 'revoke'}`,
+        // Edges drop its assurance level (and posture) with the posture version.
+        reload: 'posture',
         resourceType: 'registration',
         resourceId: registration.id,
         before: { status: 'active' },
         after: { status },
       },
-      this.authority.now(),
+      this.deps.now(),
     );
     return true;
   }
@@ -433,7 +364,7 @@ export class DeviceService {
           'the client certificate is not the one issued to this registration',
         );
       }
-      if (Date.parse(peer.validTo) <= this.authority.now().getTime()) {
+      if (Date.parse(peer.validTo) <= this.deps.now().getTime()) {
         throw unauthorized(
           'certificate_expired',
           "the registration's certificate has expired; register again",
@@ -442,7 +373,7 @@ export class DeviceService {
     }
     const device = await this.store.devices.get(registration.device_id);
     if (!device) throw unauthorized('invalid_token', 'the device no longer exists');
-    const at = this.authority.now().toISOString();
+    const at = this.deps.now().toISOString();
     await this.store.registrations.touch(registration.id, at);
     await this.store.devices.touch(device.id, at);
     return { registration, device };
@@ -468,19 +399,19 @@ export class DeviceService {
     }
     const settings = await this.settings();
     const actor: Actor = `registration:${registration.id}`;
-    const certificate = await this.authority.buildClientCertificate({
+    const certificate = await this.deps.certificates.buildClientCertificate({
       publicKeyPem: csr.publicKeyPem,
       validityDays: parseDuration(settings.device_certificate_validity, MAX_DEVICE_CERT_MS) / 86_400_000,
       commonName: principal.device.id,
       uris: [`urn:gatehouse:device:${principal.device.id}`, `urn:gatehouse:registration:${registration.id}`],
     });
     await this.store.transaction(async (tx) => {
-      await this.authority.storeClientCertificate(tx, certificate, actor);
+      await this.deps.certificates.storeClientCertificate(tx, certificate, actor);
       // Superseding the current certificate is the guard against a revocation (or an ended
       // registration) landing since authentication: only an active certificate can be renewed.
       if (
         !registration.certificate_id ||
-        !(await this.authority.revokeIn(tx, registration.certificate_id, 'superseded', actor)) ||
+        !(await this.deps.certificates.revokeIn(tx, registration.certificate_id, 'superseded', actor)) ||
         (await tx.registrations.get(registration.id))?.status !== 'active'
       )
         throw new GatehouseError(
@@ -489,23 +420,23 @@ export class DeviceService {
           401,
         );
       await tx.registrations.setCertificate(registration.id, certificate.id, certificate.fingerprint_sha256);
-      await tx.postureVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
           action: 'registration.renew',
+          reload: 'posture',
           resourceType: 'registration',
           resourceId: registration.id,
           before: { certificate_id: registration.certificate_id },
           after: { certificate_id: certificate.id },
         },
-        this.authority.now(),
+        this.deps.now(),
       );
     });
     return {
       certificatePem: certificate.certificate_pem,
-      chainPem: await this.authority.orgCaChainPem(),
+      chainPem: await this.deps.certificates.orgCaChainPem(),
       expiresOn: certificate.not_after,
     };
   }
@@ -578,7 +509,7 @@ function mayReplace(active: readonly Registration[], input: RegistrationInput, e
   if (enroller.kind !== 'identity') return false;
   return active.some((r) => {
     if (!r.enrolled_identity) return false;
-    const who = JSON.parse(r.enrolled_identity) as { issuer?: string; subject?: string };
+    const who = r.enrolled_identity;
     return who.issuer === enroller.issuer && who.subject === enroller.subject;
   });
 }

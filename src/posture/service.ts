@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseDuration } from '../access/index.js';
-import { type Actor, appendAudit, type Authority, ORG_CA_ID } from '../authority/index.js';
+import { type Actor, type Clock, ORG_CA_ID, recordChange } from '../authority/index.js';
 import { badRequest, conflict, GatehouseError, notFound } from '../errors/index.js';
 import { checkRequiredPolicies } from '../pki/index.js';
 import type {
@@ -12,6 +12,7 @@ import type {
   PostureRuleRow,
   Registration,
   Repositories,
+  StoreFor,
 } from '../store/index.js';
 import {
   certificateBlocks,
@@ -77,11 +78,16 @@ export function resultView(row: PostureResultRow): StoredResult {
  * the logs. The server does not take a device's "pass" on trust: it re-checks the reported
  * certificate against the rule's CA, CN and EKUs, and the key by the nonce signature.
  */
+export interface PostureDeps {
+  store: StoreFor<'postureRules' | 'postureResults' | 'postureNonces' | 'authorities'>;
+  now: Clock;
+}
+
 export class PostureService {
-  constructor(private readonly authority: Authority) {}
+  constructor(private readonly deps: PostureDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
   }
 
   async listRules(): Promise<PostureRule[]> {
@@ -95,7 +101,7 @@ export class PostureService {
   }
 
   /** The CA a rule names must exist: an uploaded CA or the organization's issuing CA. */
-  async #caCertificates(repos: Repositories, certificateId: string): Promise<string[]> {
+  async #caCertificates(repos: Pick<Repositories, 'authorities'>, certificateId: string): Promise<string[]> {
     const ca = await repos.authorities.get(certificateId);
     if (!ca || (ca.source !== 'uploaded' && ca.id !== ORG_CA_ID)) {
       throw badRequest(
@@ -124,17 +130,21 @@ export class PostureService {
       input: JSON.stringify(input.input),
       certificate_id: input.input.certificate_id,
       created_at: createdAt,
-      updated_at: this.authority.now().toISOString(),
+      updated_at: this.deps.now().toISOString(),
     };
   }
 
   async createRule(input: PostureRuleInput, actor: Actor): Promise<PostureRule> {
-    const row = this.#rowFrom(input, randomUUID(), this.authority.now().toISOString());
+    const row = this.#rowFrom(input, randomUUID(), this.deps.now().toISOString());
     await this.store.transaction(async (tx) => {
       // Checked inside the transaction so a concurrent CA deletion cannot leave a dangling id.
       await this.#caCertificates(tx, row.certificate_id);
       await tx.postureRules.insert(row);
-      await this.#audit(tx, actor, 'posture_rule.create', row.id, null, ruleView(row));
+      await recordChange(
+        tx,
+        { actor, action: 'posture_rule.create', resourceId: row.id, before: null, after: ruleView(row) },
+        this.deps.now(),
+      );
     });
     return ruleView(row);
   }
@@ -149,8 +159,18 @@ export class PostureService {
       // Results were judged under the old requirements: they stop counting (the logs keep them),
       // and the version bump makes the edges drop them; the device reports under the new rule.
       await tx.postureResults.forgetRule(id);
-      await tx.postureVersion.bump();
-      await this.#audit(tx, actor, 'posture_rule.update', id, ruleView(current), ruleView(row));
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'posture_rule.update',
+          resourceId: id,
+          before: ruleView(current),
+          after: ruleView(row),
+          reload: 'posture',
+        },
+        this.deps.now(),
+      );
     });
     return ruleView(row);
   }
@@ -161,24 +181,19 @@ export class PostureService {
       if (!current) throw notFound('posture rule', id);
       await tx.postureRules.delete(id);
       // Its statuses are gone: access policies naming the rule stop passing.
-      await tx.postureVersion.bump();
-      await this.#audit(tx, actor, 'posture_rule.delete', id, ruleView(current), null);
+      await recordChange(
+        tx,
+        {
+          actor,
+          action: 'posture_rule.delete',
+          resourceId: id,
+          before: ruleView(current),
+          after: null,
+          reload: 'posture',
+        },
+        this.deps.now(),
+      );
     });
-  }
-
-  async #audit(
-    tx: Repositories,
-    actor: Actor,
-    action: string,
-    id: string,
-    before: object | null,
-    after: object | null,
-  ): Promise<void> {
-    await appendAudit(
-      tx,
-      { actor, action, resourceType: 'posture_rule', resourceId: id, before, after },
-      this.authority.now(),
-    );
   }
 
   /** The rules for a device's platform (rules without `match` apply everywhere), with their CAs. */
@@ -198,7 +213,7 @@ export class PostureService {
 
   async issueNonce(registration: Registration): Promise<{ nonce: string; expires_on: string }> {
     const nonce = randomBytes(32).toString('base64url');
-    const expires = new Date(this.authority.now().getTime() + NONCE_LIFETIME_MS).toISOString();
+    const expires = new Date(this.deps.now().getTime() + NONCE_LIFETIME_MS).toISOString();
     await this.store.postureNonces.insert(nonce, registration.id, expires);
     return { nonce, expires_on: expires };
   }
@@ -213,7 +228,7 @@ export class PostureService {
     report: PostureReport,
   ): Promise<StoredResult[]> {
     const { registration, device } = principal;
-    const now = this.authority.now();
+    const now = this.deps.now();
     const rules = new Map((await this.store.postureRules.all()).map((r) => [r.id, r]));
     const seen = new Set<string>();
     for (const r of report.results) {
@@ -342,7 +357,7 @@ export class PostureService {
   async statusFor(
     deviceId: string,
   ): Promise<{ rule_id: string; success: boolean; reported_on: string; expires_on: string | null }[]> {
-    const now = this.authority.now().toISOString();
+    const now = this.deps.now().toISOString();
     return (await this.store.postureResults.statusFor(deviceId)).map((s) => ({
       rule_id: s.rule_id,
       success: s.success === 1 && (s.expires_at === null || s.expires_at > now),

@@ -21,6 +21,9 @@ export {
 export type * from './schema.js';
 export { dialectOf };
 
+/** A service's part of the store: the repositories it uses, and transactions for its writes. */
+export type StoreFor<K extends keyof Repositories> = Pick<Store, K | 'transaction'>;
+
 /**
  * The persistence boundary. Everything outside `store/` talks to the database through a Store:
  * its repositories for single statements, `transaction` for writes that must land together.

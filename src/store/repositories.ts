@@ -1,4 +1,4 @@
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { TpmAttestations, TpmEkCas, TpmEkPins } from './attestation.js';
 import type { Dialect } from './migrations.js';
 import type {
@@ -9,7 +9,6 @@ import type {
   OrganizationSettings,
   Registration,
   RegistrationStatus,
-  RegistrationTable,
   ApiToken,
   IdentityProvider,
   ServiceToken,
@@ -23,6 +22,13 @@ import type {
   ClientCertificateStatus,
   Crl,
   Database,
+  AccessAppTable,
+  DeviceLoginTable,
+  NewRegistration,
+  StoredIdentity,
+  IdentityProviderTable,
+  SessionRevocationTable,
+  RegistrationTable,
   NewAuditEntry,
   NewCertificateAuthority,
   NewClientCertificate,
@@ -433,33 +439,86 @@ export class ConfigVersion {
   }
 }
 
+// ---- JSON columns ----
+// A column holding JSON is decoded here, once, into the row type the rest of the code uses, and
+// encoded here on the way in: nothing outside the store parses what the store wrote.
+
+/** A JSON column as written by `encodeJson`. */
+const decodeJson = <T>(text: string): T => JSON.parse(text) as T;
+const encodeJson = (value: unknown): string => JSON.stringify(value);
+
+const accessAppFromRow = (row: Selectable<AccessAppTable>): AccessApp => ({
+  ...row,
+  allowed_idps: decodeJson<string[]>(row.allowed_idps),
+});
+const accessAppToRow = (app: AccessApp): Selectable<AccessAppTable> => ({
+  ...app,
+  allowed_idps: encodeJson(app.allowed_idps),
+});
+
+const identityProviderFromRow = (row: Selectable<IdentityProviderTable>): IdentityProvider => ({
+  ...row,
+  scopes: decodeJson<IdentityProvider['scopes']>(row.scopes),
+  claims: decodeJson<IdentityProvider['claims']>(row.claims),
+});
+const identityProviderToRow = (idp: IdentityProvider): Selectable<IdentityProviderTable> => ({
+  ...idp,
+  scopes: encodeJson(idp.scopes),
+  claims: encodeJson(idp.claims),
+});
+
+const registrationFromRow = (row: Selectable<RegistrationTable>): Registration => ({
+  ...row,
+  enrolled_identity:
+    row.enrolled_identity === null ? null : decodeJson<StoredIdentity>(row.enrolled_identity),
+});
+
+const deviceLoginFromRow = (row: Selectable<DeviceLoginTable>): DeviceLogin => ({
+  ...row,
+  request: decodeJson<object>(row.request),
+  identity: row.identity === null ? null : decodeJson<StoredIdentity>(row.identity),
+});
+
+const sessionRevocationFromRow = (row: Selectable<SessionRevocationTable>): SessionRevocation => ({
+  ...row,
+  certificates: row.certificates === null ? null : decodeJson<string[]>(row.certificates),
+});
+
 export class AccessApps {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(app: AccessApp): Promise<void> {
-    await this.db.insertInto('access_apps').values(app).execute();
+    await this.db.insertInto('access_apps').values(accessAppToRow(app)).execute();
   }
 
   async update(app: AccessApp): Promise<void> {
-    const { id, created_at: _created, aud: _aud, ...rest } = app;
+    const { id, created_at: _created, aud: _aud, ...rest } = accessAppToRow(app);
     await this.db.updateTable('access_apps').set(rest).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<AccessApp | undefined> {
-    return this.db.selectFrom('access_apps').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('access_apps').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && accessAppFromRow(row);
   }
 
   async byDomain(hostname: string, pathPrefix: string): Promise<AccessApp | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('access_apps')
       .selectAll()
       .where('hostname', '=', hostname)
       .where('path_prefix', '=', pathPrefix)
       .executeTakeFirst();
+    return row && accessAppFromRow(row);
   }
 
   async all(): Promise<AccessApp[]> {
-    return this.db.selectFrom('access_apps').selectAll().orderBy('hostname').orderBy('path_prefix').execute();
+    const rows = await this.db
+      .selectFrom('access_apps')
+      .selectAll()
+      .orderBy('hostname')
+      .orderBy('path_prefix')
+      .execute();
+    return rows.map(accessAppFromRow);
   }
 
   async delete(id: string): Promise<number> {
@@ -527,20 +586,26 @@ export class IdentityProviders {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(idp: IdentityProvider): Promise<void> {
-    await this.db.insertInto('identity_providers').values(idp).execute();
+    await this.db.insertInto('identity_providers').values(identityProviderToRow(idp)).execute();
   }
 
   async update(idp: IdentityProvider): Promise<void> {
-    const { id, created_at: _created, ...rest } = idp;
+    const { id, created_at: _created, ...rest } = identityProviderToRow(idp);
     await this.db.updateTable('identity_providers').set(rest).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<IdentityProvider | undefined> {
-    return this.db.selectFrom('identity_providers').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('identity_providers')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && identityProviderFromRow(row);
   }
 
   async all(): Promise<IdentityProvider[]> {
-    return this.db.selectFrom('identity_providers').selectAll().orderBy('created_at').execute();
+    const rows = await this.db.selectFrom('identity_providers').selectAll().orderBy('created_at').execute();
+    return rows.map(identityProviderFromRow);
   }
 
   async delete(id: string): Promise<number> {
@@ -597,39 +662,56 @@ export class Devices {
 export class Registrations {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(registration: Insertable<RegistrationTable>): Promise<void> {
-    await this.db.insertInto('registrations').values(registration).execute();
+  async insert(registration: NewRegistration): Promise<void> {
+    const { enrolled_identity: identity } = registration;
+    await this.db
+      .insertInto('registrations')
+      .values({ ...registration, enrolled_identity: identity === null ? null : encodeJson(identity) })
+      .execute();
   }
 
   async get(id: string): Promise<Registration | undefined> {
-    return this.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('registrations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && registrationFromRow(row);
   }
 
   async byTokenHash(hash: string): Promise<Registration | undefined> {
-    return this.db.selectFrom('registrations').selectAll().where('token_hash', '=', hash).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
+    return row && registrationFromRow(row);
   }
 
   async activeFor(deviceId: string): Promise<Registration[]> {
-    return this.db
+    const rows = await this.db
       .selectFrom('registrations')
       .selectAll()
       .where('device_id', '=', deviceId)
       .where('status', '=', 'active')
       .execute();
+    return rows.map(registrationFromRow);
   }
 
   async all(): Promise<Registration[]> {
-    return this.db.selectFrom('registrations').selectAll().orderBy('created_at', 'desc').execute();
+    const rows = await this.db
+      .selectFrom('registrations')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map(registrationFromRow);
   }
 
   /** The active registration whose current certificate is `certificateId`, if any. */
   async activeByCertificate(certificateId: string): Promise<Registration | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('registrations')
       .selectAll()
       .where('certificate_id', '=', certificateId)
       .where('status', '=', 'active')
       .executeTakeFirst();
+    return row && registrationFromRow(row);
   }
 
   /**
@@ -849,39 +931,49 @@ export class DeviceLogins {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(login: DeviceLogin): Promise<void> {
-    await this.db.insertInto('device_logins').values(login).execute();
+    await this.db
+      .insertInto('device_logins')
+      .values({
+        ...login,
+        request: encodeJson(login.request),
+        identity: login.identity === null ? null : encodeJson(login.identity),
+      })
+      .execute();
   }
 
   async byDeviceCodeHash(hash: string): Promise<DeviceLogin | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('device_logins')
       .selectAll()
       .where('device_code_hash', '=', hash)
       .executeTakeFirst();
+    return row && deviceLoginFromRow(row);
   }
 
   async byUserCodeHash(hash: string): Promise<DeviceLogin | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('device_logins')
       .selectAll()
       .where('user_code_hash', '=', hash)
       .executeTakeFirst();
+    return row && deviceLoginFromRow(row);
   }
 
   async get(id: string): Promise<DeviceLogin | undefined> {
-    return this.db.selectFrom('device_logins').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('device_logins').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && deviceLoginFromRow(row);
   }
 
   /** pending → approved/denied, only while pending and unexpired; false otherwise. */
   async decide(
     id: string,
     status: 'approved' | 'denied',
-    identity: string | null,
+    identity: StoredIdentity | null,
     now: string,
   ): Promise<boolean> {
     const res = await this.db
       .updateTable('device_logins')
-      .set({ status, identity })
+      .set({ status, identity: identity === null ? null : encodeJson(identity) })
       .where('id', '=', id)
       .where('status', '=', 'pending')
       .where('expires_at', '>', now)
@@ -938,17 +1030,21 @@ export class SessionRevocations {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(row: SessionRevocation): Promise<void> {
-    await this.db.insertInto('session_revocations').values(row).execute();
+    await this.db
+      .insertInto('session_revocations')
+      .values({ ...row, certificates: row.certificates === null ? null : encodeJson(row.certificates) })
+      .execute();
   }
 
   /** Revocations at or after `since` (older ones can match no unexpired session), newest first. */
   async since(since: string): Promise<SessionRevocation[]> {
-    return this.db
+    const rows = await this.db
       .selectFrom('session_revocations')
       .selectAll()
       .where('revoked_at', '>=', since)
       .orderBy('revoked_at', 'desc')
       .execute();
+    return rows.map(sessionRevocationFromRow);
   }
 }
 

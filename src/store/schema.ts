@@ -391,22 +391,51 @@ export type AuditEntry = Selectable<AuditLogTable>;
 export type NewAuditEntry = Insertable<AuditLogTable>;
 export type Hostname = Selectable<HostnameTable>;
 export type AttachedCrl = Selectable<AttachedCrlTable>;
-export type AccessApp = Selectable<AccessAppTable>;
+/** Stored JSON columns come out of the repositories decoded (see repositories.ts, "JSON columns"). */
+export type AccessApp = Omit<Selectable<AccessAppTable>, 'allowed_idps'> & { allowed_idps: string[] };
 export type ServiceToken = Selectable<ServiceTokenTable>;
 export type SigningKey = Selectable<SigningKeyTable>;
-export type IdentityProvider = Selectable<IdentityProviderTable>;
+/** The ID token / UserInfo claims an identity provider's e-mail address and groups are read from. */
+export interface IdentityProviderClaimNames {
+  email: string;
+  groups: string;
+}
+export type IdentityProvider = Omit<Selectable<IdentityProviderTable>, 'scopes' | 'claims'> & {
+  scopes: string[];
+  claims: IdentityProviderClaimNames;
+};
 export type OrganizationSettings = Selectable<OrganizationSettingsTable>;
 export type Device = Selectable<DeviceTable>;
-export type Registration = Selectable<RegistrationTable>;
+/** The user who approved an identity registration, as their identity provider names them. */
+export interface StoredIdentity {
+  issuer: string;
+  subject: string;
+  email: string;
+  /** The identity provider they signed in with (device logins only). */
+  idp_id?: string;
+}
+export type Registration = Omit<Selectable<RegistrationTable>, 'enrolled_identity'> & {
+  enrolled_identity: StoredIdentity | null;
+};
+export type NewRegistration = Omit<Insertable<RegistrationTable>, 'enrolled_identity'> & {
+  enrolled_identity: StoredIdentity | null;
+};
 export type TpmEkCa = Selectable<TpmEkCaTable>;
 export type TpmEkPin = Selectable<TpmEkPinTable>;
 export type TpmAttestation = Selectable<TpmAttestationTable>;
-export type DeviceLogin = Selectable<DeviceLoginTable>;
+export type DeviceLogin = Omit<Selectable<DeviceLoginTable>, 'request' | 'identity'> & {
+  /** The registration request, as validated when the login started (RegistrationInput). */
+  request: object;
+  identity: StoredIdentity | null;
+};
 export type PostureRuleRow = Selectable<PostureRuleTable>;
 export type PostureResultRow = Selectable<PostureResultTable>;
 export type NewPostureResult = Insertable<PostureResultTable>;
 export type PostureStatusRow = Selectable<PostureStatusTable>;
-export type SessionRevocation = Selectable<SessionRevocationTable>;
+export type SessionRevocation = Omit<Selectable<SessionRevocationTable>, 'certificates'> & {
+  /** SHA-256 (hex) certificate fingerprints; null when no device selector is set. */
+  certificates: string[] | null;
+};
 
 /**
  * Sessions revoked by an admin: every session token issued at or before `revoked_at` that

@@ -58,16 +58,13 @@ test('a user revocation matches the e-mail (any case) or the subject, everywhere
 });
 
 test('a device revocation matches sessions bound to its certificates only', () => {
-  const r = new SessionRevocations([row({ certificates: JSON.stringify([CERT_HEX]), device_id: 'd' })], NOW);
+  const r = new SessionRevocations([row({ certificates: [CERT_HEX], device_id: 'd' })], NOW);
   assert.equal(r.revoked('app-a', claims({ cnf: { 'x5t#S256': x5t(CERT_HEX) } })), true);
   assert.equal(r.revoked('app-a', claims({ cnf: { 'x5t#S256': x5t(OTHER_HEX) } })), false);
   assert.equal(r.revoked('app-a', claims()), false, 'an unbound session is bound to no device');
-  const none = new SessionRevocations([row({ certificates: '[]', device_id: 'd' })], NOW);
+  const none = new SessionRevocations([row({ certificates: [], device_id: 'd' })], NOW);
   assert.equal(none.revoked('app-a', claims({ cnf: { 'x5t#S256': x5t(CERT_HEX) } })), false);
-  const mixed = new SessionRevocations(
-    [row({ certificates: JSON.stringify([CERT_HEX]), principal: 'someone-else' })],
-    NOW,
-  );
+  const mixed = new SessionRevocations([row({ certificates: [CERT_HEX], principal: 'someone-else' })], NOW);
   assert.equal(
     mixed.revoked('app-a', claims({ cnf: { 'x5t#S256': x5t(CERT_HEX) } })),
     false,

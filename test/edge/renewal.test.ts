@@ -10,10 +10,9 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { connect } from 'node:tls';
 import pino from 'pino';
-import { startApiServer, type RunningApi } from '../../src/api/index.js';
+import { createServices, startApiServer, type RunningApi, type Services } from '../../src/api/index.js';
 import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authority/index.js';
 import { startCertificateRenewal } from '../../src/cli/renewal.js';
-import { HostnameService } from '../../src/edge/admin/index.js';
 import { Store } from '../../src/store/index.js';
 import { makeSelfSigned } from '../helpers/openssl.js';
 
@@ -35,7 +34,7 @@ describe('certificate renewal', () => {
   let dir: string;
   let store: Store;
   let authority: Authority;
-  let hostnames: HostnameService;
+  let hostnames: Services['hostnames'];
   let api: RunningApi;
   let clock = new Date();
   const logLines: Record<string, unknown>[] = [];
@@ -63,7 +62,7 @@ describe('certificate renewal', () => {
       publicUrl: 'https://gatehouse.example.test',
     });
     authority = await Authority.load(store, masterKey, () => clock);
-    hostnames = new HostnameService(authority);
+    hostnames = createServices(authority).hostnames;
     api = await startApiServer({
       authority,
       host: '127.0.0.1',
@@ -98,7 +97,7 @@ describe('certificate renewal', () => {
       },
       'test',
     );
-    const renewal = startCertificateRenewal({ authority, api, logger, intervalMs: 3_600_000 });
+    const renewal = startCertificateRenewal({ authority, hostnames, api, logger, intervalMs: 3_600_000 });
     try {
       const servedBefore = await servedSerial(api.url);
       const versionBefore = await store.configVersion.current();

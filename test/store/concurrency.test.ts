@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { AccessService } from '../../src/access/index.js';
-import { buildApi } from '../../src/api/index.js';
+import { buildApi, createServices } from '../../src/api/index.js';
 import { Authority, initializeOrganization, ORG_CA_ID } from '../../src/authority/index.js';
 import { createMetrics } from '../../src/observability/index.js';
 import { x509 } from '../../src/pki/x509.js';
@@ -97,7 +96,7 @@ function clusterSuite(
     });
 
     test('the first signing key made by several nodes at once: exactly one active key', async () => {
-      const services = nodes.map((n) => new AccessService(n));
+      const services = nodes.map((n) => createServices(n).access);
       await Promise.all(
         services.map((s, i) =>
           s.createApp(

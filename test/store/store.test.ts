@@ -192,7 +192,7 @@ function storeSuite(
         aud: `aud-${name}`,
         session_duration: '24h',
         policies: '[]',
-        allowed_idps: '[]',
+        allowed_idps: [],
         created_at: iso(NOW),
         updated_at: iso(NOW),
       };
@@ -261,7 +261,7 @@ function storeSuite(
         id,
         device_code_hash: `dc-${id}`,
         user_code_hash: `uc-${id}`,
-        request: '{"name":"x","key_protection":"software"}',
+        request: { name: 'x', key_protection: 'software' },
         status: 'pending' as const,
         interval_s: 5,
         last_polled_at: null,
@@ -279,12 +279,22 @@ function storeSuite(
       await store.deviceLogins.polled('dl-1', iso(NOW + 1), 10);
       assert.equal((await store.deviceLogins.get('dl-1'))?.interval_s, 10);
       assert.equal(
-        await store.deviceLogins.decide('dl-1', 'approved', '{"email":"a@x"}', iso(NOW + 600_000)),
+        await store.deviceLogins.decide(
+          'dl-1',
+          'approved',
+          { issuer: 'i', subject: 's', email: 'a@x' },
+          iso(NOW + 600_000),
+        ),
         false,
         'expired',
       );
       assert.equal(
-        await store.deviceLogins.decide('dl-1', 'approved', '{"email":"a@x"}', iso(NOW + 2)),
+        await store.deviceLogins.decide(
+          'dl-1',
+          'approved',
+          { issuer: 'i', subject: 's', email: 'a@x' },
+          iso(NOW + 2),
+        ),
         true,
       );
       assert.equal(
@@ -292,7 +302,11 @@ function storeSuite(
         false,
         'decided once',
       );
-      assert.equal((await store.deviceLogins.get('dl-1'))?.identity, '{"email":"a@x"}');
+      assert.deepEqual((await store.deviceLogins.get('dl-1'))?.identity, {
+        issuer: 'i',
+        subject: 's',
+        email: 'a@x',
+      });
       assert.equal(await store.deviceLogins.delete('dl-1', 'pending'), false);
       assert.equal(await store.deviceLogins.delete('dl-1', 'approved'), true);
       assert.equal(await store.deviceLogins.delete('dl-1', 'approved'), false, 'used once');

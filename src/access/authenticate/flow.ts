@@ -36,8 +36,8 @@ export function loginIdp(
     issuer: row.issuer,
     clientId: row.client_id,
     clientSecret: openSecret(row.sealed_client_secret, `idp:${row.id}`),
-    scopes: JSON.parse(row.scopes) as string[],
-    claims: JSON.parse(row.claims) as IdentityProviderClaims,
+    scopes: row.scopes,
+    claims: row.claims,
   };
 }
 

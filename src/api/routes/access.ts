@@ -36,7 +36,7 @@ const appView = (a: AccessApp) => ({
   aud: a.aud,
   session_duration: a.session_duration,
   policies: JSON.parse(a.policies),
-  allowed_idps: JSON.parse(a.allowed_idps),
+  allowed_idps: a.allowed_idps,
   created_on: a.created_at,
   modified_on: a.updated_at,
 });
@@ -83,8 +83,8 @@ const idpView = (i: IdentityProvider) => ({
   type: i.type,
   issuer: i.issuer,
   client_id: i.client_id,
-  scopes: JSON.parse(i.scopes),
-  claims: JSON.parse(i.claims),
+  scopes: i.scopes,
+  claims: i.claims,
   created_on: i.created_at,
   modified_on: i.updated_at,
 });

@@ -8,7 +8,7 @@ import {
   loginIdp,
   startAdminLogin,
 } from '../../access/index.js';
-import { appendAudit } from '../../authority/index.js';
+import { recordChange } from '../../authority/index.js';
 import { GatehouseError, isGatehouseError } from '../../errors/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
@@ -104,7 +104,7 @@ export const adminSignInRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (
           now,
         });
         await authority.store.transaction((tx) =>
-          appendAudit(
+          recordChange(
             tx,
             {
               actor: `oidc:${done.identity.email}`,

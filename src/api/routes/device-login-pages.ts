@@ -115,8 +115,8 @@ const CodeForm = Type.Object(
   { additionalProperties: false },
 );
 
-export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (app, { devices }) => {
-  const logins = devices.logins;
+export const deviceLoginPages: FastifyPluginAsyncTypebox<ApiContext> = async (app, { deviceLogins }) => {
+  const logins = deviceLogins;
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: 4096 },

@@ -12,7 +12,7 @@ import {
   USER_CODE_ALPHABET,
 } from '../../devices/index.js';
 import { DEVICE_ASSURANCES } from '../../devices/attestation/index.js';
-import type { OrganizationSettings, Registration } from '../../store/index.js';
+import type { OrganizationSettings, Registration, StoredIdentity } from '../../store/index.js';
 import type { ApiContext } from '../context.js';
 import { Envelope, ok } from '../envelope.js';
 import { originOf } from './device-login-pages.js';
@@ -51,7 +51,8 @@ const EnrolledIdentity = Type.Object(
 );
 const enrolledIdentity = (r: Registration) => {
   if (!r.enrolled_identity) return null;
-  const { issuer, subject, email } = JSON.parse(r.enrolled_identity) as Record<string, string>;
+  // Partial: rows written before every field was recorded.
+  const { issuer, subject, email } = r.enrolled_identity as Partial<StoredIdentity>;
   return { issuer: issuer ?? '', subject: subject ?? '', email: email ?? '' };
 };
 
@@ -117,7 +118,7 @@ const registrationCreated = (r: RegistrationResult) => ({
 
 /** Registration (service-token or identity authenticated) and the device's own API. */
 export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, context) => {
-  const { devices, posture } = context;
+  const { devices, deviceLogins, posture } = context;
   app.post(
     '/registrations',
     {
@@ -167,8 +168,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
         },
       },
     },
-    async (request) =>
-      ok(await devices.logins.start(request.body, `${originOf(request)}/device`, request.ip)),
+    async (request) => ok(await deviceLogins.start(request.body, `${originOf(request)}/device`, request.ip)),
   );
 
   app.post(
@@ -188,7 +188,7 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
       },
     },
     async (request, reply) =>
-      reply.status(201).send(ok(registrationCreated(await devices.logins.poll(request.body.device_code)))),
+      reply.status(201).send(ok(registrationCreated(await deviceLogins.poll(request.body.device_code)))),
   );
 
   await app.register(async (plain) => {

@@ -18,10 +18,10 @@ import {
   type X509Certificate,
 } from 'node:crypto';
 import { type Static, Type } from '@sinclair/typebox';
-import { type Actor, appendAudit, type Authority } from '../../authority/index.js';
+import { type Actor, type Clock, recordChange } from '../../authority/index.js';
 import { badRequest, conflict, notFound } from '../../errors/index.js';
 import { describeCertificate, parseCaChain } from '../../pki/index.js';
-import type { Repositories, TpmEkCa, TpmEkPin } from '../../store/index.js';
+import type { StoreFor, TpmEkCa, TpmEkPin } from '../../store/index.js';
 import { makeCredential } from './credential.js';
 import { objectName, parseTpm2bPublic, spkiDer } from './tpm2.js';
 import { checkAkPublic, checkEkPublic, verifyCertification, verifyEk } from './verify.js';
@@ -77,11 +77,16 @@ const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('he
 const normalisedSpki = (der: Buffer) =>
   createPublicKey({ key: der, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'der' });
 
+export interface AttestationDeps {
+  store: StoreFor<'tpmEkCas' | 'tpmEkPins' | 'tpmAttestations'>;
+  now: Clock;
+}
+
 export class AttestationService {
-  constructor(private readonly authority: Authority) {}
+  constructor(private readonly deps: AttestationDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
   }
 
   async #trust() {
@@ -91,7 +96,7 @@ export class AttestationService {
     return {
       roots: cas.map((c) => c.certificates_pem),
       pinnedSpkiSha256: new Set(pins.map((p) => p.spki_sha256)),
-      at: this.authority.now(),
+      at: this.deps.now(),
     };
   }
 
@@ -108,7 +113,7 @@ export class AttestationService {
     const secret = randomBytes(32);
     const nonce = randomBytes(32);
     const credential = makeCredential(ek, objectName(ak), secret);
-    const now = this.authority.now();
+    const now = this.deps.now();
     const row = {
       id: randomUUID(),
       nonce: nonce.toString('hex'),
@@ -136,10 +141,7 @@ export class AttestationService {
    * by this call whatever the outcome: a refused attempt cannot be retried with other guesses.
    */
   async verify(evidence: AttestationEvidence, csrSpkiDer: Buffer): Promise<AttestationResult> {
-    const row = await this.store.tpmAttestations.take(
-      evidence.attestation_id,
-      this.authority.now().toISOString(),
-    );
+    const row = await this.store.tpmAttestations.take(evidence.attestation_id, this.deps.now().toISOString());
     if (!row)
       throw badRequest(
         'attestation_unknown',
@@ -164,23 +166,8 @@ export class AttestationService {
 
   // --- endorsement roots (admin) ------------------------------------------------------------------
 
-  /** One audited write: `work` and its audit entry land together, or neither. */
-  async #audited(
-    actor: Actor,
-    action: 'tpm_ek_ca.create' | 'tpm_ek_ca.delete' | 'tpm_ek_pin.create' | 'tpm_ek_pin.delete',
-    id: string,
-    change: { before: Record<string, unknown> | null; after: Record<string, unknown> | null },
-    work: (tx: Repositories) => Promise<void>,
-  ): Promise<void> {
-    await this.store.transaction(async (tx) => {
-      await work(tx);
-      const resourceType = action.slice(0, action.lastIndexOf('.'));
-      await appendAudit(tx, { actor, action, resourceType, resourceId: id, ...change }, this.authority.now());
-    });
-  }
-
   async uploadEkCa(input: { name: string; certificatesPem: string }, actor: Actor): Promise<TpmEkCa> {
-    const now = this.authority.now();
+    const now = this.deps.now();
     const chain = parseCaChain(input.certificatesPem, now);
     const d = describeCertificate((chain.certificates[0] as X509Certificate).raw);
     if (await this.store.tpmEkCas.byFingerprint(d.fingerprintSha256))
@@ -195,9 +182,14 @@ export class AttestationService {
       created_at: now.toISOString(),
     };
     const after = { name: row.name, subject: row.subject, fingerprint_sha256: row.fingerprint_sha256 };
-    await this.#audited(actor, 'tpm_ek_ca.create', row.id, { before: null, after }, (tx) =>
-      tx.tpmEkCas.insert(row),
-    );
+    await this.store.transaction(async (tx) => {
+      await tx.tpmEkCas.insert(row);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_ca.create', resourceId: row.id, before: null, after },
+        now,
+      );
+    });
     return row;
   }
 
@@ -209,8 +201,13 @@ export class AttestationService {
     const row = await this.store.tpmEkCas.get(id);
     if (!row) throw notFound('TPM EK CA', id);
     const before = { name: row.name, fingerprint_sha256: row.fingerprint_sha256 };
-    await this.#audited(actor, 'tpm_ek_ca.delete', id, { before, after: null }, async (tx) => {
+    await this.store.transaction(async (tx) => {
       if (!(await tx.tpmEkCas.delete(id))) throw notFound('TPM EK CA', id);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_ca.delete', resourceId: id, before, after: null },
+        this.deps.now(),
+      );
     });
   }
 
@@ -233,12 +230,17 @@ export class AttestationService {
       id: randomUUID(),
       name: input.name,
       spki_sha256: hash,
-      created_at: this.authority.now().toISOString(),
+      created_at: this.deps.now().toISOString(),
     };
     const after = { name: row.name, spki_sha256: row.spki_sha256 };
-    await this.#audited(actor, 'tpm_ek_pin.create', row.id, { before: null, after }, (tx) =>
-      tx.tpmEkPins.insert(row),
-    );
+    await this.store.transaction(async (tx) => {
+      await tx.tpmEkPins.insert(row);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_pin.create', resourceId: row.id, before: null, after },
+        this.deps.now(),
+      );
+    });
     return row;
   }
 
@@ -250,8 +252,13 @@ export class AttestationService {
     const row = await this.store.tpmEkPins.get(id);
     if (!row) throw notFound('TPM EK pin', id);
     const before = { name: row.name, spki_sha256: row.spki_sha256 };
-    await this.#audited(actor, 'tpm_ek_pin.delete', id, { before, after: null }, async (tx) => {
+    await this.store.transaction(async (tx) => {
       if (!(await tx.tpmEkPins.delete(id))) throw notFound('TPM EK pin', id);
+      await recordChange(
+        tx,
+        { actor, action: 'tpm_ek_pin.delete', resourceId: id, before, after: null },
+        this.deps.now(),
+      );
     });
   }
 }

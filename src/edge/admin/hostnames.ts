@@ -1,14 +1,22 @@
 import { createPrivateKey, randomUUID, X509Certificate } from 'node:crypto';
 import {
   type Actor,
-  appendAudit,
-  type Authority,
+  type Clock,
+  type Keys,
   ORG_CA_ID,
+  recordChange,
+  type ServerCertificateIssuer,
   type TlsMaterial,
 } from '../../authority/index.js';
 import { badRequest, conflict, notFound } from '../../errors/index.js';
 import { checkRequiredPolicies, parsePem, renewalTime } from '../../pki/index.js';
-import { type Hostname, isUniqueViolation, type PageResult, type Page } from '../../store/index.js';
+import {
+  type Hostname,
+  isUniqueViolation,
+  type PageResult,
+  type Page,
+  type StoreFor,
+} from '../../store/index.js';
 import {
   type BlockResponse,
   type ClientAuthInput,
@@ -126,11 +134,19 @@ const hostnameClash = (hostname: string) => (err: unknown) => {
   throw isUniqueViolation(err) ? conflict('hostname_exists', `hostname ${hostname} already exists`) : err;
 };
 
+export interface HostnameDeps {
+  store: StoreFor<'hostnames' | 'authorities'>;
+  keys: Pick<Keys, 'sealKey'>;
+  now: Clock;
+  /** The org CA, for the server certificates it issues. */
+  certificates: ServerCertificateIssuer;
+}
+
 export class HostnameService {
-  constructor(private readonly authority: Authority) {}
+  constructor(private readonly deps: HostnameDeps) {}
 
   private get store() {
-    return this.authority.store;
+    return this.deps.store;
   }
 
   async #caIds(input: ClientAuthInput): Promise<string[]> {
@@ -175,17 +191,17 @@ export class HostnameService {
     }
     const material = tls
       ? checkCustomTls(hostname, tls, now)
-      : await this.authority.issueServerCertificate(hostname);
+      : await this.deps.certificates.issueServerCertificate(hostname);
     return {
       tls_source: tls ? 'custom' : 'org',
       certificate_pem: material.certificatePem,
       chain_pem: material.chainPem,
-      sealed_private_key: this.authority.sealKey(material.privateKeyPem, id),
+      sealed_private_key: this.deps.keys.sealKey(material.privateKeyPem, id),
     };
   }
 
   async create(input: HostnameInput, actor: Actor): Promise<HostnameRecord> {
-    const now = this.authority.now();
+    const now = this.deps.now();
     const hostname = normalizeHostname(input.hostname);
     const origin = normalizeOrigin(input.origin);
     const caIds = await this.#caIds(input.client_auth);
@@ -206,11 +222,11 @@ export class HostnameService {
       // The check above is only a friendly early answer: another node can create the same name
       // in between, and then the unique index decides.
       await tx.hostnames.insert(row, caIds).catch(hostnameClash(hostname));
-      await tx.configVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: 'config',
           action: 'hostname.create',
           resourceType: 'hostname',
           resourceId: id,
@@ -224,7 +240,7 @@ export class HostnameService {
   }
 
   async update(id: string, input: HostnameInput, actor: Actor): Promise<HostnameRecord> {
-    const now = this.authority.now();
+    const now = this.deps.now();
     const current = await this.get(id);
     const hostname = normalizeHostname(input.hostname);
     const origin = normalizeOrigin(input.origin);
@@ -242,11 +258,11 @@ export class HostnameService {
     };
     await this.store.transaction(async (tx) => {
       await tx.hostnames.update(row, caIds).catch(hostnameClash(hostname));
-      await tx.configVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: 'config',
           action: 'hostname.update',
           resourceType: 'hostname',
           resourceId: id,
@@ -294,7 +310,7 @@ export class HostnameService {
     actor: Actor,
     warnDays = 30,
   ): Promise<{ renewed: string[]; customExpiring: { hostname: string; notAfter: string }[] }> {
-    const now = this.authority.now();
+    const now = this.deps.now();
     const due: { row: Hostname; material: TlsMaterial }[] = [];
     const customExpiring: { hostname: string; notAfter: string }[] = [];
     for (const row of await this.store.hostnames.all()) {
@@ -306,7 +322,7 @@ export class HostnameService {
         continue;
       }
       if (renewalTime(certificate) > now) continue;
-      due.push({ row, material: await this.authority.issueServerCertificate(row.hostname) });
+      due.push({ row, material: await this.deps.certificates.issueServerCertificate(row.hostname) });
     }
     const renewed: string[] = [];
     if (due.length === 0) return { renewed, customExpiring };
@@ -321,12 +337,12 @@ export class HostnameService {
             ...fresh,
             certificate_pem: material.certificatePem,
             chain_pem: material.chainPem,
-            sealed_private_key: this.authority.sealKey(material.privateKeyPem, row.id),
+            sealed_private_key: this.deps.keys.sealKey(material.privateKeyPem, row.id),
             updated_at: now.toISOString(),
           },
           caIds,
         );
-        await appendAudit(
+        await recordChange(
           tx,
           {
             actor,
@@ -351,16 +367,16 @@ export class HostnameService {
   }
 
   async delete(id: string, actor: Actor): Promise<void> {
-    const now = this.authority.now();
+    const now = this.deps.now();
     await this.store.transaction(async (tx) => {
       const row = await tx.hostnames.get(id);
       if (!row) throw notFound('hostname', id);
       await tx.hostnames.delete(id);
-      await tx.configVersion.bump();
-      await appendAudit(
+      await recordChange(
         tx,
         {
           actor,
+          reload: 'config',
           action: 'hostname.delete',
           resourceType: 'hostname',
           resourceId: id,

@@ -4,4 +4,4 @@
  * never does, so an edge worker does not load it. The client-auth model both sides share
  * (schemas, stored form) is exported from ../index.ts.
  */
-export { type HostnameInput, type HostnameRecord, HostnameService } from './hostnames.js';
+export { type HostnameDeps, type HostnameInput, type HostnameRecord, HostnameService } from './hostnames.js';
