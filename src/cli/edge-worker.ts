@@ -23,14 +23,15 @@ try {
     registry,
     accessLog: options.accessLog,
   });
-  process.send?.(workerReadyMessage(edge.url));
   const stop = async () => {
     await edge.close();
     await ctx.close();
     process.exit(0);
   };
+  // Before announcing readiness: the primary may stop a worker as soon as it is ready.
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+  process.send?.(workerReadyMessage(edge.url));
 } catch (err) {
   process.exitCode = reportError(err, false);
   process.exit();

@@ -171,6 +171,15 @@ export async function serve(config: ServeConfig): Promise<void> {
     intervalMs: config.backgroundIntervalMs,
     nodeId,
   });
+  // Before the "listening" lines: whoever reads them (a test, a supervisor) may signal at once,
+  // and a SIGTERM before the handler exists would kill the process without a clean stop.
+  onShutdown(logger, async () => {
+    await renewal.stop();
+    await api.close();
+    await edge.stop();
+    await ctx.close();
+    releaseLock();
+  });
   logger.info(
     {
       api: api.url,
@@ -186,11 +195,4 @@ export async function serve(config: ServeConfig): Promise<void> {
   process.stdout.write(
     `Gatehouse edge listening on ${edge.url} (${config.workers} worker${config.workers === 1 ? '' : 's'})\n`,
   );
-  onShutdown(logger, async () => {
-    await renewal.stop();
-    await api.close();
-    await edge.stop();
-    await ctx.close();
-    releaseLock();
-  });
 }
