@@ -27,6 +27,12 @@ export function connect({ url }: StoreLocation): Connection {
     // listener pg re-throws that as an uncaught exception. The pool drops the client and the
     // next query opens a new one, so a warning is all it deserves.
     pool.on('error', (err) => process.emitWarning(`PostgreSQL idle connection lost: ${err.message}`));
+    // A client checked out of the pool has no listener at all (pg-pool removes its idle one), so a
+    // connection the server ends between two statements of a transaction (pg_ctl stop, failover)
+    // crashed the process. The transaction's next statement fails on its own and is rolled back.
+    pool.on('connect', (client) =>
+      client.on('error', (err) => process.emitWarning(`PostgreSQL connection lost: ${err.message}`)),
+    );
     return { dialect, db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }) };
   }
   const sqlite = new NodeSqliteDatabase(url);
