@@ -268,6 +268,15 @@ export function buildProgram(): Command {
           intervalMs: o.backgroundInterval * 1000,
           nodeId,
         });
+        // Before the "listening" lines: whoever reads them (a test, a supervisor) may signal at once,
+        // and a SIGTERM before the handler exists would kill the process without a clean stop.
+        onShutdown(logger, async () => {
+          await renewal.stop();
+          await api.close();
+          await edge.stop();
+          await ctx.close();
+          releaseLock();
+        });
         logger.info(
           {
             api: api.url,
@@ -285,13 +294,6 @@ export function buildProgram(): Command {
         process.stdout.write(
           `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
         );
-        onShutdown(logger, async () => {
-          await renewal.stop();
-          await api.close();
-          await edge.stop();
-          await ctx.close();
-          releaseLock();
-        });
       },
     );
 
@@ -334,13 +336,13 @@ export function buildProgram(): Command {
             );
           }).listen(port, host);
         }
-        process.stdout.write(
-          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
-        );
         onShutdown(logger, async () => {
           metricsServer?.close();
           await edge.stop();
         });
+        process.stdout.write(
+          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
+        );
       },
     );
 

@@ -23,7 +23,6 @@ try {
     registry,
     accessLog: options.accessLog,
   });
-  process.send?.(workerReadyMessage(edge.url));
   const stop = async () => {
     await edge.close();
     await ctx.close();
@@ -31,6 +30,8 @@ try {
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
+  // After the handlers: the primary may stop a worker as soon as it says it is ready.
+  process.send?.(workerReadyMessage(edge.url));
 } catch (err) {
   process.exitCode = reportError(err, false);
   process.exit();
