@@ -194,13 +194,13 @@ export function buildProgram(): Command {
             );
           }).listen(port, host);
         }
-        process.stdout.write(
-          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
-        );
         onShutdown(logger, async () => {
           metricsServer?.close();
           await edge.stop();
         });
+        process.stdout.write(
+          `Gatehouse edge listening on ${edge.url} (${o.workers} worker${o.workers === 1 ? '' : 's'})\n`,
+        );
       },
     );
 

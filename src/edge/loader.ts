@@ -69,6 +69,7 @@ export class SnapshotHolder {
     initial: EdgeSnapshot,
   ) {
     this.#current = initial;
+    metrics?.configVersion.set(initial.version);
   }
 
   static async start(
@@ -102,6 +103,7 @@ export class SnapshotHolder {
       if (version === this.#current.version) return;
       this.#current = await loadSnapshot(this.store, this.authority);
       this.metrics?.configReloads.inc({ result: 'ok' });
+      this.metrics?.configVersion.set(this.#current.version);
       this.logger.info(
         { version: this.#current.version, hostnames: this.#current.hosts.size },
         'edge configuration reloaded',

@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 
 /**
  * Counts on the hot path (every request, every handshake) as plain numbers per label
@@ -95,6 +95,8 @@ export interface EdgeMetrics {
   request(hostname: string, mode: string, certStatus: string, code: number): void;
   upstreamSeconds: HostHistogram;
   configReloads: Counter<'result'>;
+  /** The configuration version of the snapshot served. */
+  configVersion: Gauge;
 }
 
 export function createEdgeMetrics(registry: Registry): EdgeMetrics {
@@ -139,6 +141,15 @@ export function createEdgeMetrics(registry: Registry): EdgeMetrics {
       name: 'gatehouse_edge_config_reloads_total',
       help: 'Snapshot reloads after a configuration change, by result',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    // Across a node's workers the lowest wins: a worker still on an old snapshot (its reloads
+    // failing, say) shows, where a sum or an average would hide it.
+    // Compared with config_version in the database, it tells whether every edge is up to date.
+    configVersion: new Gauge({
+      name: 'gatehouse_edge_config_version',
+      help: 'Configuration version of the snapshot the edge serves (across workers: the lowest)',
+      aggregator: 'min',
       registers: [registry],
     }),
   };

@@ -516,6 +516,21 @@ describe('PostgreSQL stopped for 10 s and started again', { skip: postgresSkipRe
       15_000,
       async () => (await edgeGet(node.edgePort, 'outage.cluster.test')).status === 200,
     );
+    // One worker answering is not both: the other may not have polled yet, and once the database
+    // is down it keeps the snapshot it has. Wait until the slowest worker (the gauge is the
+    // minimum across workers) serves the version the database holds.
+    const store = await Store.open({ url: pg.url });
+    const version = await store.configVersion.current().finally(() => store.close());
+    let served = 'none yet';
+    await waitFor(
+      () => `both edge workers to serve config version ${version} (served: ${served})`,
+      15_000,
+      async () => {
+        const metrics = await apiGet(`${node.server.url}/metrics`, rootPem);
+        served = /^gatehouse_edge_config_version (\d+)$/m.exec(metrics.body.toString())?.[1] ?? 'absent';
+        return Number(served) >= version;
+      },
+    );
     const edgeFailures: number[] = [];
     const probeEdge = async () => {
       const r = await edgeGet(node.edgePort, 'outage.cluster.test');
