@@ -4,6 +4,15 @@ import type { Crl, Repositories } from '../store/index.js';
 /** How long a published CRL is valid; it is re-signed when less than half of that remains. */
 export const CRL_VALIDITY_MS = 7 * 24 * 3600 * 1000;
 
+/**
+ * A revoked certificate stays listed until a full CRL validity period after it expired: RFC 5280
+ * §3.3 lets an entry go once it appeared on a regularly scheduled CRL issued after the
+ * certificate's expiry, and CRLs are re-signed at least every half period. Without this the list
+ * (and every re-signing and edge reload) only ever grows.
+ */
+export const revokedListedUntilExpiredBy = (now: Date): string =>
+  new Date(now.getTime() - CRL_VALIDITY_MS).toISOString();
+
 export function crlIsFresh(crl: Crl, now: Date): boolean {
   return new Date(crl.next_update).getTime() - now.getTime() > CRL_VALIDITY_MS / 2;
 }
@@ -22,7 +31,7 @@ export const crlLock = (caId: string) => `crl:${caId}`;
 export async function publishCrl(tx: Repositories, caId: string, signer: Signer, now: Date): Promise<Crl> {
   await tx.locks.acquire(crlLock(caId));
   const previous = await tx.crls.get(caId);
-  const revoked = await tx.clientCertificates.revokedBy(caId);
+  const revoked = await tx.clientCertificates.revokedBy(caId, revokedListedUntilExpiredBy(now));
   const crlNumber = (previous?.crl_number ?? 0) + 1;
   // Clocks of several nodes differ a little: never let thisUpdate go back either.
   if (previous && new Date(previous.this_update) > now) now = new Date(previous.this_update);

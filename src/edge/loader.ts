@@ -1,5 +1,5 @@
 import { compileAccess, keysFromRows, REVOCATION_HORIZON_MS } from '../access/index.js';
-import type { Authority } from '../authority/index.js';
+import { type Authority, revokedListedUntilExpiredBy } from '../authority/index.js';
 import type { Logger } from '../observability/index.js';
 import type { Store } from '../store/index.js';
 import type { EdgeMetrics } from './metrics.js';
@@ -11,19 +11,19 @@ export const CONFIG_POLL_MS = 250;
 export async function loadSnapshot(store: Store, authority: Authority): Promise<EdgeSnapshot> {
   // Read the version first: a change that lands while we read is picked up by the next poll.
   const version = await store.configVersion.current();
+  const now = authority.now();
   const [hostnames, authorities, attachedCrls, revokedSerials, tls, apps, serviceTokens, signingKeys, idps] =
     await Promise.all([
       store.hostnames.all(),
       store.authorities.all(),
       store.attachedCrls.all(),
-      store.revokedSerials.all(),
+      store.revokedSerials.all(revokedListedUntilExpiredBy(now)),
       authority.controlPlaneTls(),
       store.accessApps.all(),
       store.serviceTokens.all(),
       store.signingKeys.all(),
       store.identityProviders.all(),
     ]);
-  const now = authority.now();
   const [caIdsByHostname, sessionRevocations] = await Promise.all([
     store.hostnames.caIds(),
     store.sessionRevocations.since(new Date(now.getTime() - REVOCATION_HORIZON_MS).toISOString()),

@@ -233,14 +233,17 @@ export class ClientCertificates {
     return Number(res.numUpdatedRows) === 1;
   }
 
+  /** What `caId` revoked, leaving out certificates that expired at or before `expiredBy`. */
   async revokedBy(
     caId: string,
+    expiredBy: string,
   ): Promise<Pick<ClientCertificate, 'serial_number' | 'revoked_at' | 'revocation_reason'>[]> {
     return this.db
       .selectFrom('client_certificates')
       .select(['serial_number', 'revoked_at', 'revocation_reason'])
       .where('ca_id', '=', caId)
       .where('status', '=', 'revoked')
+      .where('not_after', '>', expiredBy)
       .orderBy('revoked_at')
       .execute();
   }
@@ -249,12 +252,16 @@ export class ClientCertificates {
 export class RevokedSerials {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Every serial the organization's CAs revoked, for the edge's in-memory revocation sets. */
-  async all(): Promise<{ ca_id: string; serial_number: string }[]> {
+  /**
+   * Every serial the organization's CAs revoked, for the edge's in-memory revocation sets,
+   * leaving out certificates that expired at or before `expiredBy` (the edge refuses those anyway).
+   */
+  async all(expiredBy: string): Promise<{ ca_id: string; serial_number: string }[]> {
     return this.db
       .selectFrom('client_certificates')
       .select(['ca_id', 'serial_number'])
       .where('status', '=', 'revoked')
+      .where('not_after', '>', expiredBy)
       .execute();
   }
 }

@@ -122,13 +122,37 @@ function storeSuite(
       assert.deepEqual(await ids('active'), ['active-1']);
       assert.deepEqual(await ids('expired'), ['expired-1']);
       assert.deepEqual(await ids('revoked'), ['revoke-1']);
-      const revoked = await store.clientCertificates.revokedBy('ca-status');
+      const revoked = await store.clientCertificates.revokedBy('ca-status', iso(NOW - 86_400_000));
       assert.deepEqual(revoked, [
         { serial_number: 'serial-revoke-1', revoked_at: iso(NOW), revocation_reason: 'keyCompromise' },
       ]);
       assert.deepEqual(await store.authorities.references('ca-status'), [
         { kind: 'client_certificates', count: 3 },
       ]);
+    });
+
+    test('revoked certificates expired long enough ago leave the CRL list and the edge list', async () => {
+      await store.authorities.insert(ca('ca-prune'));
+      const day = 86_400_000;
+      for (const [id, notAfter] of [
+        ['gone', NOW - 8 * day],
+        ['edge', NOW - 7 * day],
+        ['kept', NOW - 6 * day],
+        ['valid', NOW + day],
+      ] as const) {
+        await store.clientCertificates.insert(cert(`prune-${id}`, 'ca-prune', { not_after: iso(notAfter) }));
+        await store.clientCertificates.markRevoked(`prune-${id}`, iso(NOW - 9 * day), 'superseded');
+      }
+      await store.clientCertificates.insert(cert('prune-active', 'ca-prune'));
+      const cutoff = iso(NOW - 7 * day);
+      const listed = (await store.clientCertificates.revokedBy('ca-prune', cutoff)).map(
+        (r) => r.serial_number,
+      );
+      assert.deepEqual(listed.sort(), ['serial-prune-kept', 'serial-prune-valid']);
+      const atEdge = (await store.revokedSerials.all(cutoff))
+        .filter((r) => r.ca_id === 'ca-prune')
+        .map((r) => r.serial_number);
+      assert.deepEqual(atEdge.sort(), ['serial-prune-kept', 'serial-prune-valid']);
     });
 
     test('pagination reports the total and pages through in a stable order', async () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { issueClientCertificate } from '../../../src/pki/certificates.js';
-import { CRL_REASONS, createCrl } from '../../../src/pki/crl.js';
-import { generateKeyPair } from '../../../src/pki/keys.js';
+import { CRL_REASONS, createCrl, type RevokedCertificateEntry } from '../../../src/pki/crl.js';
+import { generateKeyPair, importSigningKey, pkiWebCrypto, x509 } from '../../../src/pki/keys.js';
 import { tempDir } from '../../helpers/tools.js';
 import {
   CA_ALGORITHMS,
@@ -157,6 +157,99 @@ describe('createCrl', () => {
     const ok = await sslAny([...args, write(dir, 'good.pem', good.certificatePem)]);
     assert.equal(ok.code, 0, ok.out);
     assert.match(ok.out, /good.pem: OK/);
+  });
+
+  // Every entry has a reason here: for entries without one the library writes an empty
+  // crlEntryExtensions SEQUENCE, which RFC 5280 forbids (SIZE (1..MAX)); we omit the field.
+  test('the DER written by hand is the DER @peculiar/x509 writes, byte for byte (RSA signs deterministically)', async () => {
+    const REASONS_WITH_CODE = CRL_REASONS.filter((r) => r !== 'unspecified');
+    const { intermediate } = await chainFor('rsa-3072');
+    const thisUpdate = new Date('2049-12-31T23:59:59Z');
+    const nextUpdate = new Date('2050-01-07T00:00:00Z'); // GeneralizedTime from 2050
+    const revoked: RevokedCertificateEntry[] = [
+      { serialNumber: '7f', revokedAt: new Date('1999-01-02T03:04:05Z'), reason: 'keyCompromise' },
+      { serialNumber: '80', revokedAt: new Date('2030-06-30T12:00:00Z'), reason: 'superseded' }, // sign pad
+      { serialNumber: '00ff00', revokedAt: new Date('2055-01-01T00:00:01Z'), reason: 'certificateHold' },
+      ...Array.from({ length: 300 }, (_, i) => ({
+        serialNumber: (0x10000 + i * 7919).toString(16),
+        revokedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)),
+        reason: REASONS_WITH_CODE[i % REASONS_WITH_CODE.length],
+      })),
+    ];
+    const ours = await createCrl({
+      issuer: intermediate,
+      crlNumber: 2n ** 64n,
+      thisUpdate,
+      nextUpdate,
+      revoked,
+    });
+
+    const issuerCert = new x509.X509Certificate(intermediate.certificatePem);
+    const key = await importSigningKey(intermediate.privateKeyPem);
+    const codes: Record<string, number> = {
+      keyCompromise: 1,
+      caCompromise: 2,
+      affiliationChanged: 3,
+      superseded: 4,
+      cessationOfOperation: 5,
+      certificateHold: 6,
+      privilegeWithdrawn: 9,
+    };
+    const reference = await x509.X509CrlGenerator.create(
+      {
+        issuer: issuerCert.subjectName,
+        thisUpdate,
+        nextUpdate,
+        entries: revoked.map((r) => ({
+          serialNumber: r.serialNumber
+            .replace(/^0+/, '')
+            .padStart(2 * Math.ceil(r.serialNumber.replace(/^0+/, '').length / 2), '0'),
+          revocationDate: r.revokedAt,
+          ...(r.reason && r.reason !== 'unspecified' ? { reason: codes[r.reason] } : {}),
+        })),
+        extensions: [
+          new x509.AuthorityKeyIdentifierExtension(intermediate.ski, false),
+          new x509.Extension('2.5.29.20', false, Buffer.from('0209010000000000000000', 'hex')),
+        ],
+        signingAlgorithm: key.signingAlgorithm,
+        signingKey: key.cryptoKey,
+      },
+      pkiWebCrypto,
+    );
+    assert.equal(ours.der.toString('hex'), Buffer.from(reference.rawData).toString('hex'));
+  });
+
+  test('a CRL of 20,000 entries: every serial listed once, openssl verifies it', async (t) => {
+    const dir = await tempDir(t);
+    const { intermediate } = await chainFor('ecdsa-p256');
+    const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const serials = Array.from({ length: 20_000 }, (_, i) => (0x1000000 + i).toString(16));
+    const { der } = await createCrl({
+      issuer: intermediate,
+      crlNumber: 7n,
+      thisUpdate: now,
+      nextUpdate: new Date(now.getTime() + HOUR),
+      revoked: serials.map((serialNumber, i) => ({
+        serialNumber,
+        revokedAt: now,
+        reason: i % 2 ? 'keyCompromise' : 'unspecified',
+      })),
+    });
+    const derPath = write(dir, 'big.der', der);
+    const interPath = write(dir, 'intermediate.pem', intermediate.certificatePem);
+    assert.match(
+      await ssl(['crl', '-inform', 'DER', '-in', derPath, '-noout', '-verify', '-CAfile', interPath]),
+      /verify OK/,
+    );
+    const text = await ssl(['crl', '-inform', 'DER', '-in', derPath, '-text', '-noout']);
+    const listed = [...text.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1]!.toLowerCase());
+    assert.deepEqual(
+      listed,
+      serials.map((s) => s.padStart(8, '0')),
+    );
+    // No entry carries an empty extension list (the `unspecified` half has none at all).
+    assert.equal(text.match(/CRL entry extensions/g)?.length, 10_000);
+    assert.equal(text.match(/Key Compromise/g)?.length, 10_000);
   });
 
   test('rejects bad input', async () => {
