@@ -319,8 +319,8 @@ async function runHostnames(ctx) {
   const seedHosts =
     (count) =>
     async ({ authority }) => {
-      const { HostnameService } = await import('../dist/edge/index.js');
-      const hostnames = new HostnameService(authority);
+      const { createServices } = await import('../dist/api/services.js');
+      const { hostnames } = createServices(authority);
       for (let i = 0; i < count; i++) {
         const ca = await authority.uploadCa(
           { name: `host-ca-${i}`, certificatesPem: cas[i].certPem },
@@ -338,7 +338,7 @@ async function runHostnames(ctx) {
     };
   const one = await launchGatehouse(ctx.dir, '1-hostname', seedHosts(1));
   say(
-    `hostnames: seeding ${N} hostnames (own CA each, org-issued server certificates) through HostnameService`,
+    `hostnames: seeding ${N} hostnames (own CA each, org-issued server certificates) through the hostname service`,
   );
   const many = await launchGatehouse(ctx.dir, `${N}-hostnames`, seedHosts(N));
   say(`  seeded in ${many.seedSeconds.toFixed(1)} s`);
@@ -528,9 +528,9 @@ async function runDevices(ctx) {
   const fleet = await deviceFleet(N, say);
   const serverName = 'devices.scale.gatehouse.test';
   const gh = await launchGatehouse(ctx.dir, 'devices', async ({ authority }) => {
-    const { HostnameService } = await import('../dist/edge/index.js');
+    const { createServices } = await import('../dist/api/services.js');
     const ca = await authority.uploadCa({ name: 'devices', certificatesPem: fleet.caPem }, 'bench');
-    await new HostnameService(authority).create(
+    await createServices(authority).hostnames.create(
       {
         hostname: serverName,
         origin: ctx.origin.url,
@@ -698,9 +698,9 @@ async function runIdle(ctx) {
       });
     } else {
       stack = await launchGatehouse(ctx.dir, 'idle', async ({ authority }) => {
-        const { HostnameService } = await import('../dist/edge/index.js');
+        const { createServices } = await import('../dist/api/services.js');
         const ca = await authority.uploadCa({ name: 'bench', certificatesPem: certs.pem.clientCa }, 'bench');
-        await new HostnameService(authority).create(
+        await createServices(authority).hostnames.create(
           {
             hostname: SERVER_NAME,
             origin: ctx.origin.url,
@@ -736,9 +736,9 @@ async function runRevocations(ctx) {
   const seed =
     (revoked) =>
     async ({ authority, store }) => {
-      const { HostnameService } = await import('../dist/edge/index.js');
+      const { createServices } = await import('../dist/api/services.js');
       const { ORG_CA_ID } = await import('../dist/authority/index.js');
-      await new HostnameService(authority).create(
+      await createServices(authority).hostnames.create(
         {
           hostname: serverName,
           origin: ctx.origin.url,
