@@ -65,7 +65,7 @@ async function round() {
             resource_type: 'bench',
             resource_id: `r-${i}`,
             before: null,
-            after: '{"k":1}',
+            after: { k: 1 },
           });
         }
       }),

@@ -74,7 +74,7 @@ export function compileAccess(input: {
   const apps = input.apps.map((row): AppRuntime => {
     let policies: CompiledPolicies | undefined;
     try {
-      policies = compilePolicies(JSON.parse(row.policies) as Policy[]);
+      policies = compilePolicies(row.policies as Policy[]);
     } catch {
       policies = undefined; // fail closed: see decideAccess
     }

@@ -75,7 +75,7 @@ export class AccessService {
       path_prefix: app.pathPrefix,
       aud: randomBytes(32).toString('hex'),
       session_duration: app.session_duration,
-      policies: JSON.stringify(app.policies),
+      policies: app.policies,
       allowed_idps: app.allowed_idps ?? [],
       created_at: now,
       updated_at: now,
@@ -115,7 +115,7 @@ export class AccessService {
       hostname: app.hostname,
       path_prefix: app.pathPrefix,
       session_duration: app.session_duration,
-      policies: JSON.stringify(app.policies),
+      policies: app.policies,
       allowed_idps: app.allowed_idps ?? [],
       updated_at: this.deps.now().toISOString(),
     };
@@ -479,7 +479,7 @@ export class AccessService {
       0,
       ...apps.flatMap((a) => [
         parseDuration(a.session_duration),
-        ...(JSON.parse(a.policies) as { session_duration?: string }[]).map((p) =>
+        ...(a.policies as { session_duration?: string }[]).map((p) =>
           p.session_duration ? parseDuration(p.session_duration) : 0,
         ),
       ]),

@@ -2,7 +2,6 @@ import { type Actor, type Keys, recordChange } from '../authority/index.js';
 import type { Repositories, SigningKey as SigningKeyRow } from '../store/index.js';
 import {
   type EcPrivateJwk,
-  type EcPublicJwk,
   type PublicSigningKey,
   rotateSigningKeys,
   type SigningKey,
@@ -13,7 +12,7 @@ export function publicKeysFromRows(rows: readonly SigningKeyRow[]): PublicSignin
   return rows.map((row) => ({
     kid: row.kid,
     algorithm: 'ES256',
-    publicJwk: JSON.parse(row.public_jwk) as EcPublicJwk,
+    publicJwk: row.public_jwk,
     createdAt: new Date(row.created_at),
     retireAfter: row.retire_after ? new Date(row.retire_after) : null,
   }));
@@ -32,7 +31,7 @@ function rowFromKey(key: SigningKey, keys: Pick<Keys, 'sealKey'>): SigningKeyRow
   return {
     kid: key.kid,
     algorithm: key.algorithm,
-    public_jwk: JSON.stringify(key.publicJwk),
+    public_jwk: key.publicJwk,
     sealed_private_jwk: keys.sealKey(JSON.stringify(key.privateJwk), `signing-key:${key.kid}`),
     active: key.retireAfter ? 0 : 1,
     created_at: key.createdAt.toISOString(),

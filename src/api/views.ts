@@ -131,7 +131,7 @@ export function auditView(entry: AuditEntry): AuditView {
     action: entry.action,
     resource_type: entry.resource_type,
     resource_id: entry.resource_id,
-    before: entry.before ? JSON.parse(entry.before) : null,
-    after: entry.after ? JSON.parse(entry.after) : null,
+    before: entry.before,
+    after: entry.after,
   };
 }

@@ -35,7 +35,7 @@ export async function recordChange(tx: Repositories, change: Change, at: Date): 
     action: change.action,
     resource_type: change.resourceType ?? change.action.slice(0, change.action.lastIndexOf('.')),
     resource_id: change.resourceId,
-    before: change.before ? JSON.stringify(change.before) : null,
-    after: change.after ? JSON.stringify(change.after) : null,
+    before: change.before,
+    after: change.after,
   });
 }

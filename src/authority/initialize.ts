@@ -144,7 +144,7 @@ export async function initializeOrganization(opts: InitializeOptions): Promise<I
       resource_type: 'organization',
       resource_id: orgId,
       before: null,
-      after: JSON.stringify({ name: opts.orgName, root_ca: ORG_ROOT_CA_ID, issuing_ca: ORG_CA_ID }),
+      after: { name: opts.orgName, root_ca: ORG_ROOT_CA_ID, issuing_ca: ORG_CA_ID },
     });
   });
   return {

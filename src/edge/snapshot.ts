@@ -91,7 +91,7 @@ export function compileSnapshot(input: SnapshotInput): EdgeSnapshot {
 
   const hosts = new Map<string, HostRuntime>();
   for (const row of input.hostnames) {
-    const auth = JSON.parse(row.client_auth) as StoredClientAuth;
+    const auth = row.client_auth as StoredClientAuth;
     const caChains = (input.caIdsByHostname.get(row.id) ?? []).map((id) => chains.get(id) ?? []);
     const anchors = caChains.flatMap((c) => c.slice(-1));
     const legacyAllowances = new Map<string, LegacyAllowances>();

@@ -23,11 +23,17 @@ import type {
   Crl,
   Database,
   AccessAppTable,
+  AuditLogTable,
   DeviceLoginTable,
+  HostnameTable,
   NewRegistration,
+  StoredCertificateSummary,
   StoredIdentity,
   IdentityProviderTable,
+  PostureResultTable,
+  PostureRuleTable,
   SessionRevocationTable,
+  SigningKeyTable,
   RegistrationTable,
   NewAuditEntry,
   NewCertificateAuthority,
@@ -313,12 +319,12 @@ export class Hostnames {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(hostname: Hostname, caIds: string[]): Promise<void> {
-    await this.db.insertInto('hostnames').values(hostname).execute();
+    await this.db.insertInto('hostnames').values(hostnameToRow(hostname)).execute();
     await this.setCas(hostname.id, caIds);
   }
 
   async update(hostname: Hostname, caIds: string[]): Promise<void> {
-    const { id, created_at: _created, ...rest } = hostname;
+    const { id, created_at: _created, ...rest } = hostnameToRow(hostname);
     await this.db.updateTable('hostnames').set(rest).where('id', '=', id).execute();
     await this.setCas(id, caIds);
   }
@@ -334,15 +340,21 @@ export class Hostnames {
   }
 
   async get(id: string): Promise<Hostname | undefined> {
-    return this.db.selectFrom('hostnames').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('hostnames').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && hostnameFromRow(row);
   }
 
   async byName(hostname: string): Promise<Hostname | undefined> {
-    return this.db.selectFrom('hostnames').selectAll().where('hostname', '=', hostname).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('hostnames')
+      .selectAll()
+      .where('hostname', '=', hostname)
+      .executeTakeFirst();
+    return row && hostnameFromRow(row);
   }
 
   async list(page: Page): Promise<PageResult<Hostname>> {
-    const [items, count] = await Promise.all([
+    const [rows, count] = await Promise.all([
       this.db
         .selectFrom('hostnames')
         .selectAll()
@@ -355,11 +367,12 @@ export class Hostnames {
         .select((eb) => eb.fn.countAll<string | number>().as('n'))
         .executeTakeFirstOrThrow(),
     ]);
-    return { items, total: Number(count.n) };
+    return { items: rows.map(hostnameFromRow), total: Number(count.n) };
   }
 
   async all(): Promise<Hostname[]> {
-    return this.db.selectFrom('hostnames').selectAll().orderBy('hostname').execute();
+    const rows = await this.db.selectFrom('hostnames').selectAll().orderBy('hostname').execute();
+    return rows.map(hostnameFromRow);
   }
 
   /** CA ids per hostname id. */
@@ -456,10 +469,12 @@ const encodeJson = (value: unknown): string => JSON.stringify(value);
 
 const accessAppFromRow = (row: Selectable<AccessAppTable>): AccessApp => ({
   ...row,
+  policies: decodeJson<AccessApp['policies']>(row.policies),
   allowed_idps: decodeJson<string[]>(row.allowed_idps),
 });
 const accessAppToRow = (app: AccessApp): Selectable<AccessAppTable> => ({
   ...app,
+  policies: encodeJson(app.policies),
   allowed_idps: encodeJson(app.allowed_idps),
 });
 
@@ -489,6 +504,47 @@ const deviceLoginFromRow = (row: Selectable<DeviceLoginTable>): DeviceLogin => (
 const sessionRevocationFromRow = (row: Selectable<SessionRevocationTable>): SessionRevocation => ({
   ...row,
   certificates: row.certificates === null ? null : decodeJson<string[]>(row.certificates),
+});
+
+const hostnameFromRow = (row: Selectable<HostnameTable>): Hostname => ({
+  ...row,
+  client_auth: decodeJson<Hostname['client_auth']>(row.client_auth),
+});
+const hostnameToRow = (hostname: Hostname): Selectable<HostnameTable> => ({
+  ...hostname,
+  client_auth: encodeJson(hostname.client_auth),
+});
+
+const signingKeyFromRow = (row: Selectable<SigningKeyTable>): SigningKey => ({
+  ...row,
+  public_jwk: decodeJson<SigningKey['public_jwk']>(row.public_jwk),
+});
+const signingKeyToRow = (key: SigningKey): Selectable<SigningKeyTable> => ({
+  ...key,
+  public_jwk: encodeJson(key.public_jwk),
+});
+
+const postureRuleFromRow = (row: Selectable<PostureRuleTable>): PostureRuleRow => ({
+  ...row,
+  match: decodeJson<PostureRuleRow['match']>(row.match),
+  input: decodeJson<PostureRuleRow['input']>(row.input),
+});
+const postureRuleToRow = (rule: PostureRuleRow): Selectable<PostureRuleTable> => ({
+  ...rule,
+  match: encodeJson(rule.match),
+  input: encodeJson(rule.input),
+});
+
+const postureResultFromRow = (row: Selectable<PostureResultTable>): PostureResultRow => ({
+  ...row,
+  reasons: decodeJson<PostureResultRow['reasons']>(row.reasons),
+  certificate: row.certificate === null ? null : decodeJson<StoredCertificateSummary>(row.certificate),
+});
+
+const auditEntryFromRow = (row: Selectable<AuditLogTable>): AuditEntry => ({
+  ...row,
+  before: row.before === null ? null : decodeJson<Record<string, unknown>>(row.before),
+  after: row.after === null ? null : decodeJson<Record<string, unknown>>(row.after),
 });
 
 export class AccessApps {
@@ -568,11 +624,12 @@ export class SigningKeys {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(key: SigningKey): Promise<void> {
-    await this.db.insertInto('signing_keys').values(key).execute();
+    await this.db.insertInto('signing_keys').values(signingKeyToRow(key)).execute();
   }
 
   async all(): Promise<SigningKey[]> {
-    return this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('created_at').execute();
+    return rows.map(signingKeyFromRow);
   }
 
   /** Demotes every active key, setting when it stops verifying. */
@@ -790,20 +847,27 @@ export class PostureRules {
   constructor(private readonly db: Kysely<Database>) {}
 
   async insert(rule: PostureRuleRow): Promise<void> {
-    await this.db.insertInto('posture_rules').values(rule).execute();
+    await this.db.insertInto('posture_rules').values(postureRuleToRow(rule)).execute();
   }
 
   async update(rule: PostureRuleRow): Promise<void> {
-    const { id, created_at: _created, ...rest } = rule;
+    const { id, created_at: _created, ...rest } = postureRuleToRow(rule);
     await this.db.updateTable('posture_rules').set(rest).where('id', '=', id).execute();
   }
 
   async get(id: string): Promise<PostureRuleRow | undefined> {
-    return this.db.selectFrom('posture_rules').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.db.selectFrom('posture_rules').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && postureRuleFromRow(row);
   }
 
   async all(): Promise<PostureRuleRow[]> {
-    return this.db.selectFrom('posture_rules').selectAll().orderBy('created_at').orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('posture_rules')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(postureRuleFromRow);
   }
 
   /** Deletes the rule and its current statuses (its logged results stay). */
@@ -834,7 +898,14 @@ export class PostureResults {
 
   /** Logs a result and makes it the current status of its device and rule. */
   async record(result: NewPostureResult): Promise<void> {
-    await this.db.insertInto('posture_results').values(result).execute();
+    await this.db
+      .insertInto('posture_results')
+      .values({
+        ...result,
+        reasons: encodeJson(result.reasons),
+        certificate: result.certificate === null ? null : encodeJson(result.certificate),
+      })
+      .execute();
     const status: PostureStatusRow = {
       device_id: result.device_id,
       rule_id: result.rule_id,
@@ -866,11 +937,11 @@ export class PostureResults {
     if (filter.success !== undefined) query = query.where('success', '=', filter.success ? 1 : 0);
     if (filter.from) query = query.where('reported_at', '>=', filter.from);
     if (filter.to) query = query.where('reported_at', '<', filter.to);
-    const [items, count] = await Promise.all([
+    const [rows, count] = await Promise.all([
       query.selectAll().orderBy('seq', 'desc').limit(page.perPage).offset(offsetOf(page)).execute(),
       query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
     ]);
-    return { items, total: Number(count.n) };
+    return { items: rows.map(postureResultFromRow), total: Number(count.n) };
   }
 
   /** Drops every device's current status for a rule (its logged results stay). */
@@ -1018,18 +1089,25 @@ export class AuditLog {
   constructor(private readonly db: Kysely<Database>) {}
 
   async append(entry: NewAuditEntry): Promise<void> {
-    await this.db.insertInto('audit_log').values(entry).execute();
+    await this.db
+      .insertInto('audit_log')
+      .values({
+        ...entry,
+        before: entry.before === null ? null : encodeJson(entry.before),
+        after: entry.after === null ? null : encodeJson(entry.after),
+      })
+      .execute();
   }
 
   async list(filter: AuditFilter, page: Page): Promise<PageResult<AuditEntry>> {
     let query = this.db.selectFrom('audit_log');
     if (filter.resourceId) query = query.where('resource_id', '=', filter.resourceId);
     if (filter.action) query = query.where('action', '=', filter.action);
-    const [items, count] = await Promise.all([
+    const [rows, count] = await Promise.all([
       query.selectAll().orderBy('seq', 'desc').limit(page.perPage).offset(offsetOf(page)).execute(),
       query.select((eb) => eb.fn.countAll<string | number>().as('n')).executeTakeFirstOrThrow(),
     ]);
-    return { items, total: Number(count.n) };
+    return { items: rows.map(auditEntryFromRow), total: Number(count.n) };
   }
 }
 

@@ -123,6 +123,7 @@ export interface AuditLogTable {
   action: string;
   resource_type: string;
   resource_id: string | null;
+  /** JSON objects: the resource before and after the change (null: none). */
   before: string | null;
   after: string | null;
 }
@@ -194,6 +195,7 @@ export interface ServiceTokenTable {
 export interface SigningKeyTable {
   kid: string;
   algorithm: string;
+  /** JSON: the public JWK. */
   public_jwk: string;
   sealed_private_jwk: string;
   /** 1 for the one key that signs new tokens. */
@@ -378,6 +380,7 @@ export interface DeviceLoginTable {
   expires_at: string;
 }
 
+// Row types. Stored JSON columns come out of the repositories decoded (see repositories.ts, "JSON columns").
 export type Organization = Selectable<OrganizationTable>;
 export type CertificateAuthority = Selectable<CertificateAuthorityTable>;
 export type NewCertificateAuthority = Insertable<CertificateAuthorityTable>;
@@ -387,14 +390,34 @@ export type NewClientCertificate = Insertable<ClientCertificateTable>;
 export type ClientCertificateUpdate = Updateable<ClientCertificateTable>;
 export type TlsIdentity = Selectable<TlsIdentityTable>;
 export type ApiToken = Selectable<ApiTokenTable>;
-export type AuditEntry = Selectable<AuditLogTable>;
-export type NewAuditEntry = Insertable<AuditLogTable>;
-export type Hostname = Selectable<HostnameTable>;
+/** An audit entry's `before`/`after`: the resource as it was and became (a JSON object). */
+export type AuditEntry = Omit<Selectable<AuditLogTable>, 'before' | 'after'> & {
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+};
+export type NewAuditEntry = Omit<Insertable<AuditLogTable>, 'before' | 'after'> & {
+  before: object | null;
+  after: object | null;
+};
+export type Hostname = Omit<Selectable<HostnameTable>, 'client_auth'> & {
+  /** The client-authentication settings but the CA ids, as validated when written (edge's StoredClientAuth). */
+  client_auth: object;
+};
 export type AttachedCrl = Selectable<AttachedCrlTable>;
-/** Stored JSON columns come out of the repositories decoded (see repositories.ts, "JSON columns"). */
-export type AccessApp = Omit<Selectable<AccessAppTable>, 'allowed_idps'> & { allowed_idps: string[] };
+export type AccessApp = Omit<Selectable<AccessAppTable>, 'policies' | 'allowed_idps'> & {
+  /** The app's policies, as validated when written (access's Policy). */
+  policies: object[];
+  allowed_idps: string[];
+};
 export type ServiceToken = Selectable<ServiceTokenTable>;
-export type SigningKey = Selectable<SigningKeyTable>;
+/** The public half of a signing key (access's EcPublicJwk). */
+export interface StoredPublicJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+}
+export type SigningKey = Omit<Selectable<SigningKeyTable>, 'public_jwk'> & { public_jwk: StoredPublicJwk };
 /** The ID token / UserInfo claims an identity provider's e-mail address and groups are read from. */
 export interface IdentityProviderClaimNames {
   email: string;
@@ -428,9 +451,28 @@ export type DeviceLogin = Omit<Selectable<DeviceLoginTable>, 'request' | 'identi
   request: object;
   identity: StoredIdentity | null;
 };
-export type PostureRuleRow = Selectable<PostureRuleTable>;
-export type PostureResultRow = Selectable<PostureResultTable>;
-export type NewPostureResult = Insertable<PostureResultTable>;
+export type PostureRuleRow = Omit<Selectable<PostureRuleTable>, 'match' | 'input'> & {
+  /** The platforms the rule applies to (posture's Platform names); empty: every platform. */
+  match: { platform: string }[];
+  /** The rule's input, as validated when written (posture's ClientCertificateV2Input or ClientCertificateInput). */
+  input: object;
+};
+/** The certificate a posture result considered (posture's CertificateSummary). */
+export interface StoredCertificateSummary {
+  subject: string;
+  serial_number: string;
+  fingerprint_sha256: string;
+  not_after?: string;
+}
+export type PostureResultRow = Omit<Selectable<PostureResultTable>, 'reasons' | 'certificate'> & {
+  /** Reason codes (posture's PostureReason). */
+  reasons: string[];
+  certificate: StoredCertificateSummary | null;
+};
+export type NewPostureResult = Omit<Insertable<PostureResultTable>, 'reasons' | 'certificate'> & {
+  reasons: string[];
+  certificate: StoredCertificateSummary | null;
+};
 export type PostureStatusRow = Selectable<PostureStatusTable>;
 export type SessionRevocation = Omit<Selectable<SessionRevocationTable>, 'certificates'> & {
   /** SHA-256 (hex) certificate fingerprints; null when no device selector is set. */

@@ -281,9 +281,9 @@ describe('the login flow (authenticate)', () => {
             path_prefix: '/',
             aud: 'aud-app-1',
             session_duration: '24h',
-            policies: JSON.stringify([
+            policies: [
               { name: 'alice', decision: 'allow', include: [{ email: { email: 'alice@example.com' } }] },
-            ]),
+            ],
             allowed_idps: [],
             created_at: now.toISOString(),
             updated_at: now.toISOString(),

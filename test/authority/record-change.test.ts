@@ -51,7 +51,7 @@ describe('recordChange', () => {
     assert.equal(entry?.actor, 'cli:test');
     assert.equal(entry?.at, AT.toISOString());
     assert.equal(entry?.before, null);
-    assert.equal(entry?.after, JSON.stringify({ name: 'x' }));
+    assert.deepEqual(entry?.after, { name: 'x' });
   });
 
   test('reload: posture bumps the posture version only', async () => {
@@ -92,7 +92,7 @@ describe('recordChange', () => {
     assert.deepEqual(await versions(), start);
     const entry = await last();
     assert.equal(entry?.resource_type, 'mtls_certificate');
-    assert.equal(entry?.before, JSON.stringify({ crl: true }));
+    assert.deepEqual(entry?.before, { crl: true });
   });
 
   test('a transaction that fails after the change keeps neither the bump nor the entry', async () => {

@@ -194,8 +194,8 @@ function storeSuite(
           action,
           resource_type: 'a',
           resource_id: 'res-1',
-          before: null,
-          after: '{"x":1}',
+          before: i === 0 ? null : { x: i - 1 },
+          after: i === 2 ? null : { x: i, nested: { list: [i] } },
         });
       }
       const { items, total } = await store.audit.list({ resourceId: 'res-1' }, { page: 1, perPage: 10 });
@@ -205,6 +205,15 @@ function storeSuite(
         ['a.delete', 'a.update', 'a.create'],
       );
       assert.equal(typeof items[0]?.seq, 'number');
+      assert.deepEqual(
+        items.map((e) => [e.before, e.after]),
+        [
+          [{ x: 1 }, null],
+          [{ x: 0 }, { x: 1, nested: { list: [1] } }],
+          [null, { x: 0, nested: { list: [0] } }],
+        ],
+        'before/after come back as objects',
+      );
     });
 
     test('access: one app per domain, service-token rotation, signing-key retirement', async () => {
@@ -215,8 +224,10 @@ function storeSuite(
         path_prefix: '/',
         aud: `aud-${name}`,
         session_duration: '24h',
-        policies: '[]',
-        allowed_idps: [],
+        policies: [
+          { name: 'staff', decision: 'allow', include: [{ email_domain: { domain: 'example.com' } }] },
+        ],
+        allowed_idps: ['idp-1'],
         created_at: iso(NOW),
         updated_at: iso(NOW),
       };
@@ -240,7 +251,7 @@ function storeSuite(
       const key = (kid: string) => ({
         kid,
         algorithm: 'ES256',
-        public_jwk: '{}',
+        public_jwk: { kty: 'EC' as const, crv: 'P-256' as const, x: `x-${kid}`, y: `y-${kid}` },
         sealed_private_jwk: 'x',
         active: 1,
         created_at: iso(NOW),
@@ -256,11 +267,52 @@ function storeSuite(
           ['k2', 1, null],
         ],
       );
+      assert.deepEqual(
+        (await store.signingKeys.all()).map((k) => k.public_jwk),
+        [key('k1').public_jwk, key('k2').public_jwk],
+        'the public JWK comes back as an object',
+      );
       await store.signingKeys.deleteRetired(iso(NOW + 11));
       assert.deepEqual(
         (await store.signingKeys.all()).map((k) => k.kid),
         ['k2'],
       );
+    });
+
+    test('hostnames: client_auth comes back as an object, the CA ids apart', async () => {
+      await store.authorities.insert(ca('ca-host'));
+      const clientAuth = {
+        mode: 'enforce',
+        forward: { styles: ['gatehouse', 'xfcc'], custom: [{ header: 'x-cn', field: 'subject.CN' }] },
+        block_response: { json: { error: 'no' }, html: '<p>no</p>' },
+        required_policies: ['2.16.840.1.101.3.2.1.3.13'],
+      };
+      const hostname = {
+        id: `host-${name}`,
+        hostname: 'app.test',
+        origin: 'http://127.0.0.1:9',
+        tls_source: 'org' as const,
+        certificate_pem: 'pem',
+        chain_pem: '',
+        sealed_private_key: 'sealed',
+        client_auth: clientAuth,
+        created_at: iso(NOW),
+        updated_at: iso(NOW),
+      };
+      await store.hostnames.insert(hostname, ['ca-host']);
+      assert.deepEqual(await store.hostnames.get(hostname.id), hostname);
+      assert.deepEqual(await store.hostnames.caIds([hostname.id]), new Map([[hostname.id, ['ca-host']]]));
+      const changed = { ...clientAuth, mode: 'report', block_response: {} };
+      await store.hostnames.update({ ...hostname, client_auth: changed, created_at: 'ignored' }, []);
+      assert.deepEqual((await store.hostnames.byName('app.test'))?.client_auth, changed);
+      assert.deepEqual(
+        (await store.hostnames.all()).map((h) => h.client_auth),
+        [changed],
+      );
+      assert.deepEqual((await store.hostnames.list({ page: 1, perPage: 10 })).items, [
+        { ...hostname, client_auth: changed },
+      ]);
+      assert.equal(await store.hostnames.delete(hostname.id), 1);
     });
 
     test('deleting a CA removes only that CA; tokens look up by hash', async () => {
@@ -351,8 +403,8 @@ function storeSuite(
         description: '',
         schedule: '5m',
         expiration: '1h',
-        match: '[]',
-        input: '{}',
+        match: [{ platform: 'linux' }],
+        input: { certificate_id: 'ca-posture', cn: '${serial_number}' },
         certificate_id: 'ca-posture',
         created_at: iso(NOW),
         updated_at: iso(NOW),
@@ -367,6 +419,11 @@ function storeSuite(
       await store.postureRules.update({ ...rule, name: 'renamed', created_at: 'ignored' });
       assert.equal((await store.postureRules.get('rule-1'))?.name, 'renamed');
       assert.equal((await store.postureRules.get('rule-1'))?.created_at, iso(NOW));
+      assert.deepEqual(
+        (await store.postureRules.all()).map((r) => [r.match, r.input]),
+        [[rule.match, rule.input]],
+        'match and input come back as values',
+      );
 
       await store.devices.insert({
         id: 'dev-1',
@@ -406,8 +463,10 @@ function storeSuite(
         rule_id: 'rule-1',
         rule_name: 'renamed',
         success,
-        reasons: success ? '[]' : '["not_found"]',
-        certificate: null,
+        reasons: success ? [] : ['not_found'],
+        certificate: success
+          ? { subject: 'CN=laptop', serial_number: '01', fingerprint_sha256: 'fp-leaf', not_after: iso(NOW) }
+          : null,
         key_proved: 0,
         reported_at: iso(at),
         expires_at: expires === null ? null : iso(expires),
@@ -436,6 +495,15 @@ function storeSuite(
       assert.deepEqual(
         logs.items.map((r) => r.id),
         ['r3', 'r2', 'r1'],
+      );
+      assert.deepEqual(
+        logs.items.map((r) => [r.reasons, r.certificate?.fingerprint_sha256 ?? null]),
+        [
+          [[], 'fp-leaf'],
+          [['not_found'], null],
+          [[], 'fp-leaf'],
+        ],
+        'reasons and the certificate come back as values',
       );
       assert.equal((await store.postureResults.list({ success: false }, { page: 1, perPage: 10 })).total, 1);
       assert.equal(

@@ -35,7 +35,7 @@ const appView = (a: AccessApp) => ({
   domain: a.path_prefix === '/' ? a.hostname : `${a.hostname}${a.path_prefix}`,
   aud: a.aud,
   session_duration: a.session_duration,
-  policies: JSON.parse(a.policies),
+  policies: a.policies as Policy[],
   allowed_idps: a.allowed_idps,
   created_on: a.created_at,
   modified_on: a.updated_at,

@@ -214,7 +214,7 @@ export class HostnameService {
       hostname,
       origin,
       ...(await this.#tlsFields(id, hostname, input.tls, now)),
-      client_auth: JSON.stringify(clientAuth),
+      client_auth: clientAuth,
       created_at: now.toISOString(),
       updated_at: now.toISOString(),
     };
@@ -253,7 +253,7 @@ export class HostnameService {
       hostname,
       origin,
       ...(await this.#tlsFields(id, hostname, input.tls, now, current.row)),
-      client_auth: JSON.stringify(clientAuth),
+      client_auth: clientAuth,
       updated_at: now.toISOString(),
     };
     await this.store.transaction(async (tx) => {
@@ -284,7 +284,7 @@ export class HostnameService {
     const row = await this.store.hostnames.get(id);
     if (!row) throw notFound('hostname', id);
     const caIds = (await this.store.hostnames.caIds([id])).get(id) ?? [];
-    return { row, caIds, clientAuth: JSON.parse(row.client_auth) as StoredClientAuth };
+    return { row, caIds, clientAuth: row.client_auth as StoredClientAuth };
   }
 
   async list(page: Page): Promise<PageResult<HostnameRecord>> {
@@ -294,7 +294,7 @@ export class HostnameService {
       items: items.map((row) => ({
         row,
         caIds: caIds.get(row.id) ?? [],
-        clientAuth: JSON.parse(row.client_auth) as StoredClientAuth,
+        clientAuth: row.client_auth as StoredClientAuth,
       })),
       total,
     };
