@@ -8,7 +8,12 @@ import { compileSnapshot, type EdgeSnapshot } from './snapshot.js';
 /** How often an edge checks the config version: changes reach it within this (plus a reload). */
 export const CONFIG_POLL_MS = 250;
 
-export async function loadSnapshot(store: Store, authority: Authority): Promise<EdgeSnapshot> {
+/** Loads and compiles the current configuration, reusing what did not change since `previous`. */
+export async function loadSnapshot(
+  store: Store,
+  authority: Authority,
+  previous?: EdgeSnapshot,
+): Promise<EdgeSnapshot> {
   // Read the version first: a change that lands while we read is picked up by the next poll.
   const version = await store.configVersion.current();
   const now = authority.now();
@@ -28,27 +33,30 @@ export async function loadSnapshot(store: Store, authority: Authority): Promise<
     store.hostnames.caIds(),
     store.sessionRevocations.since(new Date(now.getTime() - REVOCATION_HORIZON_MS).toISOString()),
   ]);
-  return compileSnapshot({
-    version,
-    hostnames,
-    caIdsByHostname,
-    authorities,
-    attachedCrls,
-    revokedSerials,
-    openKey: (sealed, aad) => authority.openKey(sealed, aad),
-    defaultTls: { cert: tls.certificatePem + tls.chainPem, key: tls.privateKeyPem },
-    access: compileAccess({
-      issuer: authority.org.public_url,
-      apps,
-      serviceTokens,
-      signingKeys: keysFromRows(signingKeys, authority),
-      idps,
-      sessionRevocations,
-      openSecret: (sealed, aad) => authority.openKey(sealed, aad),
-      loginStateKey: authority.derivedKey('oidc-login-state'),
-      now,
-    }),
-  });
+  return compileSnapshot(
+    {
+      version,
+      hostnames,
+      caIdsByHostname,
+      authorities,
+      attachedCrls,
+      revokedSerials,
+      openKey: (sealed, aad) => authority.openKey(sealed, aad),
+      defaultTls: { cert: tls.certificatePem + tls.chainPem, key: tls.privateKeyPem },
+      access: compileAccess({
+        issuer: authority.org.public_url,
+        apps,
+        serviceTokens,
+        signingKeys: keysFromRows(signingKeys, authority),
+        idps,
+        sessionRevocations,
+        openSecret: (sealed, aad) => authority.openKey(sealed, aad),
+        loginStateKey: authority.derivedKey('oidc-login-state'),
+        now,
+      }),
+    },
+    previous,
+  );
 }
 
 /**
@@ -101,7 +109,7 @@ export class SnapshotHolder {
     try {
       const version = await this.store.configVersion.current();
       if (version === this.#current.version) return;
-      this.#current = await loadSnapshot(this.store, this.authority);
+      this.#current = await loadSnapshot(this.store, this.authority, this.#current);
       this.metrics?.configReloads.inc({ result: 'ok' });
       this.metrics?.configVersion.set(this.#current.version);
       this.logger.info(
