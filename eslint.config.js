@@ -48,6 +48,22 @@ export default tseslint.config(
   },
   ...boundaryRules,
   {
+    // Failures carry a code from the closed catalogue (src/errors/codes.ts) that API clients, the
+    // CLI's --json output and the agent match on: throw a GatehouseError; a misuse by the caller is
+    // a TypeError or RangeError, a broken invariant an InternalError. A bare Error says neither.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        ...['NewExpression', 'CallExpression'].map((node) => ({
+          selector: `ThrowStatement > ${node}[callee.name='Error']`,
+          message:
+            'Throw a GatehouseError with a code from src/errors/codes.ts (or TypeError/RangeError for a misuse, InternalError for a broken invariant), not a bare Error.',
+        })),
+      ],
+    },
+  },
+  {
     files: ['web/src/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
     plugins: { 'react-hooks': reactHooks },

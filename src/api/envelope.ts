@@ -1,11 +1,19 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import type { ErrorCode } from '../errors/index.js';
 
 /**
  * Every API response has the same envelope, familiar to Cloudflare API users:
  * `{ success, errors: [{ code, message }], messages, result }`.
  */
 export const ErrorItem = Type.Object({ code: Type.String(), message: Type.String() });
-export type ErrorItem = Static<typeof ErrorItem>;
+/**
+ * One error as the server writes it: `code` is from the closed catalogue (src/errors/codes.ts), so
+ * a typo fails tsc. The schema says string: clients must expect codes added later.
+ */
+export interface ErrorItem {
+  code: ErrorCode;
+  message: string;
+}
 
 export const Envelope = <T extends TSchema>(result: T) =>
   Type.Object({

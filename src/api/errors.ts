@@ -1,11 +1,11 @@
 import type { FastifyError } from 'fastify';
-import { isGatehouseError } from '../errors/index.js';
+import { type ErrorCode, isGatehouseError } from '../errors/index.js';
 import { classifyDatabaseError } from '../store/index.js';
 import type { ApiApp } from './context.js';
 import { failure } from './envelope.js';
 
 /** Fastify's own error codes mapped to our stable codes; anything unknown becomes a 500. */
-const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
+const FASTIFY_CODES: Record<string, { status: number; code: ErrorCode }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },

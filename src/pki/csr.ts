@@ -46,15 +46,17 @@ export async function verifyCsr(pem: string): Promise<VerifiedCsr> {
   }
   const der = block.der;
 
+  const notPkcs10 = (cause?: unknown) =>
+    badRequest('invalid_csr', 'not a PKCS#10 certificate request (DER does not parse)', cause);
+  // The parser tolerates trailing bytes after the request; DER does not.
+  if (derElementLength(der) !== der.length) throw notPkcs10();
   let csr: Pkcs10CertificateRequest;
   let publicKeyDer: Buffer;
   try {
-    // The parser tolerates trailing bytes after the request; DER does not.
-    if (derElementLength(der) !== der.length) throw new Error('trailing data after the request');
     csr = new x509.Pkcs10CertificateRequest(der);
     publicKeyDer = Buffer.from(csr.publicKey.rawData);
   } catch (err) {
-    throw badRequest('invalid_csr', 'not a PKCS#10 certificate request (DER does not parse)', err);
+    throw notPkcs10(err);
   }
 
   let keyObject: KeyObject;
@@ -115,13 +117,16 @@ function requestedSans(csr: Pkcs10CertificateRequest): CsrSubjectAltNames {
   return sans;
 }
 
-/** Total length (header + content) of the DER element at the start of `der`. */
-function derElementLength(der: Uint8Array): number {
+/**
+ * Total length (header + content) of the DER SEQUENCE at the start of `der`; undefined when `der`
+ * does not start with one (or its length takes more than 4 bytes).
+ */
+function derElementLength(der: Uint8Array): number | undefined {
   const first = der[1];
-  if (der[0] !== 0x30 || first === undefined) throw new Error('not a DER SEQUENCE');
+  if (der[0] !== 0x30 || first === undefined) return undefined;
   if (first < 0x80) return 2 + first;
   const n = first & 0x7f;
-  if (n === 0 || n > 4 || der.length < 2 + n) throw new Error('unsupported DER length');
+  if (n === 0 || n > 4 || der.length < 2 + n) return undefined;
   let length = 0;
   for (let i = 0; i < n; i++) length = length * 256 + (der[2 + i] ?? 0);
   return 2 + n + length;

@@ -301,10 +301,36 @@ describe('identity registration (device login)', () => {
       email: 'alice@example.com',
     });
     const devices = await inject('GET', '/api/v1/devices', { admin: true });
-    const entry = (devices.json().result as { registrations: Record<string, unknown>[] }[])
-      .flatMap((d) => d.registrations)
-      .find((r) => r.id === reg.registration_id);
+    const listed = (devices.json().result as { registrations: Record<string, unknown>[] }[]).find((d) =>
+      d.registrations.some((r) => r.id === reg.registration_id),
+    );
+    const entry = listed?.registrations.find((r) => r.id === reg.registration_id);
     assert.equal((entry?.enrolled_identity as { email?: string })?.email, 'alice@example.com');
+    // Every field, as the response schema (docs/openapi.json) describes it.
+    assert.deepEqual(Object.keys(listed ?? {}).sort(), [
+      'created_at',
+      'hostname',
+      'id',
+      'last_seen_at',
+      'model',
+      'name',
+      'os',
+      'os_version',
+      'registrations',
+      'serial_number',
+    ]);
+    assert.deepEqual(Object.keys(entry ?? {}).sort(), [
+      'assurance',
+      'certificate_expires_on',
+      'enrolled_by',
+      'enrolled_identity',
+      'hardware_backed',
+      'id',
+      'key_protection',
+      'last_seen',
+      'mode',
+      'status',
+    ]);
     const audit = await inject('GET', `/api/v1/audit?resource_id=${reg.registration_id}`, { admin: true });
     assert.equal(audit.json().result[0]?.actor, 'identity:alice@example.com');
   });

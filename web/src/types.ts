@@ -34,28 +34,9 @@ export type ServiceToken = Schemas['ServiceToken'];
 export type IdentityProvider = Schemas['IdentityProvider'];
 
 export type Registration = Schemas['Registration'];
+export type Device = Schemas['Device'];
 /** A registration as GET /devices lists it under its device. */
-export type DeviceRegistrationSummary = Pick<
-  Registration,
-  | 'id'
-  | 'mode'
-  | 'key_protection'
-  | 'assurance'
-  | 'status'
-  | 'enrolled_by'
-  | 'enrolled_identity'
-  | 'certificate_expires_on'
-  | 'last_seen'
-> & { hardware_backed: boolean };
-/** GET /devices: the document has no response schema for it yet (src/api/routes/devices.ts). */
-export interface Device {
-  id: string;
-  name: string;
-  serial_number?: string | null;
-  hostname?: string | null;
-  os?: string | null;
-  registrations: DeviceRegistrationSummary[];
-}
+export type DeviceRegistrationSummary = Item<Device['registrations']>;
 export type OrgSettings = Result<'/api/v1/organization/settings', 'get'>;
 
 export type PostureRule = Schemas['PostureRule'];

@@ -47,7 +47,7 @@ export async function requestJson(
       await res.body?.cancel().catch(() => undefined);
       throw fail(`${url} answered with a redirect (${res.status}); not followed`);
     }
-    text = await readCapped(res);
+    text = await readCapped(res, (detail) => fail(`cannot reach ${url}: ${detail}`));
   } catch (err) {
     if (err instanceof GatehouseError) throw err;
     const e = err as Error;
@@ -69,11 +69,12 @@ export async function requestJson(
   return { status: res.status, headers: res.headers, json };
 }
 
-async function readCapped(res: Response): Promise<string> {
+/** The body, or `tooLarge` thrown when it exceeds MAX_RESPONSE_BYTES. */
+async function readCapped(res: Response, tooLarge: (detail: string) => GatehouseError): Promise<string> {
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
     await res.body?.cancel().catch(() => undefined);
-    throw new Error(`response too large (${declared} bytes)`);
+    throw tooLarge(`response too large (${declared} bytes)`);
   }
   if (!res.body) return '';
   const reader = res.body.getReader();
@@ -85,7 +86,7 @@ async function readCapped(res: Response): Promise<string> {
     size += value.byteLength;
     if (size > MAX_RESPONSE_BYTES) {
       await reader.cancel().catch(() => undefined);
-      throw new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`);
+      throw tooLarge(`response larger than ${MAX_RESPONSE_BYTES} bytes`);
     }
     chunks.push(value);
   }

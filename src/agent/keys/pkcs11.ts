@@ -242,7 +242,8 @@ function destroyObjects(m: LoadedModule, session: Buffer, id: Buffer): number {
 
 function attribute(m: LoadedModule, session: Buffer, object: Buffer, type: number): Buffer {
   const [attr] = m.lib.C_GetAttributeValue(session, object, [{ type }]);
-  if (!attr || !Buffer.isBuffer(attr.value)) throw new Error(`attribute 0x${type.toString(16)} missing`);
+  if (!attr || !Buffer.isBuffer(attr.value))
+    throw keyError('token_error', `attribute 0x${type.toString(16)} missing`);
   return attr.value;
 }
 
@@ -255,7 +256,7 @@ function spkiFromEcPoint(value: Buffer): Buffer {
   let point = value;
   if (value.length === 67 && value[0] === 0x04 && value[1] === 0x41) point = value.subarray(2);
   if (point.length !== 65 || point[0] !== 0x04)
-    throw new Error('the token returned an EC point that is not an uncompressed P-256 point');
+    throw keyError('token_error', 'the token returned an EC point that is not an uncompressed P-256 point');
   const spki = Buffer.concat([P256_SPKI_PREFIX, point]);
   createPublicKey({ key: spki, format: 'der', type: 'spki' }); // throws when not on the curve
   return spki;
@@ -317,14 +318,20 @@ class TokenDeviceKey implements DeviceKey {
         this.#serial(async () => {
           if (this.#closed) throw keyError('key_not_found', 'the key is closed');
           const digest = createHash('sha256').update(data).digest();
+          let sig: Buffer;
           try {
             module.lib.C_SignInit(session, { mechanism: module.api.CKM_ECDSA }, privateKey);
-            const sig = await module.lib.C_SignAsync(session, digest, Buffer.alloc(256));
-            if (sig.length !== 64) throw new Error(`unexpected ECDSA signature length ${sig.length}`);
-            return sig;
+            sig = await module.lib.C_SignAsync(session, digest, Buffer.alloc(256));
           } catch (err) {
             throw keyError('token_error', `the token could not sign: ${errorMessage(err)}`, err);
           }
+          if (sig.length !== 64) {
+            throw keyError(
+              'token_error',
+              `the token could not sign: unexpected ECDSA signature length ${sig.length}`,
+            );
+          }
+          return sig;
         }),
     };
   }

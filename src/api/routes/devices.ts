@@ -56,11 +56,12 @@ const enrolledIdentity = (r: Registration) => {
   return { issuer: issuer ?? '', subject: subject ?? '', email: email ?? '' };
 };
 
+const RegistrationMode = Type.Union([Type.Literal('standard'), Type.Literal('hardware_backed')]);
 const RegistrationView = Type.Object(
   {
     id: Type.String(),
     device_id: Type.String(),
-    mode: Type.Union([Type.Literal('standard'), Type.Literal('hardware_backed')]),
+    mode: RegistrationMode,
     key_protection: Type.String(),
     assurance: Assurance,
     status: Type.String(),
@@ -266,34 +267,75 @@ export const deviceRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, c
   });
 };
 
+/** A registration as GET /devices lists it under its device. */
+const DeviceRegistrationView = Type.Object({
+  id: Type.String(),
+  mode: RegistrationMode,
+  key_protection: Type.String(),
+  assurance: Assurance,
+  status: Type.String(),
+  hardware_backed: Type.Boolean({ description: 'mode is hardware_backed' }),
+  enrolled_by: Type.String({ description: 'service_token:<id> or identity:<email>' }),
+  enrolled_identity: Nullable(EnrolledIdentity),
+  certificate_expires_on: Nullable(Timestamp),
+  last_seen: Nullable(Timestamp),
+});
+const DeviceView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    serial_number: Nullable(Type.String()),
+    hostname: Nullable(Type.String()),
+    os: Nullable(Type.String()),
+    os_version: Nullable(Type.String()),
+    model: Nullable(Type.String()),
+    created_at: Timestamp,
+    last_seen_at: Nullable(Timestamp),
+    registrations: Type.Array(DeviceRegistrationView),
+  },
+  { $id: 'Device' },
+);
+
 /** The admin side: devices, registrations, organization settings. */
 export const deviceAdminRoutes: FastifyPluginAsyncTypebox<ApiContext> = async (app, { devices }) => {
   const tags = ['Devices'];
-  app.get('/devices', { schema: { tags, summary: 'Devices with their registrations' } }, async () => {
-    const { devices: list, registrations } = await devices.list();
-    const expiry = new Map(
-      await Promise.all(registrations.map(async (r) => [r.id, await devices.certificateExpiry(r)] as const)),
-    );
-    return ok(
-      list.map((d) => ({
-        ...d,
-        registrations: registrations
-          .filter((r) => r.device_id === d.id)
-          .map((r) => ({
-            id: r.id,
-            mode: r.mode,
-            key_protection: r.key_protection,
-            assurance: r.assurance,
-            status: r.status,
-            hardware_backed: r.mode === 'hardware_backed',
-            enrolled_by: r.enrolled_by,
-            enrolled_identity: enrolledIdentity(r),
-            certificate_expires_on: expiry.get(r.id),
-            last_seen: r.last_seen_at,
-          })),
-      })),
-    );
-  });
+  app.get(
+    '/devices',
+    {
+      schema: {
+        tags,
+        summary: 'Devices with their registrations',
+        response: { 200: Envelope(Type.Array(DeviceView)) },
+      },
+    },
+    async () => {
+      const { devices: list, registrations } = await devices.list();
+      const expiry = new Map(
+        await Promise.all(
+          registrations.map(async (r) => [r.id, await devices.certificateExpiry(r)] as const),
+        ),
+      );
+      return ok(
+        list.map((d) => ({
+          ...d,
+          registrations: registrations
+            .filter((r) => r.device_id === d.id)
+            .map((r) => ({
+              id: r.id,
+              mode: r.mode,
+              key_protection: r.key_protection,
+              assurance: r.assurance,
+              status: r.status,
+              hardware_backed: r.mode === 'hardware_backed',
+              enrolled_by: r.enrolled_by,
+              enrolled_identity: enrolledIdentity(r),
+              certificate_expires_on: expiry.get(r.id) ?? null,
+              last_seen: r.last_seen_at,
+            })),
+        })),
+      );
+    },
+  );
   app.get(
     '/registrations',
     {

@@ -3,6 +3,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { GeneralName } from '@peculiar/asn1-x509';
 import * as asn1js from 'asn1js';
 import { type DistinguishedName, toDistinguishedName } from './name.js';
+import { undecodable } from './undecodable.js';
 
 /**
  * A GeneralName reduced to what name constraints and CRL distribution-point matching need.
@@ -76,21 +77,25 @@ const STRING_FORMS: Readonly<Record<number, 'email' | 'dns' | 'uri'>> = { 1: 'em
 const IP_TAG = 7;
 
 /**
- * Decodes a subjectAltName (GeneralNames) extension value. The ASN.1 schema decoder spends ~0.1 ms
- * per name, so a 1,000-name certificate cost 100 ms before any check: the string and address forms
- * are read straight from asn1js's shallow decode (~10 µs each), the rare structured forms
- * (directoryName, otherName…) still go through the schema decoder.
+ * Decodes a certificate's subjectAltName (GeneralNames) extension value; throws
+ * `invalid_certificate` when it does not decode. The ASN.1 schema decoder spends ~0.1 ms per name,
+ * so a 1,000-name certificate cost 100 ms before any check: the string and address forms are read
+ * straight from asn1js's shallow decode (~10 µs each), the rare structured forms (directoryName,
+ * otherName…) still go through the schema decoder.
  */
 export function decodeGeneralNames(der: Uint8Array): GeneralNameValue[] {
   const parsed = asn1js.fromBER(der);
   const seq = parsed.result;
   if (parsed.offset === -1 || parsed.offset !== der.byteLength || !(seq instanceof asn1js.Sequence)) {
-    throw new Error('subjectAltName is not a DER SEQUENCE');
+    throw undecodable('certificate', 'subjectAltName is not a DER SEQUENCE');
   }
   const items = seq.valueBlock.value;
-  if (items.length === 0) throw new Error('subjectAltName is empty');
+  if (items.length === 0) throw undecodable('certificate', 'subjectAltName is empty');
   if (items.length > MAX_SUBJECT_ALT_NAMES) {
-    throw new Error(`subjectAltName has ${items.length} names, more than ${MAX_SUBJECT_ALT_NAMES}`);
+    throw undecodable(
+      'certificate',
+      `subjectAltName has ${items.length} names, more than ${MAX_SUBJECT_ALT_NAMES}`,
+    );
   }
   return items.map((item) => {
     const { tagClass, tagNumber, isConstructed } = item.idBlock;

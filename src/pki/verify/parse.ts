@@ -30,6 +30,7 @@ import { describeKey, type KeyDescription, type SignatureStrength, signatureStre
 import { type DistinguishedName, type Rdn, toDistinguishedName, toRdn } from './name.js';
 import { KNOWN_CERT_EXTENSIONS, KNOWN_CRL_ENTRY_EXTENSIONS, KNOWN_CRL_EXTENSIONS, OID } from './oids.js';
 import type { CertificateInput, CrlInput } from './types.js';
+import { type Parsed, undecodable } from './undecodable.js';
 
 /** keyUsage bits (RFC 5280 §4.2.1.3), as set in ParsedCertificate.keyUsage. */
 export const KEY_USAGE = {
@@ -180,29 +181,29 @@ function bitsOf(bits: BitString): number {
   return mask;
 }
 
-/** A DER INTEGER (the whole TLV) as bigint; CRL numbers may exceed 2^53. */
+/** A DER INTEGER (the whole TLV) of a CRL extension as bigint; CRL numbers may exceed 2^53. */
 function derInteger(der: Uint8Array): bigint {
-  if (der[0] !== 0x02 || der.length < 3) throw new Error('expected an INTEGER');
+  if (der[0] !== 0x02 || der.length < 3) throw undecodable('crl', 'expected an INTEGER');
   let length = der[1]!;
   let offset = 2;
   if (length & 0x80) {
     const count = length & 0x7f;
-    if (count < 1 || count > 4) throw new Error('bad INTEGER length');
+    if (count < 1 || count > 4) throw undecodable('crl', 'bad INTEGER length');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + der[offset + i]!;
     offset += count;
   }
-  if (offset + length !== der.length || length === 0) throw new Error('bad INTEGER length');
+  if (offset + length !== der.length || length === 0) throw undecodable('crl', 'bad INTEGER length');
   const content = Buffer.from(der.subarray(offset));
   const value = BigInt(`0x${content.toString('hex')}`);
   return content[0]! & 0x80 ? value - (1n << BigInt(length * 8)) : value;
 }
 
-/** SkipCerts (INTEGER 0..MAX) as a number; huge values mean "never", so they saturate. */
+/** A certificate's SkipCerts (INTEGER 0..MAX) as a number; huge values mean "never", so they saturate. */
 function skipCerts(value: ArrayBuffer | undefined): number | undefined {
   if (value === undefined) return undefined;
   const bytes = new Uint8Array(value);
-  if (bytes.length === 0 || bytes[0]! & 0x80) throw new Error('negative SkipCerts');
+  if (bytes.length === 0 || bytes[0]! & 0x80) throw undecodable('certificate', 'negative SkipCerts');
   let n = 0;
   for (const b of bytes) n = Math.min(n * 256 + b, 1_000_000);
   return n;
@@ -212,23 +213,33 @@ function extensionValue(ext: Extension): Uint8Array {
   return new Uint8Array(ext.extnValue.buffer);
 }
 
-function indexExtensions(extensions: readonly Extension[] | undefined, what: string): Map<string, Extension> {
-  const byOid = new Map<string, Extension>();
+/** The extensions of a certificate, a CRL or a CRL entry, by OID. */
+class Extensions extends Map<string, Extension> {
+  constructor(readonly kind: Parsed) {
+    super();
+  }
+}
+
+function indexExtensions(
+  extensions: readonly Extension[] | undefined,
+  what: 'certificate' | 'CRL' | 'CRL entry',
+): Extensions {
+  const byOid = new Extensions(what === 'certificate' ? 'certificate' : 'crl');
   for (const ext of extensions ?? []) {
     // RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
-    if (byOid.has(ext.extnID)) throw new Error(`${what} has two ${ext.extnID} extensions`);
+    if (byOid.has(ext.extnID)) throw undecodable(byOid.kind, `${what} has two ${ext.extnID} extensions`);
     byOid.set(ext.extnID, ext);
   }
   return byOid;
 }
 
-function decode<T>(exts: Map<string, Extension>, oid: string, type: new () => T): T | undefined {
+function decode<T>(exts: Extensions, oid: string, type: new () => T): T | undefined {
   const ext = exts.get(oid);
   if (!ext) return undefined;
   try {
     return AsnConvert.parse(extensionValue(ext), type);
   } catch (err) {
-    throw new Error(`cannot decode extension ${oid}: ${(err as Error).message}`);
+    throw undecodable(exts.kind, `cannot decode extension ${oid}: ${(err as Error).message}`, err);
   }
 }
 
@@ -377,12 +388,12 @@ export function parseCertificate(input: CertificateInput): ParsedCertificate {
     const x509 = input instanceof X509Certificate ? input : undefined;
     der = x509 ? x509.raw : toDer(input as Uint8Array | string, ['CERTIFICATE'], 'certificate');
     if (der.length > MAX_CERTIFICATE_BYTES) {
-      throw new Error(`${der.length} bytes, more than ${MAX_CERTIFICATE_BYTES}`);
+      throw undecodable('certificate', `${der.length} bytes, more than ${MAX_CERTIFICATE_BYTES}`);
     }
     return buildCertificate(x509 ?? new X509Certificate(der), der);
   } catch (err) {
     if (isGatehouseError(err)) throw err;
-    throw badRequest('invalid_certificate', `certificate cannot be parsed: ${(err as Error).message}`, err);
+    throw undecodable('certificate', (err as Error).message, err);
   }
 }
 
@@ -430,7 +441,7 @@ function crlEntries(list: CertificateList, issuer: DistinguishedName, unsupporte
 function buildCrl(der: Buffer): ParsedCrl {
   const list = AsnConvert.parse(der, CertificateList);
   const tbs = list.tbsCertList;
-  if (!list.tbsCertListRaw) throw new Error('CRL has no tbsCertList encoding');
+  if (!list.tbsCertListRaw) throw undecodable('crl', 'CRL has no tbsCertList encoding');
   const issuer = toDistinguishedName(tbs.issuer);
   const exts = indexExtensions(tbs.crlExtensions, 'CRL');
   const unsupported: string[] = [];
@@ -484,7 +495,7 @@ export function parseCrl(input: CrlInput): ParsedCrl {
     return buildCrl(toDer(input, CRL_LABELS, 'crl'));
   } catch (err) {
     if (isGatehouseError(err)) throw err;
-    throw badRequest('invalid_crl', `CRL cannot be parsed: ${(err as Error).message}`, err);
+    throw undecodable('crl', (err as Error).message, err);
   }
 }
 

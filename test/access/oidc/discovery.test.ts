@@ -230,6 +230,19 @@ describe('discovery', () => {
       }),
       /ECONNREFUSED/,
     );
+    // More than 1 MiB: refused by its declared length, or while reading when it declares none.
+    const big = `{"issuer":"${'x'.repeat(1024 * 1024)}"}`;
+    await fails(
+      discover(issuer, {
+        fetch: async () => new Response(big, { headers: { 'content-length': String(big.length) } }),
+        cache: false,
+      }),
+      /response too large \(\d+ bytes\)/,
+    );
+    await fails(
+      discover(issuer, { fetch: async () => new Response(big), cache: false }),
+      /response larger than 1048576 bytes/,
+    );
     await fails(discover('http://idp.example', { fetch: serve(good), cache: false }), /https/);
   });
 

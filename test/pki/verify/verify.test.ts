@@ -513,6 +513,48 @@ describe('verifyChain', () => {
       );
     });
 
+    it("the decoders' own checks are invalid_certificate / invalid_crl, saying what does not decode", async () => {
+      const parseError = (code: string, message: string) => (err: unknown) =>
+        isGatehouseError(err) && err.code === code && err.message === message;
+      const emptySan = await makeLeaf(ca, {
+        name: 'CN=empty SAN',
+        extensions: [new x509.Extension('2.5.29.17', false, Buffer.from([0x30, 0x00]))],
+      });
+      assert.throws(
+        () => parseCertificate(emptySan.der),
+        parseError('invalid_certificate', 'certificate cannot be parsed: subjectAltName is empty'),
+      );
+      const twoSans = await makeLeaf(ca, {
+        name: 'CN=two SANs',
+        san: [{ type: 'dns', value: 'a.example' }],
+        extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: 'b.example' }])],
+      });
+      assert.throws(
+        () => parseCertificate(twoSans.der),
+        parseError(
+          'invalid_certificate',
+          'certificate cannot be parsed: certificate has two 2.5.29.17 extensions',
+        ),
+      );
+      const badNumber = await x509.X509CrlGenerator.create({
+        issuer: ca.name,
+        thisUpdate: new Date('2026-01-01T00:00:00Z'),
+        nextUpdate: new Date('2026-02-01T00:00:00Z'),
+        signingKey: ca.keys.privateKey,
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        extensions: [new x509.Extension('2.5.29.20', false, Buffer.from([0x02, 0x00]))],
+      });
+      assert.throws(
+        () => parseCrl(new Uint8Array(badNumber.rawData)),
+        parseError('invalid_crl', 'CRL cannot be parsed: expected an INTEGER'),
+      );
+      assertFails(
+        verifyChain(base({ leaf: emptySan.der })),
+        'malformed',
+        'leaf: certificate cannot be parsed: subjectAltName is empty',
+      );
+    });
+
     it('throws TypeError for programming errors', () => {
       assert.throws(() => verifyChain(base({ at: new Date('nope') })), TypeError);
       assert.throws(() => verifyChain(base({ maxWork: -1 })), TypeError);

@@ -2120,7 +2120,17 @@ export interface paths {
           headers: {
             [name: string]: unknown;
           };
-          content?: never;
+          content: {
+            'application/json': {
+              success: boolean;
+              errors: {
+                code: string;
+                message: string;
+              }[];
+              messages: string[];
+              result: components['schemas']['Device'][];
+            };
+          };
         };
       };
     };
@@ -4175,6 +4185,42 @@ export interface components {
       created_on: string;
       /** Format: date-time */
       modified_on: string;
+    };
+    /** Device */
+    Device: {
+      id: string;
+      name: string;
+      serial_number: string | null;
+      hostname: string | null;
+      os: string | null;
+      os_version: string | null;
+      model: string | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      last_seen_at: string | null;
+      registrations: {
+        id: string;
+        mode: 'standard' | 'hardware_backed';
+        key_protection: string;
+        /** @description software < hardware_claimed (the agent says so) < tpm_attested (proved by TPM attestation) */
+        assurance: 'software' | 'hardware_claimed' | 'tpm_attested';
+        status: string;
+        /** @description mode is hardware_backed */
+        hardware_backed: boolean;
+        /** @description service_token:<id> or identity:<email> */
+        enrolled_by: string;
+        /** @description the user who signed in to approve an identity registration */
+        enrolled_identity: {
+          issuer: string;
+          subject: string;
+          email: string;
+        } | null;
+        /** Format: date-time */
+        certificate_expires_on: string | null;
+        /** Format: date-time */
+        last_seen: string | null;
+      }[];
     };
     /** Registration */
     Registration: {
