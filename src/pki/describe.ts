@@ -44,10 +44,11 @@ export function describeCertificate(pemOrDer: string | Uint8Array): CertificateD
   } catch (err) {
     throw badRequest('invalid_certificate', 'certificate does not parse as X.509 (DER)', err);
   }
-  const subjectDer = new Uint8Array(cert.subjectName.toArrayBuffer());
+  const names = certificateNameDers(der);
+  const subjectDer = names.subject;
   const description: CertificateDescription = {
     subject: formatDistinguishedName(subjectDer),
-    issuer: formatDistinguishedName(new Uint8Array(cert.issuerName.toArrayBuffer())),
+    issuer: formatDistinguishedName(names.issuer),
     serialNumber: cert.serialNumber.toLowerCase(),
     fingerprintSha256: createHash('sha256').update(der).digest('hex'),
     notBefore: cert.notBefore,
@@ -267,6 +268,35 @@ function parseName(nameDer: Uint8Array): NameAttribute[][] {
       return { oid: decodeOid(type.content), value: text, raw: value.raw };
     });
   });
+}
+
+/**
+ * The issuer and subject Names of a certificate (DER), found by walking the TBSCertificate's
+ * outer elements without decoding anything else: the edge formats them for every certificate
+ * new to it, where a full decode of the certificate cost more than the TLS handshake.
+ */
+export function certificateNameDers(certDer: Uint8Array): { issuer: Uint8Array; subject: Uint8Array } {
+  const [certificate] = readElements(certDer);
+  const [tbs] = certificate?.tag === 0x30 ? readElements(certificate.content) : [];
+  if (tbs?.tag !== 0x30) throw invalidName();
+  const fields = readElements(tbs.content);
+  // version [0] EXPLICIT is optional; then serialNumber, signature, issuer, validity, subject.
+  const first = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const issuer = fields[first + 2];
+  const subject = fields[first + 4];
+  if (issuer?.tag !== 0x30 || subject?.tag !== 0x30) throw invalidName();
+  return { issuer: issuer.raw, subject: subject.raw };
+}
+
+/**
+ * A serial number's INTEGER content octets (hex) as {@link CertificateDescription.serialNumber}
+ * gives it: lowercase, without the 0x00 that keeps a high first bit positive.
+ */
+export function serialNumberText(contentHex: string): string {
+  const hex = contentHex.toLowerCase();
+  return hex.length > 2 && hex.startsWith('00') && Number.parseInt(hex.slice(2, 4), 16) > 0x7f
+    ? hex.slice(2)
+    : hex;
 }
 
 /**

@@ -13,7 +13,12 @@ export {
 } from './certificates.js';
 export { CRL_REASONS, type CrlReason, createCrl } from './crl.js';
 export { verifyCsr } from './csr.js';
-export { describeCertificate } from './describe.js';
+export {
+  certificateNameDers,
+  describeCertificate,
+  formatDistinguishedName,
+  serialNumberText,
+} from './describe.js';
 export type { Signer } from './issuer.js';
 export { generateKeyPair, isKeyAlgorithm, type KeyAlgorithm } from './keys.js';
 export { generateMasterKey, openPrivateKey, parseMasterKey, sealPrivateKey } from './keywrap.js';
