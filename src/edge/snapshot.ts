@@ -208,13 +208,21 @@ export function compileSnapshot(input: SnapshotInput, previous?: EdgeSnapshot): 
   for (const crl of input.attachedCrls) {
     const chain = chains.get(crl.ca_id) ?? [];
     const old = before?.crls.get(crl.ca_id);
-    const info =
-      old && old.der === crl.der_base64 && sameCertificates(old.chain, chain)
-        ? old.info
-        : parseAttachedCrl(
-            Buffer.from(crl.der_base64, 'base64'),
-            chain.map((c) => c.x509),
-          );
+    let info: AttachedCrlInfo;
+    try {
+      info =
+        old && old.der === crl.der_base64 && sameCertificates(old.chain, chain)
+          ? old.info
+          : parseAttachedCrl(
+              Buffer.from(crl.der_base64, 'base64'),
+              chain.map((c) => c.x509),
+            );
+    } catch {
+      // A stored CRL that no longer passes (accepted by an older release: without nextUpdate, say)
+      // makes its CA's revocation status unknown: fail closed for that CA, not for the whole edge.
+      for (const c of chain) crlDeadlines.set(c.subject.key, Number.NEGATIVE_INFINITY);
+      continue;
+    }
     crls.set(crl.ca_id, { der: crl.der_base64, chain, info });
     for (const key of info.revokedKeys) revoked.add(key);
     const issuer = chain.find((c) => c.fingerprint === crl.issuer_fingerprint_sha256);

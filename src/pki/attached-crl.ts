@@ -23,6 +23,11 @@ export function parseAttachedCrl(
   caChain: readonly X509Certificate[],
 ): AttachedCrlInfo {
   const crl = parseCrl(input);
+  // RFC 5280 §5.1.2.5: conforming CRLs have nextUpdate. Without it asn1-x509 (2.11) also loses the
+  // revoked entries and the crlExtensions that follow it, so revoked certificates, a delta CRL or
+  // an unknown critical extension would go unseen: refused rather than trusted as empty.
+  if (crl.nextUpdate === undefined)
+    throw badRequest('invalid_crl', 'the CRL has no nextUpdate (RFC 5280 §5.1.2.5 requires one)');
   if (crl.deltaBase !== undefined)
     throw badRequest('crl_unsupported', 'delta CRLs cannot be attached; attach the complete CRL');
   if (crl.unsupportedExtensions.length > 0) {

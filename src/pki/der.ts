@@ -73,3 +73,42 @@ export function derTime(date: Date): Buffer {
     return derTlv(DER_TAG.utcTime, Buffer.from(two(year % 100) + rest, 'ascii'));
   return derTlv(DER_TAG.generalizedTime, Buffer.from(String(year).padStart(4, '0') + rest, 'ascii'));
 }
+
+export interface DerElement {
+  tag: number;
+  /** The whole element, header included. */
+  raw: Uint8Array;
+  content: Uint8Array;
+}
+
+/**
+ * Reads the DER elements laid end to end in `bytes` (one level, definite lengths of at most
+ * 4 octets); undefined when `bytes` is not such a sequence of elements.
+ */
+export function readDerElements(bytes: Uint8Array): DerElement[] | undefined {
+  const out: DerElement[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const tag = bytes[pos];
+    let lenByte = bytes[pos + 1];
+    if (tag === undefined || lenByte === undefined || (tag & 0x1f) === 0x1f) return undefined;
+    let header = 2;
+    let length = lenByte;
+    if (lenByte & 0x80) {
+      const n = lenByte & 0x7f;
+      if (n === 0 || n > 4) return undefined;
+      length = 0;
+      for (let i = 0; i < n; i++) {
+        lenByte = bytes[pos + 2 + i];
+        if (lenByte === undefined) return undefined;
+        length = length * 256 + lenByte;
+      }
+      header += n;
+    }
+    const end = pos + header + length;
+    if (end > bytes.length) return undefined;
+    out.push({ tag, raw: bytes.subarray(pos, end), content: bytes.subarray(pos + header, end) });
+    pos = end;
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import { createHash, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { KeyUsageFlags, X509Certificate } from '@peculiar/x509';
 import { badRequest } from '../errors/index.js';
+import { type DerElement, readDerElements } from './der.js';
 import { x509 } from './keys.js';
 import { parsePem } from './pem.js';
 
@@ -133,44 +134,16 @@ const ATTRIBUTE_NAMES: Record<string, string> = {
 
 const COMMON_NAME_OID = '2.5.4.3';
 
-interface Tlv {
-  tag: number;
-  /** Whole element, header included. */
-  raw: Uint8Array;
-  content: Uint8Array;
-}
+type Tlv = DerElement;
 
 function invalidName(): Error {
   return badRequest('invalid_certificate', 'distinguished name is not valid DER');
 }
 
-/** Reads the DER elements laid end to end in `bytes`. Only definite, ≤4-byte lengths (DER). */
 function readElements(bytes: Uint8Array): Tlv[] {
-  const out: Tlv[] = [];
-  let pos = 0;
-  while (pos < bytes.length) {
-    const tag = bytes[pos];
-    let lenByte = bytes[pos + 1];
-    if (tag === undefined || lenByte === undefined || (tag & 0x1f) === 0x1f) throw invalidName();
-    let header = 2;
-    let length = lenByte;
-    if (lenByte & 0x80) {
-      const n = lenByte & 0x7f;
-      if (n === 0 || n > 4) throw invalidName();
-      length = 0;
-      for (let i = 0; i < n; i++) {
-        lenByte = bytes[pos + 2 + i];
-        if (lenByte === undefined) throw invalidName();
-        length = length * 256 + lenByte;
-      }
-      header += n;
-    }
-    const end = pos + header + length;
-    if (end > bytes.length) throw invalidName();
-    out.push({ tag, raw: bytes.subarray(pos, end), content: bytes.subarray(pos + header, end) });
-    pos = end;
-  }
-  return out;
+  const elements = readDerElements(bytes);
+  if (!elements) throw invalidName();
+  return elements;
 }
 
 function decodeOid(content: Uint8Array): string {
