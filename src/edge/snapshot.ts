@@ -88,6 +88,14 @@ interface HostContext {
   readonly anchorsSelfSigned: boolean;
 }
 
+/**
+ * Deadlines are keyed by issuer name, which two CAs share after a key rollover (old and new
+ * "Corp CA"): the earliest wins, so one CA's fresh CRL never lifts the other's fail-closed state.
+ */
+function tightenDeadline(deadlines: Map<string, number>, issuerKey: string, deadline: number): void {
+  deadlines.set(issuerKey, Math.min(deadlines.get(issuerKey) ?? Number.POSITIVE_INFINITY, deadline));
+}
+
 const sameCertificates = (a: readonly ParsedCertificate[], b: readonly ParsedCertificate[]) =>
   a.length === b.length && a.every((c, i) => c === b[i]);
 
@@ -219,14 +227,21 @@ export function compileSnapshot(input: SnapshotInput, previous?: EdgeSnapshot): 
             );
     } catch {
       // A stored CRL that no longer passes (accepted by an older release: without nextUpdate, say)
-      // makes its CA's revocation status unknown: fail closed for that CA, not for the whole edge.
-      for (const c of chain) crlDeadlines.set(c.subject.key, Number.NEGATIVE_INFINITY);
+      // makes its issuer's revocation status unknown: fail closed for what that issuer signed, not
+      // for the whole edge (nor for other CAs sharing its root).
+      const issuer = chain.find((c) => c.fingerprint === crl.issuer_fingerprint_sha256) ?? chain[0];
+      if (issuer) tightenDeadline(crlDeadlines, issuer.subject.key, Number.NEGATIVE_INFINITY);
       continue;
     }
     crls.set(crl.ca_id, { der: crl.der_base64, chain, info });
     for (const key of info.revokedKeys) revoked.add(key);
     const issuer = chain.find((c) => c.fingerprint === crl.issuer_fingerprint_sha256);
-    if (issuer) crlDeadlines.set(issuer.subject.key, info.nextUpdate?.getTime() ?? Number.POSITIVE_INFINITY);
+    if (issuer)
+      tightenDeadline(
+        crlDeadlines,
+        issuer.subject.key,
+        info.nextUpdate?.getTime() ?? Number.POSITIVE_INFINITY,
+      );
   }
 
   return {

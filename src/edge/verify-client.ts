@@ -96,7 +96,22 @@ export function evaluateClientCertificate(
   const key = `${peerAuthorized ? 'a' : 'u'}${peer.fingerprint256}`;
   const reused = shared?.get(key);
   if (reused && reused.version === version && now.getTime() <= reused.reuseUntilMs) return reused;
-  const { cached, usedPeerChain } = evaluate(snapshot, host, peer, peerChain, peerAuthorized, now);
+  let evaluated: ReturnType<typeof evaluate>;
+  try {
+    evaluated = evaluate(snapshot, host, peer, peerChain, peerAuthorized, now);
+  } catch {
+    // Whatever a certificate OpenSSL accepted makes our code throw must not take the worker (and
+    // every connection on it) down: such a certificate is simply not valid here.
+    evaluated = {
+      cached: {
+        verdict: { status: 'invalid', reason: 'malformed' },
+        version,
+        validUntilMs: Number.POSITIVE_INFINITY,
+      },
+      usedPeerChain: false,
+    };
+  }
+  const { cached, usedPeerChain } = evaluated;
   if (!usedPeerChain) {
     const reuseUntilMs =
       cached.verdict.status === 'valid' ? cached.validUntilMs : now.getTime() + INVALID_REUSE_MS;

@@ -72,7 +72,15 @@ export interface EncodedCrl {
  */
 export async function createCrl(options: CreateCrlOptions): Promise<EncodedCrl> {
   const { thisUpdate, nextUpdate } = options;
-  if (Number.isNaN(thisUpdate.getTime()) || Number.isNaN(nextUpdate.getTime()) || nextUpdate <= thisUpdate) {
+  // Compared as encoded (whole seconds); GeneralizedTime has four year digits.
+  const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+  if (
+    Number.isNaN(thisUpdate.getTime()) ||
+    Number.isNaN(nextUpdate.getTime()) ||
+    seconds(nextUpdate) <= seconds(thisUpdate) ||
+    thisUpdate.getUTCFullYear() < 1 ||
+    nextUpdate.getUTCFullYear() > 9999
+  ) {
     throw badRequest('invalid_crl_dates', 'nextUpdate must be a valid date after thisUpdate');
   }
   const crlNumber = encodeDerInteger(options.crlNumber);
@@ -87,7 +95,8 @@ export async function createCrl(options: CreateCrlOptions): Promise<EncodedCrl> 
     if (entry.reason !== undefined && !isCrlReason(entry.reason)) {
       throw badRequest('invalid_crl_reason', `unknown revocation reason ${String(entry.reason)}`);
     }
-    if (Number.isNaN(entry.revokedAt.getTime())) {
+    const year = entry.revokedAt.getUTCFullYear();
+    if (Number.isNaN(entry.revokedAt.getTime()) || year < 1 || year > 9999) {
       throw badRequest('invalid_crl_dates', `serial ${serialNumber}: revokedAt is not a valid date`);
     }
     const fields = [derUnsignedInteger(Buffer.from(serialNumber, 'hex')), derTime(entry.revokedAt)];

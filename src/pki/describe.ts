@@ -45,7 +45,7 @@ export function describeCertificate(pemOrDer: string | Uint8Array): CertificateD
   } catch (err) {
     throw badRequest('invalid_certificate', 'certificate does not parse as X.509 (DER)', err);
   }
-  const names = certificateNameDers(der);
+  const names = certificateNameDers(der, () => cert);
   const subjectDer = names.subject;
   const description: CertificateDescription = {
     subject: formatDistinguishedName(subjectDer),
@@ -244,20 +244,40 @@ function parseName(nameDer: Uint8Array): NameAttribute[][] {
 }
 
 /**
- * The issuer and subject Names of a certificate (DER), found by walking the TBSCertificate's
- * outer elements without decoding anything else: the edge formats them for every certificate
- * new to it, where a full decode of the certificate cost more than the TLS handshake.
+ * The issuer and subject Names of a certificate as DER. Found by walking the TBSCertificate's
+ * outer elements without decoding anything else (the edge formats them for every certificate new
+ * to it, where a full decode cost more than the TLS handshake); a certificate in BER that OpenSSL
+ * accepts (indefinite lengths) is decoded by `decoded`, whose names re-encode as DER.
  */
-export function certificateNameDers(certDer: Uint8Array): { issuer: Uint8Array; subject: Uint8Array } {
-  const [certificate] = readElements(certDer);
-  const [tbs] = certificate?.tag === 0x30 ? readElements(certificate.content) : [];
-  if (tbs?.tag !== 0x30) throw invalidName();
-  const fields = readElements(tbs.content);
+export function certificateNameDers(
+  certDer: Uint8Array,
+  decoded: () => X509Certificate = () => new x509.X509Certificate(certDer),
+): { issuer: Uint8Array; subject: Uint8Array } {
+  const walked = walkNames(certDer);
+  if (walked) return walked;
+  const cert = decoded();
+  return {
+    issuer: new Uint8Array(cert.issuerName.toArrayBuffer()),
+    subject: new Uint8Array(cert.subjectName.toArrayBuffer()),
+  };
+}
+
+function walkNames(certDer: Uint8Array): { issuer: Uint8Array; subject: Uint8Array } | undefined {
+  const [certificate] = readDerElements(certDer) ?? [];
+  const [tbs] = certificate?.tag === 0x30 ? (readDerElements(certificate.content) ?? []) : [];
+  const fields = tbs?.tag === 0x30 ? readDerElements(tbs.content) : undefined;
+  if (!fields) return undefined;
   // version [0] EXPLICIT is optional; then serialNumber, signature, issuer, validity, subject.
   const first = fields[0]?.tag === 0xa0 ? 1 : 0;
   const issuer = fields[first + 2];
   const subject = fields[first + 4];
-  if (issuer?.tag !== 0x30 || subject?.tag !== 0x30) throw invalidName();
+  if (issuer?.tag !== 0x30 || subject?.tag !== 0x30) return undefined;
+  try {
+    parseName(issuer.raw);
+    parseName(subject.raw);
+  } catch {
+    return undefined; // not DER inside the names
+  }
   return { issuer: issuer.raw, subject: subject.raw };
 }
 

@@ -259,6 +259,24 @@ describe('createCrl', () => {
       revoked: [],
     };
     await assert.rejects(createCrl({ ...base, nextUpdate: now }), gatehouseError('invalid_crl_dates'));
+    // Encoded in whole seconds: a nextUpdate within the same second would equal thisUpdate.
+    const second = new Date(Math.floor(now.getTime() / 1000) * 1000);
+    await assert.rejects(
+      createCrl({ ...base, thisUpdate: second, nextUpdate: new Date(second.getTime() + 999) }),
+      gatehouseError('invalid_crl_dates'),
+    );
+    // GeneralizedTime has four year digits.
+    await assert.rejects(
+      createCrl({ ...base, nextUpdate: new Date('+010000-01-01T00:00:00Z') }),
+      gatehouseError('invalid_crl_dates'),
+    );
+    await assert.rejects(
+      createCrl({
+        ...base,
+        revoked: [{ serialNumber: '01', revokedAt: new Date('+010000-01-01T00:00:00Z') }],
+      }),
+      gatehouseError('invalid_crl_dates'),
+    );
     await assert.rejects(createCrl({ ...base, crlNumber: -1n }), gatehouseError('invalid_crl_number'));
     await assert.rejects(createCrl({ ...base, crlNumber: 2n ** 160n }), gatehouseError('invalid_crl_number'));
     await assert.rejects(
