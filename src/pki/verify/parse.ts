@@ -439,7 +439,11 @@ function crlEntries(list: CertificateList, issuer: DistinguishedName, unsupporte
 }
 
 function buildCrl(der: Buffer): ParsedCrl {
-  const list = AsnConvert.parse(der, CertificateList);
+  // asn1js stops at 10,000 nodes by default (≈ 2,500 CRL entries); a node takes at least two
+  // octets, so this bound never refuses a well-formed CRL and still limits work to its size.
+  const list = AsnConvert.parse(der, CertificateList, {
+    berOptions: { maxNodes: Math.max(10_000, Math.ceil(der.length / 2)) },
+  });
   const tbs = list.tbsCertList;
   if (!list.tbsCertListRaw) throw undecodable('crl', 'CRL has no tbsCertList encoding');
   const issuer = toDistinguishedName(tbs.issuer);
