@@ -211,10 +211,14 @@ function evaluate(
       );
     }
   }
-  // The whole path bounds the verdict, anchor included: the strict profile refuses an expired anchor.
-  const validUntilMs = Math.min(
-    ...chain.map((c) => c.notAfter.getTime()),
-    ...[...snapshot.crlDeadlines.values()],
-  );
+  // The whole path bounds the verdict, anchor included (the strict profile refuses an expired
+  // anchor), and so do the CRL deadlines of the path's own issuers: another CA's stale CRL must not
+  // end every verdict on every hostname (a new CRL means a new snapshot, which re-judges anyway).
+  const deadlines: number[] = [];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const deadline = snapshot.crlDeadlines.get((chain[i] as ParsedCertificate).issuer.key);
+    if (deadline !== undefined) deadlines.push(deadline);
+  }
+  const validUntilMs = Math.min(...chain.map((c) => c.notAfter.getTime()), ...deadlines);
   return done({ verdict: { status: 'valid', cert: info }, version, validUntilMs }, usedPeerChain);
 }
