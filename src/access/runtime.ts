@@ -74,7 +74,8 @@ export function compileAccess(input: {
   const apps = input.apps.map((row): AppRuntime => {
     let policies: CompiledPolicies | undefined;
     try {
-      policies = compilePolicies(row.policies as Policy[]);
+      // null: the stored text is not JSON (a damaged row); this app alone fails closed.
+      policies = row.policies === null ? undefined : compilePolicies(row.policies as Policy[]);
     } catch {
       policies = undefined; // fail closed: see decideAccess
     }

@@ -479,7 +479,7 @@ export class AccessService {
       0,
       ...apps.flatMap((a) => [
         parseDuration(a.session_duration),
-        ...(a.policies as { session_duration?: string }[]).map((p) =>
+        ...((a.policies ?? []) as { session_duration?: string }[]).map((p) =>
           p.session_duration ? parseDuration(p.session_duration) : 0,
         ),
       ]),

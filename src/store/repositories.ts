@@ -466,10 +466,18 @@ export class ConfigVersion {
 /** A JSON column as written by `encodeJson`. */
 const decodeJson = <T>(text: string): T => JSON.parse(text) as T;
 const encodeJson = (value: unknown): string => JSON.stringify(value);
+/** For a column whose damage must stay local (one app failing closed, not every snapshot load). */
+const decodeJsonOrNull = <T>(text: string): T | null => {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return null;
+  }
+};
 
 const accessAppFromRow = (row: Selectable<AccessAppTable>): AccessApp => ({
   ...row,
-  policies: decodeJson<AccessApp['policies']>(row.policies),
+  policies: decodeJsonOrNull<object[]>(row.policies),
   allowed_idps: decodeJson<string[]>(row.allowed_idps),
 });
 const accessAppToRow = (app: AccessApp): Selectable<AccessAppTable> => ({

@@ -405,8 +405,11 @@ export type Hostname = Omit<Selectable<HostnameTable>, 'client_auth'> & {
 };
 export type AttachedCrl = Selectable<AttachedCrlTable>;
 export type AccessApp = Omit<Selectable<AccessAppTable>, 'policies' | 'allowed_idps'> & {
-  /** The app's policies, as validated when written (access's Policy). */
-  policies: object[];
+  /**
+   * The app's policies, as validated when written (access's Policy); null when the stored text is
+   * not JSON (a damaged row): the edge then fails this app closed and loads everything else.
+   */
+  policies: object[] | null;
   allowed_idps: string[];
 };
 export type ServiceToken = Selectable<ServiceTokenTable>;

@@ -2,6 +2,8 @@
 // change that matters to a hostname's handshake or trust must rebuild it.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { createServices } from '../../src/api/services.js';
 import { ORG_CA_ID } from '../../src/authority/index.js';
@@ -125,5 +127,22 @@ describe('snapshot reload reuses unchanged parts', () => {
     await api.store.configVersion.bump();
     const next = await reload();
     assert.notEqual(host(next, 'a.reuse.test').secureContext, host(before, 'a.reuse.test').secureContext);
+  });
+
+  test('an access app whose stored policies are damaged fails closed alone; the snapshot still loads', async () => {
+    const access = createServices(api.authority).access;
+    const policies = [{ name: 'devices', decision: 'non_identity', include: [{ certificate: {} }] }];
+    const good = await access.createApp({ name: 'Good', domain: 'a.reuse.test', policies }, 'test');
+    const damaged = await access.createApp({ name: 'Damaged', domain: 'b.reuse.test', policies }, 'test');
+    const db = new DatabaseSync(join(api.dir, 'api.db'));
+    db.prepare('UPDATE access_apps SET policies = ? WHERE id = ?').run('[{"name":"p",', damaged.id);
+    db.close();
+    await api.store.configVersion.bump();
+    const next = await reload();
+    assert.ok(next.access.apps.select('a.reuse.test', '/')?.policies, 'the other app is compiled');
+    const app = next.access.apps.select('b.reuse.test', '/');
+    assert.ok(app, 'the damaged app is still known (so its hostname is not left open)');
+    assert.equal(app.policies, undefined, 'and has no policies: decideAccess denies');
+    assert.ok(good.id);
   });
 });
